@@ -1,0 +1,323 @@
+"""The bus contract: every command, reply and event as a versioned msgspec Struct.
+
+Every message carries `v`, the schema version of its type. A reader accepts unknown fields
+(so a newer writer can add some), and a writer bumps `v` when a field changes meaning.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Annotated, Generic, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta, Struct
+
+# Names as they come from users. The registry checks them against the fleet; these bounds
+# only keep absurd values out before that.
+ModelName = Annotated[str, Meta(min_length=1, max_length=128)]
+AppNumber = Annotated[int, Meta(ge=1, le=99_999)]
+Seconds = Annotated[float, Meta(gt=0, le=24 * 3600)]
+
+
+class Message(Struct, kw_only=True, omit_defaults=False):
+    v: int = 1
+
+
+# --- replies --------------------------------------------------------------------------------
+T = TypeVar("T")
+
+
+class ErrorInfo(Struct, kw_only=True):
+    code: str
+    message: str
+    detail: str = ""
+
+
+class Reply(Struct, Generic[T], kw_only=True):
+    """The envelope of every command reply: data when ok, a typed error otherwise."""
+
+    ok: bool
+    data: T | None = None
+    error: ErrorInfo | None = None
+
+
+# --- registry -------------------------------------------------------------------------------
+class PortBinding(Struct, frozen=True, kw_only=True):
+    host_ip: str  # "" when bound on every interface
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+
+
+class ServiceSpec(Struct, frozen=True, kw_only=True):
+    name: str
+    container_name: str | None = None
+    ports: tuple[PortBinding, ...] = ()
+    has_healthcheck: bool = False
+    builds: bool = False  # has a `build:` section (else image only)
+    image: str | None = None
+
+
+class AppSpec(Struct, frozen=True, kw_only=True):
+    model: str
+    number: int
+    path: str  # the app folder
+    compose_file: str
+    services: tuple[ServiceSpec, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"app{self.number}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}/app{self.number}"
+
+
+class ModelSpec(Struct, frozen=True, kw_only=True):
+    name: str
+    color: str
+    display_name: str
+    apps: tuple[AppSpec, ...] = ()
+
+
+class PortClash(Struct, frozen=True, kw_only=True):
+    host_ip: str
+    host_port: int
+    protocol: str
+    users: tuple[str, ...]  # "Model/appN:service" for every app that publishes this port
+
+    def describe(self) -> str:
+        where = f"{self.host_ip}:" if self.host_ip else ""
+        return f"host port {where}{self.host_port}/{self.protocol} is published by " + ", ".join(
+            self.users
+        )
+
+
+# --- status ---------------------------------------------------------------------------------
+class AppState(StrEnum):
+    RUNNING = "running"  # every service of the app has a running container
+    PARTIAL = "partial"  # some do
+    STOPPED = "stopped"  # none do
+
+
+class ContainerState(Struct, kw_only=True):
+    service: str
+    name: str = ""
+    id: str = ""
+    exists: bool = False
+    running: bool = False
+    status: str = "missing"  # docker's state: created, running, exited, paused, restarting, dead
+    health: str = "none"  # healthy, unhealthy, starting, none (no health check)
+    details: str = ""  # human text, e.g. "exited with code 1"
+    exit_code: int | None = None
+
+
+class AppStatus(Message, kw_only=True):
+    model: str
+    app: int
+    state: AppState
+    healthy: bool | None  # None when no container of the app has a health check
+    containers: list[ContainerState]
+
+
+class EngineState(Struct, kw_only=True):
+    available: bool
+    reason: str = ""
+    host: str = ""
+
+
+class StatusRequest(Message, kw_only=True):
+    model: ModelName | None = None
+    app: AppNumber | None = None
+
+
+class StatusReply(Message, kw_only=True):
+    engine: EngineState
+    apps: list[AppStatus]
+
+
+# --- lifecycle actions ----------------------------------------------------------------------
+class Action(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    BUILD = "build"
+    REBUILD = "rebuild"  # down, build without cache, up
+
+
+class HealthReport(Struct, kw_only=True):
+    healthy: bool
+    seconds_to_healthy: float | None = None
+    reason: str = ""  # why not healthy (timeout, container exited, unhealthy)
+
+
+class ActionRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    action: Action
+    timeout_s: Seconds | None = None  # default per action from settings
+    wait_healthy: bool = True  # after start/restart/rebuild
+    action_id: str = ""  # set by the caller to follow ActionEvents before the reply
+
+
+class ActionResult(Message, kw_only=True):
+    action_id: str
+    model: str
+    app: int
+    action: Action
+    ok: bool
+    exit_code: int | None
+    output: str
+    duration_s: float
+    health: HealthReport | None = None
+    error: ErrorInfo | None = None
+
+
+class BatchRequest(Message, kw_only=True):
+    action: Action
+    model: ModelName | None = None  # None: the whole fleet
+    parallelism: Annotated[int, Meta(ge=1, le=64)] = 4
+    timeout_s: Seconds | None = None  # per app
+    wait_healthy: bool = True
+    batch_id: str = ""
+
+
+class BatchResult(Message, kw_only=True):
+    batch_id: str
+    action: Action
+    model: str | None
+    results: list[ActionResult]
+    succeeded: list[str]  # "Model/appN"
+    failed: list[str]
+    duration_s: float
+
+
+# --- logs -----------------------------------------------------------------------------------
+class LogLine(Struct, kw_only=True, array_like=True):
+    service: str
+    stream: str  # stdout | stderr
+    ts: str  # docker's RFC 3339 timestamp
+    line: str
+
+
+class LogsRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    service: str | None = None  # None: every service of the app
+    tail: Annotated[int, Meta(ge=0, le=100_000)] = 100
+
+
+class LogsReply(Message, kw_only=True):
+    lines: list[LogLine]
+
+
+class FollowRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    service: str | None = None
+    tail: Annotated[int, Meta(ge=0, le=10_000)] = 0
+    max_s: Seconds = 600.0  # a follow ends by itself after this long
+
+
+class FollowReply(Message, kw_only=True):
+    stream_id: str
+    subject: str  # LogChunk messages arrive here; an empty `lines` with end=True closes it
+
+
+class LogChunk(Message, kw_only=True):
+    lines: list[LogLine]
+    end: bool = False
+    reason: str = ""  # why it ended
+
+
+class UnfollowRequest(Message, kw_only=True):
+    stream_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+
+
+class Empty(Message, kw_only=True):
+    pass
+
+
+# --- system info ----------------------------------------------------------------------------
+class ContainerCounts(Struct, kw_only=True):
+    running: int = 0
+    stopped: int = 0
+    total: int = 0
+
+
+class ModelCounts(Struct, kw_only=True):
+    running: int = 0
+    partial: int = 0
+    stopped: int = 0
+
+
+class SystemInfo(Message, kw_only=True):
+    cpu_percent: float
+    cpu_count: int
+    memory_total: int
+    memory_used: int
+    memory_percent: float
+    disk_total: int
+    disk_used: int
+    disk_percent: float
+    uptime_s: float
+    engine: EngineState
+    engine_version: str = ""
+    containers: ContainerCounts
+    apps_by_model: dict[str, ModelCounts]
+    apps_total: ModelCounts
+
+
+# --- fleet ----------------------------------------------------------------------------------
+class FleetInfo(Message, kw_only=True):
+    root: str
+    models: list[ModelSpec]
+    clashes: list[PortClash]
+
+
+# --- events ---------------------------------------------------------------------------------
+def _now() -> float:
+    return time.time()
+
+
+class StatusEvent(Message, tag="status", tag_field="kind", kw_only=True):
+    model: str
+    app: int
+    container: ContainerState
+    app_state: AppState
+    healthy: bool | None
+    ts: float = msgspec.field(default_factory=_now)
+
+
+class ActionEvent(Message, tag="action", tag_field="kind", kw_only=True):
+    action_id: str
+    model: str
+    app: int
+    action: Action
+    phase: Literal["started", "output", "finished"]
+    line: str = ""
+    ok: bool | None = None
+    ts: float = msgspec.field(default_factory=_now)
+
+
+class BatchEvent(Message, tag="batch", tag_field="kind", kw_only=True):
+    batch_id: str
+    action: Action
+    model: str
+    app: int
+    done: int
+    total: int
+    ok: bool
+    error: str = ""
+    ts: float = msgspec.field(default_factory=_now)
+
+
+class EngineEvent(Message, tag="engine", tag_field="kind", kw_only=True):
+    available: bool
+    reason: str = ""
+    ts: float = msgspec.field(default_factory=_now)
+
+
+Event = StatusEvent | ActionEvent | BatchEvent | EngineEvent

@@ -1,0 +1,63 @@
+"""Every NATS subject, stream and bucket name of GenFleet, in one place.
+
+Commands:  genfleet.cmd.<service>.<verb>          request-reply, served by a queue group
+Events:    genfleet.evt.<kind>.<model>.<app>      kept in the EVENTS stream for resuming clients
+Log follow: genfleet.logs.<stream id>             ephemeral, core NATS only (high volume)
+"""
+
+from __future__ import annotations
+
+PREFIX = "genfleet"
+
+# --- commands -------------------------------------------------------------------------------
+CONTAINER = "container"
+CONTAINER_QUEUE = "container-svc"
+
+
+def command(service: str, verb: str) -> str:
+    return f"{PREFIX}.cmd.{service}.{verb}"
+
+
+CONTAINER_STATUS = command(CONTAINER, "status")
+CONTAINER_ACTION = command(CONTAINER, "action")
+CONTAINER_BATCH = command(CONTAINER, "batch")
+CONTAINER_LOGS = command(CONTAINER, "logs")
+CONTAINER_LOGS_FOLLOW = command(CONTAINER, "logs_follow")
+CONTAINER_LOGS_UNFOLLOW = command(CONTAINER, "logs_unfollow")
+CONTAINER_SYSINFO = command(CONTAINER, "sysinfo")
+CONTAINER_FLEET = command(CONTAINER, "fleet")
+
+# --- events ---------------------------------------------------------------------------------
+EVENTS_STREAM = "GENFLEET_EVENTS"
+EVENTS_ALL = f"{PREFIX}.evt.>"
+NO_TARGET = "_"  # the model/app token of an event that is not about one app
+
+
+def token(name: str) -> str:
+    """A model name as a subject token: '.' separates tokens in NATS, so it is written '~'.
+
+    Model names never contain '~' (the registry refuses it), so the mapping is reversible.
+    """
+    return name.replace(".", "~")
+
+
+def untoken(tok: str) -> str:
+    return tok.replace("~", ".")
+
+
+def event(kind: str, model: str | None = None, app: int | None = None) -> str:
+    m = token(model) if model else NO_TARGET
+    a = f"app{app}" if app is not None else NO_TARGET
+    return f"{PREFIX}.evt.{kind}.{m}.{a}"
+
+
+def event_filter(kind: str = "*", model: str | None = None, app: int | None = None) -> str:
+    """A subscription subject for events, '*' where a part is not given."""
+    m = token(model) if model else "*"
+    a = f"app{app}" if app is not None else "*"
+    return f"{PREFIX}.evt.{kind}.{m}.{a}"
+
+
+# --- log follow -----------------------------------------------------------------------------
+def log_stream(stream_id: str) -> str:
+    return f"{PREFIX}.logs.{stream_id}"
