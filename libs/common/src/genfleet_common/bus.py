@@ -1,0 +1,195 @@
+"""The bus: typed request-reply, events and JetStream resources over nats-py.
+
+A service calls `Bus.connect`, registers handlers with `serve`, and on shutdown `close`
+drains: subscriptions stop taking new messages, in-flight handlers finish, then the
+connection closes. Handlers run as one task per message, so a long action never blocks a
+status query arriving on the same subject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from genfleet_common.errors import (
+    ActionTimeout,
+    GenFleetError,
+    InvalidInput,
+    Malformed,
+    ServiceUnavailable,
+    error_from_code,
+)
+from genfleet_common.logs import get_logger
+from genfleet_common.messages import ErrorInfo, Reply
+
+Req = TypeVar("Req", bound=msgspec.Struct)
+Res = TypeVar("Res")
+Handler = Callable[[Req], Awaitable[Any]]
+
+log = get_logger("bus")
+_encoder = msgspec.json.Encoder()
+
+
+def encode(msg: Any) -> bytes:
+    return _encoder.encode(msg)
+
+
+def error_reply(err: GenFleetError) -> bytes:
+    info = ErrorInfo(code=err.code.value, message=err.message, detail=err.detail)
+    return encode(Reply[None](ok=False, error=info))
+
+
+class Bus:
+    def __init__(self, nc: Client) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self._subs: list[Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+    # --- connection ------------------------------------------------------------------------
+    @classmethod
+    async def connect(
+        cls, url: str, *, name: str, connect_timeout_s: float = 10.0, **options: Any
+    ) -> Bus:
+        """Connect, retrying until `connect_timeout_s` (the server may still be starting).
+
+        nats-py itself retries (also the first connect, with max_reconnect_attempts=-1), so
+        the deadline is what bounds it.
+        """
+        try:
+            async with asyncio.timeout(connect_timeout_s):
+                nc = await nats.connect(
+                    url,
+                    name=name,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,  # keep trying for as long as the service lives
+                    reconnect_time_wait=0.25,
+                    **options,
+                )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            raise ServiceUnavailable(f"cannot reach NATS at {url}: {exc or 'timed out'}") from exc
+        return cls(nc)
+
+    async def close(self) -> None:
+        """Graceful shutdown: stop taking messages, let in-flight handlers finish, drain."""
+        for sub in self._subs:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.nc.is_closed:
+            try:
+                await self.nc.drain()
+            except (TimeoutError, nats.errors.Error):
+                await self.nc.close()
+
+    # --- serving commands ------------------------------------------------------------------
+    def _decoder(self, typ: type[Any]) -> msgspec.json.Decoder[Any]:
+        dec = self._decoders.get(typ)
+        if dec is None:
+            dec = self._decoders[typ] = msgspec.json.Decoder(typ)
+        return dec
+
+    async def serve(
+        self, subject: str, request_type: type[Req], handler: Handler[Req], *, queue: str
+    ) -> Subscription:
+        """Answer requests on `subject` with `handler`, as one member of queue group `queue`.
+
+        Every request gets exactly one reply: the handler's result, or a typed error for a
+        message that does not decode, a value that does not validate, or a handler failure.
+        """
+        decoder = self._decoder(request_type)
+
+        async def on_message(msg: Msg) -> None:
+            task = asyncio.create_task(self._answer(msg, decoder, handler))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        sub = await self.nc.subscribe(subject, queue=queue, cb=on_message)
+        self._subs.append(sub)
+        return sub
+
+    async def _answer(
+        self, msg: Msg, decoder: msgspec.json.Decoder[Any], handler: Handler[Any]
+    ) -> None:
+        try:
+            try:
+                request = decoder.decode(msg.data)
+            except msgspec.ValidationError as exc:
+                raise InvalidInput(f"invalid request: {exc}") from exc
+            except msgspec.DecodeError as exc:
+                raise Malformed(f"malformed request: {exc}") from exc
+            result = await handler(request)
+            payload = encode(Reply[Any](ok=True, data=result))
+        except GenFleetError as err:
+            payload = error_reply(err)
+        except Exception as exc:
+            log.exception("handler failed", extra={"subject": msg.subject})
+            payload = error_reply(GenFleetError(f"internal error: {type(exc).__name__}: {exc}"))
+        if msg.reply:
+            try:
+                await msg.respond(payload)
+            except nats.errors.Error as exc:
+                log.warning("could not reply", extra={"subject": msg.subject, "error": str(exc)})
+
+    # --- calling commands ------------------------------------------------------------------
+    async def request(
+        self, subject: str, request: msgspec.Struct, reply_type: type[Res], *, timeout: float
+    ) -> Res:
+        """Send a command and return its typed result, or raise the typed remote error."""
+        try:
+            raw = await self.nc.request(subject, encode(request), timeout=timeout)
+        except nats.errors.NoRespondersError as exc:
+            raise ServiceUnavailable(f"no service answers {subject}") from exc
+        except nats.errors.TimeoutError as exc:
+            raise ActionTimeout(f"no answer on {subject} within {timeout:g} s") from exc
+        reply = self._decoder(Reply[reply_type]).decode(raw.data)  # type: ignore[valid-type]
+        if not reply.ok:
+            err = reply.error or ErrorInfo(code="internal", message="error reply without error")
+            raise error_from_code(err.code, err.message, err.detail)
+        return reply.data  # type: ignore[no-any-return]
+
+    # --- events ----------------------------------------------------------------------------
+    async def publish(self, subject: str, message: Any) -> None:
+        """Publish an event. The EVENTS stream captures it; live subscribers get it at once."""
+        await self.nc.publish(subject, encode(message))
+
+    # --- JetStream resources, created idempotently -----------------------------------------
+    async def ensure_stream(self, config: StreamConfig) -> None:
+        assert config.name is not None
+        try:
+            await self.js.stream_info(config.name)
+        except nats.js.errors.NotFoundError:
+            await self.js.add_stream(config)
+            return
+        await self.js.update_stream(config)
+
+    async def ensure_kv(
+        self, bucket: str, *, history: int = 1, ttl_s: float | None = None
+    ) -> KeyValue:
+        try:
+            return await self.js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            return await self.js.create_key_value(bucket=bucket, history=history, ttl=ttl_s)
+
+    async def ensure_object_store(self, bucket: str) -> ObjectStore:
+        try:
+            return await self.js.object_store(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            return await self.js.create_object_store(bucket)

@@ -1,0 +1,122 @@
+"""Settings: defaults, then an optional TOML file, then GENFLEET_* environment variables.
+
+The TOML file is `$GENFLEET_CONFIG`, else `./genfleet.toml` if it exists. Every field can be
+set from the environment as GENFLEET_<FIELD> (lists comma-separated).
+
+The secret key has no working default: it comes from the file or the environment, or is
+generated once and stored (mode 0600) in the state directory, so two installs never share one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from genfleet_common.errors import InvalidInput
+
+ENV_PREFIX = "GENFLEET_"
+
+
+def _default_state_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "genfleet")
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # general
+    debug: bool = False
+    secret_key: str = ""  # filled by load_settings; never a shared default
+    state_dir: str = msgspec.field(default_factory=_default_state_dir)
+    log_dir: str = ""  # empty: log to stderr only
+    log_level: str = "INFO"
+    log_json: bool = False
+    # bus
+    nats_url: str = "nats://127.0.0.1:4222"
+    request_timeout_s: float = 30.0  # default wait for a command reply
+    # fleet
+    fleet_root: str = "examples/fleet"
+    # docker
+    docker_host: str = ""  # empty: DOCKER_HOST or the local socket
+    docker_timeout_s: float = 10.0  # one Docker API call
+    cache_duration_s: float = 300.0  # full resync of the event-fed status cache, as a safety net
+    start_timeout_s: float = 300.0
+    stop_timeout_s: float = 120.0
+    build_timeout_s: float = 1800.0
+    health_timeout_s: float = 120.0
+    batch_parallelism: int = 4
+    # gateway
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_enabled: bool = False
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+
+
+_LIST_FIELDS = {"cors_origins"}
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(Settings):
+        raw = environ.get(ENV_PREFIX + field.name.upper())
+        if raw is None:
+            continue
+        if field.name in _LIST_FIELDS:
+            values[field.name] = [item.strip() for item in raw.split(",") if item.strip()]
+        else:
+            values[field.name] = raw
+    return values
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read settings file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"settings file {path} is not valid TOML: {exc}") from exc
+
+
+def load_settings(
+    environ: dict[str, str] | None = None, *, config_file: str | None = None
+) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        values.update(_from_file(Path(path)))
+    elif Path("genfleet.toml").is_file():
+        values.update(_from_file(Path("genfleet.toml")))
+    values.update(_from_env(env))
+    try:
+        # strict=False converts the environment's strings ("true", "8000") to typed values
+        settings = msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"invalid settings: {exc}") from exc
+    if not settings.secret_key:
+        settings.secret_key = stored_secret_key(Path(settings.state_dir))
+    return settings
+
+
+def stored_secret_key(state_dir: Path) -> str:
+    """The install's secret key: read from the state dir, or generated there on first run."""
+    path = state_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    # O_EXCL: two services starting at once must not write two different keys
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

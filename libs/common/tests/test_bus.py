@@ -1,0 +1,113 @@
+"""The bus helper against a real nats-server: typed replies, typed errors, no lost requests."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import pytest
+
+from genfleet_common.bus import Bus
+from genfleet_common.errors import (
+    ActionTimeout,
+    InvalidInput,
+    Malformed,
+    NotFound,
+    ServiceUnavailable,
+)
+from genfleet_common.messages import Empty, Reply, StatusRequest
+from genfleet_common.natsserver import EmbeddedNats
+
+
+class Echo(msgspec.Struct):
+    text: str
+    delay: float = 0.0
+
+
+@pytest.fixture
+async def served(bus: Bus) -> Bus:
+    async def echo(req: Echo) -> Echo:
+        await asyncio.sleep(req.delay)
+        if req.text == "missing":
+            raise NotFound("no such thing")
+        if req.text == "boom":
+            raise RuntimeError("kaput")
+        return Echo(text=req.text.upper())
+
+    if not getattr(bus, "_echo_served", False):
+        await bus.serve("test.echo", Echo, echo, queue="tests")
+        bus._echo_served = True  # type: ignore[attr-defined]
+    return bus
+
+
+async def test_typed_request_reply(served: Bus) -> None:
+    assert await served.request("test.echo", Echo(text="hi"), Echo, timeout=2) == Echo(text="HI")
+
+
+async def test_remote_error_arrives_typed(served: Bus) -> None:
+    with pytest.raises(NotFound, match="no such thing"):
+        await served.request("test.echo", Echo(text="missing"), Echo, timeout=2)
+
+
+async def test_handler_bug_is_an_internal_error_not_silence(served: Bus) -> None:
+    with pytest.raises(Exception, match="internal error: RuntimeError: kaput"):
+        await served.request("test.echo", Echo(text="boom"), Echo, timeout=2)
+
+
+async def test_malformed_and_invalid_messages_get_typed_replies(served: Bus) -> None:
+    raw = await served.nc.request("test.echo", b"{not json", timeout=2)
+    reply = msgspec.json.decode(raw.data, type=Reply[None])
+    assert not reply.ok and reply.error is not None and reply.error.code == Malformed.code
+    raw = await served.nc.request("test.echo", b'{"text": 5}', timeout=2)
+    reply = msgspec.json.decode(raw.data, type=Reply[None])
+    assert reply.error is not None and reply.error.code == InvalidInput.code
+    assert "$.text" in reply.error.message
+
+
+async def test_slow_handler_does_not_block_the_next_request(served: Bus) -> None:
+    slow = asyncio.create_task(
+        served.request("test.echo", Echo(text="a", delay=1), Echo, timeout=3)
+    )
+    await asyncio.sleep(0.05)
+    fast = await served.request("test.echo", Echo(text="b"), Echo, timeout=0.5)
+    assert fast.text == "B" and not slow.done()
+    assert (await slow).text == "A"
+
+
+async def test_no_responder_and_timeout_are_distinct(served: Bus) -> None:
+    with pytest.raises(ServiceUnavailable):
+        await served.request("test.nobody", Empty(), Empty, timeout=1)
+    with pytest.raises(ActionTimeout):
+        await served.request("test.echo", Echo(text="x", delay=2), Echo, timeout=0.2)
+
+
+async def test_bounds_in_messages_are_enforced(served: Bus) -> None:
+    async def status(req: StatusRequest) -> Empty:
+        return Empty()
+
+    await served.serve("test.status", StatusRequest, status, queue="tests")
+    for bad in (b'{"app": 0}', b'{"app": 1000000000}', b'{"model": ""}'):
+        raw = await served.nc.request("test.status", bad, timeout=2)
+        reply = msgspec.json.decode(raw.data, type=Reply[None])
+        assert reply.error is not None and reply.error.code == "invalid", bad
+
+
+async def test_close_lets_in_flight_handlers_finish(nats_server: EmbeddedNats) -> None:
+    server_side = await Bus.connect(nats_server.url, name="drain-test")
+    client = await Bus.connect(nats_server.url, name="drain-client")
+
+    async def slow(req: Echo) -> Echo:
+        await asyncio.sleep(0.5)
+        return Echo(text="done")
+
+    await server_side.serve("test.drain", Echo, slow, queue="drain")
+    pending = asyncio.create_task(client.request("test.drain", Echo(text=""), Echo, timeout=3))
+    await asyncio.sleep(0.1)
+    await server_side.close()
+    assert (await pending).text == "done"
+    await client.close()
+
+
+async def test_connect_gives_up_with_a_clear_error() -> None:
+    with pytest.raises(ServiceUnavailable, match="cannot reach NATS"):
+        await Bus.connect("nats://127.0.0.1:1", name="x", connect_timeout_s=0.3)

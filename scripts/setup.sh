@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks and is idempotent: a Docker engine (started if not
+# running), uv, the workspace, and local stand-in base images for the demo fleet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+apt_install() {
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- Docker engine ----------------------------------------------------------------------
+if ! command -v dockerd >/dev/null 2>&1; then
+  log "installing the Docker engine (docker.io)"
+  apt_install docker.io
+fi
+if ! command -v debootstrap >/dev/null 2>&1; then
+  log "installing debootstrap (builds stand-in base images when no registry is reachable)"
+  apt_install debootstrap
+fi
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { tail -20 /var/log/dockerd.log; echo "dockerd did not start"; exit 1; }
+fi
+
+# --- uv and the workspace ----------------------------------------------------------------
+if ! command -v uv >/dev/null 2>&1; then
+  log "installing uv"
+  python3 -m pip install --quiet uv
+fi
+log "syncing the workspace"
+uv sync --locked --quiet
+
+# --- stand-in base images for the demo fleet -------------------------------------------
+log "checking the demo fleet's base images"
+uv run --locked python -m container_svc.standins examples/fleet
+log "ready"

@@ -1,0 +1,49 @@
+"""`python -m container_svc`: run container-svc with settings from the environment.
+
+`--embedded-nats` also starts a private nats-server (for one machine, until `genfleet up`
+does this for the whole platform).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from container_svc.service import run
+from genfleet_common.logs import get_logger, setup_logging
+from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.settings import load_settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="container-svc", description=__doc__)
+    parser.add_argument("--fleet", help="fleet root (default: settings fleet_root)")
+    parser.add_argument("--nats", help="NATS URL (default: settings nats_url)")
+    parser.add_argument(
+        "--embedded-nats", action="store_true", help="start a nats-server on 127.0.0.1:4222"
+    )
+    args = parser.parse_args()
+    settings = load_settings()
+    if args.fleet:
+        settings.fleet_root = args.fleet
+    if args.nats:
+        settings.nats_url = args.nats
+    setup_logging(
+        settings.log_level,
+        json_lines=settings.log_json,
+        log_dir=settings.log_dir,
+        service="container-svc",
+    )
+    if not args.embedded_nats:
+        asyncio.run(run(settings))
+        return
+    server = EmbeddedNats(Path(settings.state_dir) / "nats", port=4222)
+    with server:
+        settings.nats_url = server.url
+        get_logger("container").info("embedded nats-server", extra={"url": server.url})
+        asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Lifecycle actions on apps: start, stop, restart, build, rebuild; one app or a batch.
+
+An action runs Compose, streams its output as ActionEvents, and (after a start) waits for
+the app's health checks through the status cache, which is fed by engine events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from container_svc.compose import Compose, ComposeRun
+from container_svc.engine import Engine
+from container_svc.status import StatusCache
+from genfleet_common import subjects
+from genfleet_common.errors import Busy, GenFleetError
+from genfleet_common.messages import (
+    Action,
+    ActionEvent,
+    ActionRequest,
+    ActionResult,
+    AppSpec,
+    AppState,
+    BatchEvent,
+    BatchRequest,
+    BatchResult,
+    ErrorInfo,
+    HealthReport,
+)
+from genfleet_common.settings import Settings
+
+Publish = Callable[[str, object], Awaitable[None]]
+
+# The compose steps of each action.
+STEPS: dict[Action, list[list[str]]] = {
+    Action.START: [["up", "--detach"]],
+    Action.STOP: [["stop"]],
+    Action.RESTART: [["restart"]],
+    Action.BUILD: [["build"]],
+    Action.REBUILD: [["down", "--remove-orphans"], ["build", "--no-cache"], ["up", "--detach"]],
+}
+BRINGS_UP = {Action.START, Action.RESTART, Action.REBUILD}
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+class Actions:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        cache: StatusCache,
+        compose: Compose,
+        publish: Publish,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.cache = cache
+        self.compose = compose
+        self.publish = publish
+        self.running: dict[str, tuple[str, Action]] = {}  # app key -> (action id, action)
+
+    def timeout_for(self, action: Action) -> float:
+        s = self.settings
+        return {
+            Action.START: s.start_timeout_s,
+            Action.STOP: s.stop_timeout_s,
+            Action.RESTART: s.start_timeout_s,
+            Action.BUILD: s.build_timeout_s,
+            Action.REBUILD: s.build_timeout_s + s.start_timeout_s,
+        }[action]
+
+    def claim(self, app: AppSpec, action: Action, action_id: str) -> None:
+        """One action at a time per app: a second one is refused, never queued blindly."""
+        if app.key in self.running:
+            other_id, other = self.running[app.key]
+            raise Busy(f"{other.value} is already running for {app.key} (action {other_id})")
+        self.running[app.key] = (action_id, action)
+
+    async def run(self, app: AppSpec, req: ActionRequest) -> ActionResult:
+        """Run one action on one app. Raises only for actions that could not begin."""
+        self.engine.require()
+        action_id = req.action_id or new_id()
+        self.claim(app, req.action, action_id)
+        try:
+            return await self._run_claimed(app, req, action_id)
+        finally:
+            self.running.pop(app.key, None)
+
+    async def _run_claimed(self, app: AppSpec, req: ActionRequest, action_id: str) -> ActionResult:
+        subject = subjects.event("action", app.model, app.number)
+        started = time.monotonic()
+        started_wall = time.time()
+        deadline = started + (req.timeout_s or self.timeout_for(req.action))
+
+        async def event(phase: str, line: str = "", ok: bool | None = None) -> None:
+            await self.publish(
+                subject,
+                ActionEvent(
+                    action_id=action_id,
+                    model=app.model,
+                    app=app.number,
+                    action=req.action,
+                    phase=phase,  # type: ignore[arg-type]
+                    line=line,
+                    ok=ok,
+                ),
+            )
+
+        async def on_line(line: str) -> None:
+            await event("output", line)
+
+        await event("started")
+        steps = STEPS[req.action]
+        if req.action == Action.RESTART and not self.cache.entries(app):
+            steps = STEPS[Action.START]  # nothing to restart yet: bring it up
+        outputs: list[str] = []
+        run: ComposeRun | None = None
+        for args in steps:
+            remaining = deadline - time.monotonic()
+            run = await self.compose.run(app, args, timeout_s=max(remaining, 0.1), on_line=on_line)
+            outputs.append(run.output)
+            if run.timed_out or run.exit_code != 0:
+                break
+        assert run is not None
+        output = "\n".join(outputs)
+        error: ErrorInfo | None = None
+        health: HealthReport | None = None
+        if run.timed_out:
+            error = ErrorInfo(code="timeout", message=f"{req.action.value} timed out")
+        elif run.exit_code != 0:
+            error = ErrorInfo(
+                code="failed",
+                message=f"compose {' '.join(args)} exited with code {run.exit_code}",
+                detail=_tail(output),
+            )
+        elif req.action in BRINGS_UP and req.wait_healthy:
+            # A restart stops containers on purpose: only an exit after it finished is a crash.
+            since = time.time() if req.action == Action.RESTART else started_wall
+            health = await self.verify_health(app, started, since, deadline)
+            if not health.healthy:
+                error = ErrorInfo(code="unhealthy", message=health.reason)
+        ok = error is None
+        await event("finished", ok=ok)
+        return ActionResult(
+            action_id=action_id,
+            model=app.model,
+            app=app.number,
+            action=req.action,
+            ok=ok,
+            exit_code=run.exit_code,
+            output=output,
+            duration_s=round(time.monotonic() - started, 3),
+            health=health,
+            error=error,
+        )
+
+    async def verify_health(
+        self, app: AppSpec, started: float, since: float, deadline: float
+    ) -> HealthReport:
+        """Wait, on status-cache changes, until every service runs and passes its health check.
+
+        Fails early when a container exits after `since` (wall clock) or turns unhealthy.
+        `started` (monotonic) is where time-to-healthy counts from.
+        """
+        why = ""
+
+        def settled() -> bool:
+            nonlocal why
+            status = self.cache.app_status(app)
+            for e in self.cache.entries(app):
+                if e.changed_at >= since and e.status in ("exited", "dead"):
+                    why = f"{e.service} exited with code {e.exit_code}"
+                    return True
+                if e.running and e.health == "unhealthy":
+                    why = f"{e.service} is unhealthy"
+                    return True
+            why = ""
+            return status.state == AppState.RUNNING and status.healthy is not False
+
+        done = await self.cache.wait_for(settled, max(deadline - time.monotonic(), 0.1))
+        if done and not why:
+            return HealthReport(
+                healthy=True, seconds_to_healthy=round(time.monotonic() - started, 3)
+            )
+        if not why:
+            status = self.cache.app_status(app)
+            waiting = [
+                f"{c.service} ({c.status}, health {c.health})"
+                for c in status.containers
+                if not c.running or c.health not in ("healthy", "none")
+            ]
+            why = "not healthy before the time limit: " + ", ".join(waiting or ["unknown"])
+        return HealthReport(healthy=False, reason=why)
+
+    # --- batches ---------------------------------------------------------------------------
+    async def batch(self, apps: list[AppSpec], req: BatchRequest) -> BatchResult:
+        """The same action on many apps, `parallelism` at a time. One failure stops nothing."""
+        self.engine.require()
+        batch_id = req.batch_id or new_id()
+        started = time.monotonic()
+        gate = asyncio.Semaphore(req.parallelism)
+        done = 0
+
+        async def one(app: AppSpec) -> ActionResult:
+            nonlocal done
+            single = ActionRequest(
+                model=app.model,
+                app=app.number,
+                action=req.action,
+                timeout_s=req.timeout_s,
+                wait_healthy=req.wait_healthy,
+                action_id=f"{batch_id}-{app.model}-{app.number}",
+            )
+            async with gate:
+                try:
+                    result = await self.run(app, single)
+                except GenFleetError as err:
+                    result = _refused(app, single, err)
+            done += 1
+            await self.publish(
+                subjects.event("batch", app.model, app.number),
+                BatchEvent(
+                    batch_id=batch_id,
+                    action=req.action,
+                    model=app.model,
+                    app=app.number,
+                    done=done,
+                    total=len(apps),
+                    ok=result.ok,
+                    error=result.error.message if result.error else "",
+                ),
+            )
+            return result
+
+        results = list(await asyncio.gather(*(one(a) for a in apps)))
+        return BatchResult(
+            batch_id=batch_id,
+            action=req.action,
+            model=req.model,
+            results=results,
+            succeeded=[f"{r.model}/app{r.app}" for r in results if r.ok],
+            failed=[f"{r.model}/app{r.app}" for r in results if not r.ok],
+            duration_s=round(time.monotonic() - started, 3),
+        )
+
+
+def _refused(app: AppSpec, req: ActionRequest, err: GenFleetError) -> ActionResult:
+    return ActionResult(
+        action_id=req.action_id,
+        model=app.model,
+        app=app.number,
+        action=req.action,
+        ok=False,
+        exit_code=None,
+        output="",
+        duration_s=0.0,
+        error=ErrorInfo(code=err.code.value, message=err.message, detail=err.detail),
+    )
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,90 @@
+"""The bus commands of container-svc: each handler validates names against the fleet
+registry, then asks the status cache, the actions, the logs or the system."""
+
+from __future__ import annotations
+
+from container_svc.actions import Actions
+from container_svc.engine import Engine
+from container_svc.logs import Logs
+from container_svc.status import StatusCache
+from container_svc.sysinfo import system_info
+from genfleet_common import subjects
+from genfleet_common.bus import Bus
+from genfleet_common.fleet import Fleet
+from genfleet_common.messages import (
+    ActionRequest,
+    ActionResult,
+    BatchRequest,
+    BatchResult,
+    Empty,
+    EngineState,
+    FleetInfo,
+    FollowReply,
+    FollowRequest,
+    LogsReply,
+    LogsRequest,
+    StatusReply,
+    StatusRequest,
+    SystemInfo,
+    UnfollowRequest,
+)
+
+
+class Handlers:
+    def __init__(
+        self, fleet: Fleet, engine: Engine, cache: StatusCache, actions: Actions, logs: Logs
+    ) -> None:
+        self.fleet = fleet
+        self.engine = engine
+        self.cache = cache
+        self.actions = actions
+        self.logs = logs
+
+    async def register(self, bus: Bus) -> None:
+        q = subjects.CONTAINER_QUEUE
+        await bus.serve(subjects.CONTAINER_STATUS, StatusRequest, self.status, queue=q)
+        await bus.serve(subjects.CONTAINER_ACTION, ActionRequest, self.action, queue=q)
+        await bus.serve(subjects.CONTAINER_BATCH, BatchRequest, self.batch, queue=q)
+        await bus.serve(subjects.CONTAINER_LOGS, LogsRequest, self.logs_window, queue=q)
+        await bus.serve(subjects.CONTAINER_LOGS_FOLLOW, FollowRequest, self.logs_follow, queue=q)
+        await bus.serve(subjects.CONTAINER_LOGS_UNFOLLOW, UnfollowRequest, self.unfollow, queue=q)
+        await bus.serve(subjects.CONTAINER_SYSINFO, Empty, self.sysinfo, queue=q)
+        await bus.serve(subjects.CONTAINER_FLEET, Empty, self.fleet_info, queue=q)
+
+    async def status(self, req: StatusRequest) -> StatusReply:
+        if req.app is not None and req.model is None:
+            apps = []  # an app number means nothing without its model
+            self.fleet.model("")  # raises the typed error for the missing model
+        elif req.model is not None and req.app is not None:
+            apps = [self.fleet.app(req.model, req.app)]
+        elif req.model is not None:
+            apps = list(self.fleet.model(req.model).apps)
+        else:
+            apps = self.fleet.apps()
+        self.engine.require()
+        engine = EngineState(available=True, host=self.engine.host)
+        return StatusReply(engine=engine, apps=self.cache.all_status(apps))
+
+    async def action(self, req: ActionRequest) -> ActionResult:
+        app = self.fleet.app(req.model, req.app)
+        return await self.actions.run(app, req)
+
+    async def batch(self, req: BatchRequest) -> BatchResult:
+        apps = list(self.fleet.model(req.model).apps) if req.model else self.fleet.apps()
+        return await self.actions.batch(apps, req)
+
+    async def logs_window(self, req: LogsRequest) -> LogsReply:
+        return await self.logs.window(self.fleet.app(req.model, req.app), req)
+
+    async def logs_follow(self, req: FollowRequest) -> FollowReply:
+        return await self.logs.follow(self.fleet.app(req.model, req.app), req)
+
+    async def unfollow(self, req: UnfollowRequest) -> Empty:
+        await self.logs.unfollow(req.stream_id)
+        return Empty()
+
+    async def sysinfo(self, _: Empty) -> SystemInfo:
+        return await system_info(self.engine, self.cache, self.fleet)
+
+    async def fleet_info(self, _: Empty) -> FleetInfo:
+        return self.fleet.info()

@@ -1,0 +1,115 @@
+"""container-svc wiring: settings, fleet, bus, engine watcher, handlers, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+
+from container_svc.actions import Actions
+from container_svc.compose import Compose
+from container_svc.engine import Engine
+from container_svc.handlers import Handlers
+from container_svc.logs import Logs
+from container_svc.status import StatusCache
+from genfleet_common import subjects
+from genfleet_common.bus import Bus
+from genfleet_common.fleet import Fleet
+from genfleet_common.logs import get_logger
+from genfleet_common.messages import EngineEvent, StatusEvent
+from genfleet_common.settings import Settings
+
+log = get_logger("container")
+
+EVENTS_STREAM = StreamConfig(
+    name=subjects.EVENTS_STREAM,
+    subjects=[subjects.EVENTS_ALL],
+    storage=StorageType.FILE,
+    max_age=3600.0,  # a reconnecting client can resume within the last hour
+    max_msgs=200_000,
+    discard=DiscardPolicy.OLD,
+)
+
+
+class ContainerService:
+    def __init__(self, settings: Settings, fleet: Fleet) -> None:
+        self.settings = settings
+        self.fleet = fleet
+        self.engine = Engine(settings.docker_host, settings.docker_timeout_s)
+        self._outbox: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+        self.cache = StatusCache(fleet, self._publish_status)
+        self.bus: Bus | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # Status events are queued and sent by one task, so they leave in the order they happened.
+    def _publish_status(self, event: StatusEvent) -> None:
+        self._outbox.put_nowait((subjects.event("status", event.model, event.app), event))
+
+    def _on_availability(self, available: bool, reason: str) -> None:
+        if not available:
+            self.cache.clear()
+        self._outbox.put_nowait(
+            (subjects.event("engine"), EngineEvent(available=available, reason=reason))
+        )
+
+    async def _send_outbox(self, bus: Bus) -> None:
+        while True:
+            subject, event = await self._outbox.get()
+            await bus.publish(subject, event)
+
+    async def _resync(self) -> None:
+        """A full list call now and then: a safety net should an engine event ever be lost."""
+        while True:
+            await asyncio.sleep(self.settings.cache_duration_s)
+            if self.engine.available:
+                with contextlib.suppress(Exception):
+                    self.cache.apply_snapshot(await asyncio.to_thread(self.engine.list_containers))
+
+    async def start(self) -> Bus:
+        bus = await Bus.connect(self.settings.nats_url, name="container-svc")
+        self.bus = bus
+        await bus.ensure_stream(EVENTS_STREAM)
+        self._tasks.append(asyncio.create_task(self._send_outbox(bus)))
+        self.engine.start_watching(
+            asyncio.get_running_loop(),
+            self.cache.apply_snapshot,
+            self.cache.apply_event,
+            self._on_availability,
+        )
+        self._tasks.append(asyncio.create_task(self._resync()))
+        self.logs = Logs(self.engine, self.cache, bus)
+        actions = Actions(
+            self.settings, self.engine, self.cache, Compose(self.settings.docker_host), bus.publish
+        )
+        await Handlers(self.fleet, self.engine, self.cache, actions, self.logs).register(bus)
+        for warning in self.fleet.warnings:
+            log.warning("fleet", extra={"warning": warning})
+        for clash in self.fleet.clashes():
+            log.warning("port clash", extra={"clash": clash.describe()})
+        log.info("ready", extra={"fleet": str(self.fleet.root), "apps": len(self.fleet.apps())})
+        return bus
+
+    async def stop(self) -> None:
+        """Drain: stop taking commands, let running actions finish, end follows, close."""
+        if self.bus is not None:
+            await self.logs.close()
+            await self.bus.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self.engine.stop)
+
+
+async def run(settings: Settings) -> None:
+    fleet = Fleet.load(settings.fleet_root)
+    service = ContainerService(settings, fleet)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    await stop.wait()
+    log.info("shutting down")
+    await service.stop()
