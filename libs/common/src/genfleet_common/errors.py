@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
     MALFORMED = "malformed"  # the request could not be decoded at all
     NOT_FOUND = "not_found"  # unknown model, app, container, job
     BUSY = "busy"  # an action is already running for that target
+    CONFLICT = "conflict"  # the fleet's configuration forbids it (e.g. a host port clash)
     ENGINE_UNAVAILABLE = "engine_unavailable"  # the Docker engine cannot be reached
     TIMEOUT = "timeout"  # the action ran past its time limit
     FAILED = "failed"  # the action ran and failed (e.g. compose exited non-zero)
@@ -47,6 +48,10 @@ class Busy(GenFleetError):
     code = ErrorCode.BUSY
 
 
+class Conflict(GenFleetError):
+    code = ErrorCode.CONFLICT
+
+
 class EngineUnavailable(GenFleetError):
     code = ErrorCode.ENGINE_UNAVAILABLE
 
@@ -70,6 +75,7 @@ _BY_CODE: dict[ErrorCode, type[GenFleetError]] = {
         Malformed,
         NotFound,
         Busy,
+        Conflict,
         EngineUnavailable,
         ActionTimeout,
         ActionFailed,

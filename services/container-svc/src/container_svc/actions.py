@@ -15,7 +15,7 @@ from container_svc.compose import Compose, ComposeRun
 from container_svc.engine import Engine
 from container_svc.status import StatusCache
 from genfleet_common import subjects
-from genfleet_common.errors import Busy, GenFleetError
+from genfleet_common.errors import Busy, Conflict, GenFleetError
 from genfleet_common.messages import (
     Action,
     ActionEvent,
@@ -63,6 +63,10 @@ class Actions:
         self.compose = compose
         self.publish = publish
         self.running: dict[str, tuple[str, Action]] = {}  # app key -> (action id, action)
+        self.clashes: dict[str, list[str]] = {}  # app key -> descriptions of its port clashes
+        for clash in cache.fleet.clashes():
+            for user in clash.users:
+                self.clashes.setdefault(user.partition(":")[0], []).append(clash.describe())
 
     def timeout_for(self, action: Action) -> float:
         s = self.settings
@@ -84,6 +88,11 @@ class Actions:
     async def run(self, app: AppSpec, req: ActionRequest) -> ActionResult:
         """Run one action on one app. Raises only for actions that could not begin."""
         self.engine.require()
+        if req.action in BRINGS_UP and app.key in self.clashes:
+            raise Conflict(
+                f"{app.key} is not started: its host ports clash",
+                detail="; ".join(self.clashes[app.key]),
+            )
         action_id = req.action_id or new_id()
         self.claim(app, req.action, action_id)
         try:

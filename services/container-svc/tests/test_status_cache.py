@@ -1,0 +1,116 @@
+"""The status cache applies the engine's list answer and events without asking Docker."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from container_svc.status import StatusCache
+from genfleet_common.fleet import Fleet
+from genfleet_common.messages import AppState, StatusEvent
+
+COMPOSE = """
+services:
+  backend:
+    build: ./backend
+    healthcheck: {test: ["CMD", "true"]}
+  frontend:
+    image: nginx
+"""
+
+
+def fleet(tmp_path: Path) -> Fleet:
+    app = tmp_path / "models" / "m" / "app1"
+    app.mkdir(parents=True)
+    (app / "docker-compose.yml").write_text(COMPOSE)
+    return Fleet.load(tmp_path)
+
+
+def event(action: str, cid: str, service: str, workdir: str, **attrs: str) -> dict[str, Any]:
+    labels = {
+        "com.docker.compose.project.working_dir": workdir,
+        "com.docker.compose.service": service,
+        "name": f"m-{service}",
+        **attrs,
+    }
+    return {"Action": action, "id": cid, "Actor": {"Attributes": labels}, "timeNano": 1}
+
+
+async def test_events_drive_state_and_publish(tmp_path: Path) -> None:
+    f = fleet(tmp_path)
+    app = f.app("m", 1)
+    published: list[StatusEvent] = []
+    cache = StatusCache(f, published.append)
+    cache.apply_snapshot([])
+    st = cache.app_status(app)
+    assert st.state == AppState.STOPPED and not any(c.exists for c in st.containers)
+
+    inspect = {"Config": {"Healthcheck": {"Test": ["CMD", "true"]}}, "State": {}}
+    cache.apply_event({**event("start", "b" * 64, "backend", app.path), "_inspect": inspect})
+    st = cache.app_status(app)
+    assert st.state == AppState.PARTIAL and st.healthy is False
+    cache.apply_event(event("start", "f" * 64, "frontend", app.path))
+    cache.apply_event(event("health_status: healthy", "b" * 64, "backend", app.path))
+    st = cache.app_status(app)
+    assert st.state == AppState.RUNNING and st.healthy is True
+    assert published[-1].healthy is True and published[-1].container.health == "healthy"
+
+    cache.apply_event(event("die", "b" * 64, "backend", app.path, exitCode="137"))
+    st = cache.app_status(app)
+    backend = st.containers[0]
+    assert st.state == AppState.PARTIAL and backend.exit_code == 137
+    assert backend.details == "exited with code 137"
+    cache.apply_event(event("destroy", "b" * 64, "backend", app.path))
+    assert not cache.app_status(app).containers[0].exists
+    # exec_* noise and containers of other projects change nothing
+    n = len(published)
+    cache.apply_event(event("exec_start: true", "f" * 64, "frontend", app.path))
+    cache.apply_event(event("start", "x" * 64, "web", "/elsewhere"))
+    assert len(published) == n
+    await asyncio.sleep(0)
+
+
+async def test_snapshot_reads_health_from_the_list_call(tmp_path: Path) -> None:
+    f = fleet(tmp_path)
+    app = f.app("m", 1)
+    cache = StatusCache(f, lambda e: None)
+    labels = {"com.docker.compose.project.working_dir": app.path}
+    cache.apply_snapshot(
+        [
+            {
+                "Id": "1" * 64,
+                "Names": ["/m-backend-1"],
+                "State": "running",
+                "Status": "Up 5 seconds (health: starting)",
+                "Labels": {**labels, "com.docker.compose.service": "backend"},
+            },
+            {
+                "Id": "2" * 64,
+                "Names": ["/m-frontend-1"],
+                "State": "exited",
+                "Status": "Exited (3) 2 minutes ago",
+                "Labels": {**labels, "com.docker.compose.service": "frontend"},
+            },
+        ]
+    )
+    st = cache.app_status(app)
+    assert st.state == AppState.PARTIAL and st.healthy is False
+    assert [c.health for c in st.containers] == ["starting", "none"]
+    assert st.containers[1].exit_code == 3
+    await asyncio.sleep(0)
+
+
+async def test_waiters_wake_on_change(tmp_path: Path) -> None:
+    f = fleet(tmp_path)
+    app = f.app("m", 1)
+    cache = StatusCache(f, lambda e: None)
+    cache.apply_snapshot([])
+    waiter = asyncio.create_task(
+        cache.wait_for(lambda: cache.app_status(app).state != AppState.STOPPED, 5)
+    )
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    cache.apply_event(event("start", "b" * 64, "backend", app.path))
+    assert await waiter
+    assert not await cache.wait_for(lambda: False, 0.05)
