@@ -20,6 +20,12 @@ if ! command -v debootstrap >/dev/null 2>&1; then
   log "installing debootstrap (builds stand-in base images when no registry is reachable)"
   apt_install debootstrap
 fi
+# A fleet gives every app its own Compose network; Docker's default address pools hold only
+# about 30 bridge networks. /24 networks from one /16 make room for 256 apps at once.
+if [ ! -f /etc/docker/daemon.json ] && ! docker info >/dev/null 2>&1; then
+  mkdir -p /etc/docker
+  echo '{"default-address-pools": [{"base": "10.213.0.0/16", "size": 24}]}' >/etc/docker/daemon.json
+fi
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   mkdir -p /var/log

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -164,6 +165,18 @@ class Bus:
             err = reply.error or ErrorInfo(code="internal", message="error reply without error")
             raise error_from_code(err.code, err.message, err.detail)
         return reply.data  # type: ignore[no-any-return]
+
+    async def wait_ready(self, subject: str, *, timeout_s: float = 30.0) -> None:
+        """Wait until some service answers on `subject` (any reply, even an error, counts)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await self.nc.request(subject, b"{}", timeout=1)
+                return
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise ServiceUnavailable(f"no service answers {subject}") from exc
+                await asyncio.sleep(0.05)
 
     # --- events ----------------------------------------------------------------------------
     async def publish(self, subject: str, message: Any) -> None:
