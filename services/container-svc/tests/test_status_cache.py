@@ -46,10 +46,10 @@ async def test_events_drive_state_and_publish(tmp_path: Path) -> None:
     st = cache.app_status(app)
     assert st.state == AppState.STOPPED and not any(c.exists for c in st.containers)
 
-    inspect = {"Config": {"Healthcheck": {"Test": ["CMD", "true"]}}, "State": {}}
-    cache.apply_event({**event("start", "b" * 64, "backend", app.path), "_inspect": inspect})
-    st = cache.app_status(app)
+    cache.apply_event(event("start", "b" * 64, "backend", app.path))
+    st = cache.app_status(app)  # the compose file gives the backend a health check
     assert st.state == AppState.PARTIAL and st.healthy is False
+    assert st.containers[0].health == "starting"
     cache.apply_event(event("start", "f" * 64, "frontend", app.path))
     cache.apply_event(event("health_status: healthy", "b" * 64, "backend", app.path))
     st = cache.app_status(app)
@@ -99,6 +99,27 @@ async def test_snapshot_reads_health_from_the_list_call(tmp_path: Path) -> None:
     assert [c.health for c in st.containers] == ["starting", "none"]
     assert st.containers[1].exit_code == 3
     await asyncio.sleep(0)
+
+
+async def test_a_health_check_from_the_image_is_learnt_by_inspect(tmp_path: Path) -> None:
+    f = fleet(tmp_path)
+    app = f.app("m", 1)
+    asked: list[str] = []
+
+    async def inspect(cid: str) -> dict[str, Any]:
+        asked.append(cid)
+        return {
+            "Config": {"Healthcheck": {"Test": ["CMD", "x"]}},
+            "State": {"Health": {"Status": "starting"}},
+        }
+
+    cache = StatusCache(f, lambda e: None, inspect)
+    cache.apply_snapshot([])
+    cache.apply_event(event("start", "f" * 64, "frontend", app.path))  # compose: no check
+    assert not cache.entries(app)[0].health_known
+    assert await cache.wait_for(lambda: cache.entries(app)[0].health_known, 2)
+    assert asked == ["f" * 64]
+    assert cache.app_status(app).containers[1].health == "starting"
 
 
 async def test_waiters_wake_on_change(tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ class ActionResult(Message, kw_only=True):
 class BatchRequest(Message, kw_only=True):
     action: Action
     model: ModelName | None = None  # None: the whole fleet
-    parallelism: Annotated[int, Meta(ge=1, le=64)] = 4
+    parallelism: Annotated[int, Meta(ge=1, le=64)] | None = None  # None: the service's setting
     timeout_s: Seconds | None = None  # per app
     wait_healthy: bool = True
     batch_id: str = ""
@@ -219,6 +219,9 @@ class FollowRequest(Message, kw_only=True):
     service: str | None = None
     tail: Annotated[int, Meta(ge=0, le=10_000)] = 0
     max_s: Seconds = 600.0  # a follow ends by itself after this long
+    # Optional, chosen by the caller so it can subscribe to subjects.log_stream(stream_id)
+    # before sending the request: the first chunks (the tail) are published at once.
+    stream_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{0,64}$")] = ""
 
 
 class FollowReply(Message, kw_only=True):

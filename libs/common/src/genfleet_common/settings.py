@@ -48,7 +48,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stop_timeout_s: float = 120.0
     build_timeout_s: float = 1800.0
     health_timeout_s: float = 120.0
-    batch_parallelism: int = 4
+    batch_parallelism: int = 6  # measured: compose starts scale to ~6 at once on 2 cores
     # gateway
     host: str = "127.0.0.1"
     port: int = 8000

@@ -7,8 +7,9 @@ does this for the whole platform).
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
+
+import uvloop
 
 from container_svc.service import run
 from genfleet_common.logs import get_logger, setup_logging
@@ -36,13 +37,13 @@ def main() -> None:
         service="container-svc",
     )
     if not args.embedded_nats:
-        asyncio.run(run(settings))
+        uvloop.run(run(settings))
         return
     server = EmbeddedNats(Path(settings.state_dir) / "nats", port=4222)
     with server:
         settings.nats_url = server.url
         get_logger("container").info("embedded nats-server", extra={"url": server.url})
-        asyncio.run(run(settings))
+        uvloop.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -189,7 +189,8 @@ class Actions:
                     why = f"{e.service} is unhealthy"
                     return True
             why = ""
-            return status.state == AppState.RUNNING and status.healthy is not False
+            known = all(e.health_known for e in self.cache.entries(app))
+            return known and status.state == AppState.RUNNING and status.healthy is not False
 
         done = await self.cache.wait_for(settled, max(deadline - time.monotonic(), 0.1))
         if done and not why:
@@ -212,7 +213,7 @@ class Actions:
         self.engine.require()
         batch_id = req.batch_id or new_id()
         started = time.monotonic()
-        gate = asyncio.Semaphore(req.parallelism)
+        gate = asyncio.Semaphore(req.parallelism or self.settings.batch_parallelism)
         done = 0
 
         async def one(app: AppSpec) -> ActionResult:

@@ -110,8 +110,6 @@ class Engine:
                     for event in self._events:
                         action = str(event.get("Action", ""))
                         if action.startswith(_RELEVANT):
-                            if action == "start":
-                                event["_inspect"] = _inspect_quietly(client, event)
                             post(on_event, event)
                     if self._stop.is_set():
                         return
@@ -140,6 +138,17 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def inspect(self, container_id: str) -> dict[str, Any] | None:
+        """One container's details, or None when it is gone or the engine is."""
+        client = self.client
+        if client is None:
+            return None
+        try:
+            result: dict[str, Any] = client.api.inspect_container(container_id)
+            return result
+        except ENGINE_ERRORS:
+            return None
+
     def list_containers(self) -> Snapshot:
         client = self.require()
         try:
@@ -147,18 +156,6 @@ class Engine:
             return result
         except ENGINE_ERRORS as exc:
             raise self.lost(exc) from exc
-
-
-def _inspect_quietly(client: docker.DockerClient, event: EventDict) -> dict[str, Any] | None:
-    """One inspect per container start: whether it has a health check, and its state.
-
-    Event-driven (only on `start`), so this is not polling.
-    """
-    try:
-        result: dict[str, Any] = client.api.inspect_container(event.get("id", ""))
-        return result
-    except ENGINE_ERRORS:
-        return None
 
 
 def _short(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from container_svc.engine import ENGINE_ERRORS, Engine
 from container_svc.status import StatusCache
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
-from genfleet_common.errors import NotFound
+from genfleet_common.errors import Conflict, NotFound
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     AppSpec,
@@ -94,7 +94,9 @@ class Logs:
     async def follow(self, app: AppSpec, req: FollowRequest) -> FollowReply:
         client = self.engine.require()
         targets = self._containers(app, req.service)
-        stream_id = secrets.token_hex(8)
+        stream_id = req.stream_id or secrets.token_hex(8)
+        if stream_id in self.follows:
+            raise Conflict(f"log follow {stream_id} already exists")
         follow = Follow(stream_id, subjects.log_stream(stream_id))
         self.follows[stream_id] = follow
         loop = asyncio.get_running_loop()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-
-from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from typing import Any
 
 from container_svc.actions import Actions
 from container_svc.compose import Compose
@@ -20,17 +19,9 @@ from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import EngineEvent, StatusEvent
 from genfleet_common.settings import Settings
+from genfleet_common.streams import EVENTS_STREAM
 
 log = get_logger("container")
-
-EVENTS_STREAM = StreamConfig(
-    name=subjects.EVENTS_STREAM,
-    subjects=[subjects.EVENTS_ALL],
-    storage=StorageType.FILE,
-    max_age=3600.0,  # a reconnecting client can resume within the last hour
-    max_msgs=200_000,
-    discard=DiscardPolicy.OLD,
-)
 
 
 class ContainerService:
@@ -39,9 +30,12 @@ class ContainerService:
         self.fleet = fleet
         self.engine = Engine(settings.docker_host, settings.docker_timeout_s)
         self._outbox: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-        self.cache = StatusCache(fleet, self._publish_status)
+        self.cache = StatusCache(fleet, self._publish_status, self._inspect)
         self.bus: Bus | None = None
         self._tasks: list[asyncio.Task[None]] = []
+
+    async def _inspect(self, container_id: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.engine.inspect, container_id)
 
     # Status events are queued and sent by one task, so they leave in the order they happened.
     def _publish_status(self, event: StatusEvent) -> None:

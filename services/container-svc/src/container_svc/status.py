@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ class Entry:
     status: str = "created"
     health: str = "none"
     has_healthcheck: bool = False
+    health_known: bool = True  # False from a start until we know if it has a health check
     exit_code: int | None = None
     changed_at: float = field(default_factory=time.time)  # wall clock, the engine's event time
 
@@ -80,10 +81,20 @@ def _exit_code_from_list(status_text: str) -> int | None:
     return None
 
 
+Inspect = Callable[[str], Awaitable[dict[str, Any] | None]]
+
+
 class StatusCache:
-    def __init__(self, fleet: Fleet, publish: Callable[[StatusEvent], None]) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        publish: Callable[[StatusEvent], None],
+        inspect: Inspect | None = None,
+    ) -> None:
         self.fleet = fleet
         self._publish = publish
+        self._inspect = inspect
+        self._tasks: set[asyncio.Task[None]] = set()
         self._by_id: dict[str, Entry] = {}
         self._by_app: dict[str, dict[str, Entry]] = {}  # app key -> container id -> entry
         self._apps = {a.key: a for a in fleet.apps()}
@@ -163,13 +174,14 @@ class StatusCache:
             entry.status = "created"
         elif action == "start":
             entry.status, entry.exit_code = "running", None
-            inspected = event.get("_inspect") or {}
-            hc = (inspected.get("Config") or {}).get("Healthcheck") or {}
-            entry.has_healthcheck = bool(hc.get("Test")) and hc.get("Test") != ["NONE"]
+            # The compose file says whether the service has a health check; the image may
+            # add one, which only an inspect tells. It runs off the event path, so a burst
+            # of starts never holds up the events behind it.
+            entry.has_healthcheck = self._compose_healthcheck(entry)
             entry.health = "starting" if entry.has_healthcheck else "none"
-            state_health = ((inspected.get("State") or {}).get("Health") or {}).get("Status")
-            if entry.has_healthcheck and state_health in ("healthy", "unhealthy"):
-                entry.health = state_health
+            if self._inspect is not None:
+                entry.health_known = False
+                self._spawn(self._learn_health(cid))
         elif action == "die":
             entry.status = "exited"
             code = attrs.get("exitCode")
@@ -181,7 +193,7 @@ class StatusCache:
         elif action == "rename":
             entry.name = attrs.get("name", entry.name)
         elif action.startswith("health_status"):
-            entry.has_healthcheck = True
+            entry.has_healthcheck = entry.health_known = True
             entry.health = action.partition(":")[2].strip() or entry.health
         elif action == "destroy":
             del self._by_id[cid]
@@ -191,6 +203,33 @@ class StatusCache:
             return
         entry.changed_at = event.get("timeNano", time.time_ns()) / 1e9
         self._emit(entry, removed=removed)
+        self._notify()
+
+    def _compose_healthcheck(self, entry: Entry) -> bool:
+        app = self._apps.get(entry.app_key)
+        spec = next((s for s in app.services if s.name == entry.service), None) if app else None
+        return spec is not None and spec.has_healthcheck
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _learn_health(self, cid: str) -> None:
+        assert self._inspect is not None
+        details = await self._inspect(cid) or {}
+        entry = self._by_id.get(cid)
+        if entry is None or entry.health_known:
+            return  # gone, or a health_status event already told us
+        test = ((details.get("Config") or {}).get("Healthcheck") or {}).get("Test")
+        entry.has_healthcheck = bool(test) and test != ["NONE"]
+        health = ((details.get("State") or {}).get("Health") or {}).get("Status")
+        if not entry.has_healthcheck:
+            entry.health = "none"
+        elif health in ("healthy", "unhealthy", "starting"):
+            entry.health = health
+        entry.health_known = True
+        self._emit(entry, removed=False)
         self._notify()
 
     def clear(self) -> None:

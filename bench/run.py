@@ -1,0 +1,239 @@
+"""`make bench`: measure GenFleet's speeds against plain Docker in the same run.
+
+Writes bench-results.json: {metric: {"value": v, "unit": u, "goal": "<= x" | ">= x"}}.
+Everything runs here, for real: a nats-server, container-svc as its own process, the Docker
+engine, a generated fleet of 200 containers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import msgspec
+import uvloop
+
+from container_svc.compose import Compose
+from genfleet_common import subjects
+from genfleet_common.bus import Bus
+from genfleet_common.fleet import Fleet
+from genfleet_common.messages import (
+    Action,
+    BatchRequest,
+    BatchResult,
+    StatusEvent,
+    StatusReply,
+    StatusRequest,
+)
+from genfleet_common.natsserver import EmbeddedNats
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fleet import make_bench_fleet
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench-results.json"
+MODELS, APPS = 10, 10  # 100 apps x 2 services = 200 containers
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def record(results: dict[str, Any], name: str, value: float, unit: str, goal: str) -> None:
+    results[name] = {"value": round(value, 4), "unit": unit, "goal": goal}
+    print(f"  {name:28s} {value:10.4f} {unit:8s} goal {goal}", flush=True)
+
+
+async def status_query_ratio(bus: Bus, results: dict[str, Any]) -> None:
+    client = docker.from_env()
+    # The same containers the status reply covers: the bench fleet's (other projects may run)
+    flt = {"label": "org.genfleet.bench=1"}
+    n_containers = len(client.api.containers(all=True, filters=flt))
+    docker_times, bus_times = [], []
+    for _ in range(5):  # warm up both paths
+        client.api.containers(all=True, filters=flt)
+        await bus.request(subjects.CONTAINER_STATUS, StatusRequest(), StatusReply, timeout=10)
+    for _ in range(60):  # interleaved, so both see the same machine load
+        t = time.perf_counter()
+        client.api.containers(all=True, filters=flt)
+        docker_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        reply = await bus.request(
+            subjects.CONTAINER_STATUS, StatusRequest(), StatusReply, timeout=10
+        )
+        bus_times.append(time.perf_counter() - t)
+    shown = sum(len(a.containers) for a in reply.apps)
+    print(f"  ({n_containers} containers listed by Docker, {shown} in the status reply)")
+    d50, b50 = statistics.median(docker_times), statistics.median(bus_times)
+    print(f"  docker list p50 {d50 * 1000:.2f} ms, bus status p50 {b50 * 1000:.2f} ms")
+    record(results, "status_query_ratio", b50 / d50, "ratio", "<= 0.5")
+
+
+async def event_latency(bus: Bus, results: dict[str, Any], samples: int = 100) -> None:
+    """From a container's stop (the engine's own `die` timestamp) to its StatusEvent here."""
+    client = docker.from_env()
+    die_at: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    applied: dict[str, float] = {}  # when container-svc's cache applied the event (event.ts)
+    events = client.api.events(decode=True, filters={"type": "container", "event": "die"})
+
+    engine_delivery: list[float] = []  # the engine's own share: its event time to our receipt
+
+    def read_dies() -> None:
+        for ev in events:
+            die_at[ev["id"][:12]] = ev["timeNano"] / 1e9
+            engine_delivery.append((time.time() - ev["timeNano"] / 1e9) * 1000)
+
+    threading.Thread(target=read_dies, daemon=True).start()
+
+    async def on(msg: Any) -> None:
+        ev = msgspec.json.decode(msg.data, type=StatusEvent)
+        if not ev.container.running and ev.container.id not in arrived:
+            arrived[ev.container.id] = time.time()
+            applied[ev.container.id] = ev.ts
+
+    sub = await bus.nc.subscribe(subjects.event_filter("status"), cb=on)
+    running = [c for c in client.api.containers(filters={"label": "org.genfleet.bench=1"})]
+    targets = [c["Id"] for c in running[:samples]]
+    for cid in targets:
+        await asyncio.to_thread(client.api.kill, cid)
+        await asyncio.sleep(0.1)  # one stop at a time: latency, not queueing
+    await asyncio.sleep(1)
+    await sub.unsubscribe()
+    events.close()
+    lat = [
+        (arrived[c[:12]] - die_at[c[:12]]) * 1000
+        for c in targets
+        if c[:12] in arrived and c[:12] in die_at
+    ]
+    ids = [c[:12] for c in targets if c[:12] in arrived and c[:12] in die_at]
+    to_svc = [(applied[i] - die_at[i]) * 1000 for i in ids]
+    to_sub = [(arrived[i] - applied[i]) * 1000 for i in ids]
+    print(
+        f"  engine -> container-svc cache p50 {p(to_svc, 0.5):.2f} p99 {p(to_svc, 0.99):.2f} ms;"
+        f" cache -> bus subscriber p50 {p(to_sub, 0.5):.2f} p99 {p(to_sub, 0.99):.2f} ms"
+    )
+    print(
+        f"  {len(lat)} of {len(targets)} stops measured;"
+        f" p50 {p(lat, 0.5):.2f} ms, max {max(lat):.2f} ms;"
+        f" the engine's own delivery to a plain SDK client: p50 {p(engine_delivery, 0.5):.2f} ms,"
+        f" p99 {p(engine_delivery, 0.99):.2f} ms"
+    )
+    if len(lat) < len(targets):
+        raise SystemExit("some stop events never arrived: the status cache missed engine events")
+    record(results, "event_latency_bus_p99_ms", p(lat, 0.99), "ms", "<= 20")
+
+
+async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds: int = 3) -> None:
+    """Batch start of 10 apps vs `docker compose up -d` of each, one after the other.
+
+    Rounds alternate the two ways and the medians are compared: on 2 shared cores one
+    round alone says little.
+    """
+    compose = Compose()
+    apps = [a for a in fleet.apps() if a.model == "bench-m1"][:10]
+
+    def down_all() -> None:
+        for app in apps:
+            subprocess.run(
+                compose.command(app, "down", "--timeout", "1"), capture_output=True, check=True
+            )
+
+    sequential, batch = [], []
+    for _ in range(rounds):
+        await asyncio.to_thread(down_all)
+        t = time.perf_counter()
+        for app in apps:
+            await asyncio.to_thread(
+                subprocess.run,
+                compose.command(app, "up", "--detach"),
+                capture_output=True,
+                check=True,
+            )
+        sequential.append(time.perf_counter() - t)
+        await asyncio.to_thread(down_all)
+        t = time.perf_counter()
+        result = await bus.request(
+            subjects.CONTAINER_BATCH,
+            BatchRequest(action=Action.START, model="bench-m1"),  # the service's parallelism
+            BatchResult,
+            timeout=600,
+        )
+        batch.append(time.perf_counter() - t)
+        assert not result.failed, result.failed
+    await asyncio.to_thread(down_all)
+    seq, bat = statistics.median(sequential), statistics.median(batch)
+    print(
+        f"  10 apps: sequential compose up -d {[round(x, 2) for x in sequential]} s,"
+        f" GenFleet batch start {[round(x, 2) for x in batch]} s"
+    )
+    record(results, "batch_speedup", seq / bat, "x", ">= 1.6")
+
+
+async def measure(nats_url: str, fleet: Fleet, results: dict[str, Any]) -> None:
+    bus = await Bus.connect(nats_url, name="bench")
+    try:
+        await bus.wait_ready(subjects.CONTAINER_STATUS)
+        await batch_speedup(bus, fleet, results)  # first, on an engine with nothing else to do
+        n = len(fleet.apps())
+        print(f"starting {n} apps ({n * 2} containers)...", flush=True)
+        t = time.perf_counter()
+        started = await bus.request(
+            subjects.CONTAINER_BATCH,
+            BatchRequest(action=Action.START, parallelism=8),
+            BatchResult,
+            timeout=1200,
+        )
+        print(f"  fleet up in {time.perf_counter() - t:.1f} s", flush=True)
+        if started.failed:
+            reasons = {r.error.message for r in started.results if r.error}
+            raise SystemExit(f"{len(started.failed)} apps did not start: {reasons}")
+        await status_query_ratio(bus, results)
+        await event_latency(bus, results)
+    finally:
+        await bus.close()
+
+
+async def main() -> None:
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    with tempfile.TemporaryDirectory(prefix="genfleet-bench-") as tmp:
+        root = make_bench_fleet(Path(tmp) / "fleet", MODELS, APPS)
+        fleet = Fleet.load(root)
+        with EmbeddedNats(Path(tmp) / "nats") as nats_server:
+            env = {
+                **os.environ,
+                "GENFLEET_NATS_URL": nats_server.url,
+                "GENFLEET_FLEET_ROOT": str(root),
+                "GENFLEET_STATE_DIR": str(Path(tmp) / "state"),
+                "GENFLEET_LOG_LEVEL": "WARNING",
+            }
+            svc = subprocess.Popen([sys.executable, "-m", "container_svc"], env=env)
+            try:
+                await measure(nats_server.url, fleet, results)
+            finally:
+                svc.terminate()
+                svc.wait(10)
+                compose = Compose()
+                for app in fleet.apps():  # whatever happened, leave no bench container behind
+                    subprocess.run(
+                        compose.command(app, "down", "--timeout", "1"),
+                        capture_output=True,
+                        check=False,
+                    )
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    uvloop.run(main())

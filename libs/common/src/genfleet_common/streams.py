@@ -1,0 +1,20 @@
+"""JetStream stream configs shared by the services that create them.
+
+Every service that needs a stream calls `Bus.ensure_stream` with the config from here, so
+whichever starts first creates it and none of them changes the other's settings.
+"""
+
+from __future__ import annotations
+
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+
+from genfleet_common import subjects
+
+EVENTS_STREAM = StreamConfig(
+    name=subjects.EVENTS_STREAM,
+    subjects=[subjects.EVENTS_ALL],
+    storage=StorageType.FILE,
+    max_age=3600.0,  # a reconnecting client can resume within the last hour
+    max_msgs=200_000,
+    discard=DiscardPolicy.OLD,
+)

@@ -1,0 +1,1 @@
+"""GenFleet gateway: the HTTP and WebSocket API, auth, and the web dashboard's files."""

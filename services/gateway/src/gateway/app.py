@@ -1,0 +1,121 @@
+"""The gateway app: `create_app(settings, bus)` wires auth, routes, docs and the dashboard."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats.errors
+import nats.js.errors
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from gateway import openapi
+from gateway.auth import TokenVerifier
+from gateway.context import Context
+from gateway.envelope import fail, install_handlers, log
+from gateway.routes import apps, events, logs, models, system, tokens
+from genfleet_common.bus import Bus
+from genfleet_common.errors import ErrorCode
+from genfleet_common.settings import Settings
+from genfleet_common.streams import EVENTS_STREAM
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STATIC_DIR = PACKAGE_DIR / "static"  # the dashboard (index.html, scripts, styles)
+# `npm ci` in services/gateway/dashboard installs the dashboard's browser packages here
+VENDOR_DIR = PACKAGE_DIR.parents[1] / "dashboard" / "node_modules"
+
+# The routes that need no token; every other route needs one (tests/test_auth.py checks it).
+PUBLIC_PATHS = frozenset(
+    {"/", "/api/health", "/openapi.json", "/docs", "/static", "/static/vendor"}
+)
+
+DESCRIPTION = """\
+Run and watch a fleet of AI-generated web apps. Every answer is the JSON envelope
+`{success, message, data, error}`; errors carry `error.code`.
+
+Auth: `Authorization: Bearer <token>` (a JWT); roles viewer < operator < admin.
+
+WebSockets (not listed below, OpenAPI cannot describe them), token as `?token=`:
+- `/api/events?kind=&model=&app=&since=SEQ`: frames `{"seq", "subject", "event"}`;
+  reconnect with `since=<last seq>` to get what was missed.
+- `/api/apps/{model}/{app}/logs/follow?service=&tail=`: LogChunk frames.
+
+A WebSocket that cannot be served is accepted, then closed with 4000 + the HTTP status the
+same error would get: 4401 no/invalid token, 4403 role too low, 4404, 4422, 4503, 4504.
+"""
+
+
+def create_app(
+    settings: Settings,
+    bus: Bus | None = None,
+    *,
+    static_dir: Path | None = STATIC_DIR,
+    vendor_dir: Path | None = VENDOR_DIR,
+) -> FastAPI:
+    """The gateway. Without `bus`, its lifespan connects to settings.nats_url (and closes the
+    connection at shutdown); a bus passed in stays the caller's to close."""
+    ctx = Context(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        owned = bus is None
+        connected = bus or await Bus.connect(settings.nats_url, name="gateway")
+        try:
+            await connected.ensure_stream(EVENTS_STREAM)
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+            # commands still work; /api/events answers 4503 until the stream exists
+            log.warning("cannot ensure the events stream", extra={"error": str(exc)})
+        ctx.attach(connected)
+        log.info("gateway ready", extra={"nats": settings.nats_url})
+        try:
+            yield
+        finally:
+            ctx.detach()
+            if owned:
+                await connected.close()
+
+    app = FastAPI(
+        title="GenFleet",
+        version="0.1.0",
+        lifespan=lifespan,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.token_verifier = TokenVerifier(settings.secret_key)
+    app.state.context = ctx
+    if len(settings.secret_key.encode()) < 32:
+        log.warning("the secret key is shorter than 32 bytes: tokens are easier to forge")
+    install_handlers(app)
+    if settings.cors_enabled:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for module in (system, apps, models, tokens, events, logs):
+        module.register(app, ctx)
+    _mount_dashboard(app, static_dir, vendor_dir)
+    openapi.install(app, DESCRIPTION)
+    return app
+
+
+def _mount_dashboard(app: FastAPI, static_dir: Path | None, vendor_dir: Path | None) -> None:
+    if static_dir is None or not static_dir.is_dir():
+        return
+    index = static_dir / "index.html"
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> Response:
+        if not index.is_file():
+            return fail(ErrorCode.NOT_FOUND, "the dashboard is not installed")
+        return FileResponse(index, media_type="text/html")
+
+    # /static/vendor first: a mount matches every path under its prefix
+    if vendor_dir is not None and vendor_dir.is_dir():
+        app.mount("/static/vendor", StaticFiles(directory=vendor_dir), name="vendor")
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")

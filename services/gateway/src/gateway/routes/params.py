@@ -1,0 +1,75 @@
+"""Path, query and body parameters shared by the routes, checked before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from genfleet_common.fleet import MAX_APP_NUMBER, validate_app_number, validate_model_name
+from genfleet_common.messages import Action
+from genfleet_common.settings import Settings
+
+# The path/query declarations document the parameters; the fleet's own validators then give
+# the same clear messages container-svc would (and keep '..', quotes, spaces off the bus).
+ModelPath = Annotated[str, Path(description="A model name of the fleet", max_length=256)]
+AppPath = Annotated[int, Path(description=f"An app number, 1..{MAX_APP_NUMBER}")]
+ServiceQuery = Annotated[
+    str | None,
+    Query(
+        description="One service of the app (default: all)",
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    ),
+]
+ID_PATTERN = r"^[A-Za-z0-9._:-]*$"
+
+
+def model_app(model: str, app: int) -> tuple[str, int]:
+    return validate_model_name(model), validate_app_number(app)
+
+
+class ActionOptions(BaseModel):
+    """Options of one app's action; every field optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    wait_healthy: bool = Field(
+        default=True, description="After start/restart/rebuild, wait for health"
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=24 * 3600, description="Time limit (default per action)"
+    )
+    action_id: str = Field(
+        default="", max_length=128, pattern=ID_PATTERN, description="Tags this action's events"
+    )
+
+
+class BatchOptions(BaseModel):
+    """Options of a batch action over a model or the whole fleet; every field optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    parallelism: int | None = Field(
+        default=None, ge=1, le=64, description="Apps at once (default from settings)"
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=24 * 3600, description="Time limit per app (default per action)"
+    )
+    wait_healthy: bool = True
+    batch_id: str = Field(
+        default="", max_length=128, pattern=ID_PATTERN, description="Tags this batch's events"
+    )
+
+
+def action_timeout(settings: Settings, action: Action, timeout_s: float | None) -> float:
+    """How long to wait for container-svc's answer to one app's action."""
+    if timeout_s is None:
+        timeout_s = {
+            Action.START: settings.start_timeout_s,
+            Action.STOP: settings.stop_timeout_s,
+            Action.RESTART: settings.start_timeout_s,
+            Action.BUILD: settings.build_timeout_s,
+            Action.REBUILD: settings.build_timeout_s + settings.start_timeout_s,
+        }[action]
+    # container-svc ends the action at its own deadline; this only catches a service that died
+    return timeout_s + settings.health_timeout_s + 30.0

@@ -1,0 +1,540 @@
+// GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs.
+
+import {
+  api,
+  clearToken,
+  describeError,
+  getToken,
+  newId,
+  notifyUnauthorized,
+  onUnauthorized,
+  seg,
+  setToken,
+  tokenClaims,
+} from "./api.js";
+import { $, formatBytes, formatDuration, h } from "./dom.js";
+import { EventStream } from "./live.js";
+import { LogView } from "./logs.js";
+import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
+
+const APP_ACTIONS = ["start", "stop", "restart", "build"];
+const OUTPUT_LINES = 12;
+const SYSTEM_REFRESH_MS = 15_000;
+const SYSTEM_AFTER_EVENT_MS = 2_000; // container counts follow status events, at most this often
+
+const state = {
+  models: [], // ModelSpec[] from /api/fleet
+  apps: new Map(), // "model/appN" -> {model, spec, status, card, output: string[], busy}
+  sections: new Map(), // model name -> section element
+  pending: null, // while a status snapshot loads: the status events that arrived meanwhile
+  batches: new Map(), // batch_id -> model
+  systemTimer: null,
+  systemSoon: null,
+};
+
+const logView = new LogView();
+const events = new EventStream({
+  onEvent: handleEvent,
+  onState: showLive,
+  onOpen: () => {
+    // (re)connected: take a fresh snapshot; events that arrive meanwhile are replayed on it
+    loadStatus().catch(showFailure);
+  },
+  onFatal: (close) => {
+    if (close.code === 4401) notifyUnauthorized();
+    else if (close.code === 4403) showBanner("Live updates: your role cannot do this.");
+    else showBanner(`Live updates refused: ${close.reason || close.code}`);
+  },
+  onRefused: () => {
+    // a socket refused before opening is often a bad token: any API call tells (401 -> login)
+    refreshSystem();
+  },
+});
+
+// --- login --------------------------------------------------------------------------------
+function showLogin(message = "") {
+  events.stop();
+  logView.close();
+  clearInterval(state.systemTimer);
+  $("#dashboard").hidden = true;
+  $("#login").hidden = false;
+  $("#logout").hidden = true;
+  $("#whoami").hidden = true;
+  $("#login-error").textContent = message;
+  $("#token").value = "";
+  $("#token").focus();
+}
+
+onUnauthorized(() => {
+  if (!$("#login").hidden) return;
+  showLogin(getToken() ? "Your token was refused or has expired: sign in again." : "");
+});
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const token = $("#token").value.trim();
+  if (!token) return;
+  setToken(token);
+  $("#login-error").textContent = "";
+  $("#login").hidden = true;
+  await boot();
+});
+
+$("#logout").addEventListener("click", () => {
+  clearToken();
+  showLogin();
+});
+
+// --- boot ---------------------------------------------------------------------------------
+async function boot() {
+  if (!getToken()) {
+    showLogin();
+    return;
+  }
+  const claims = tokenClaims();
+  const who = $("#whoami");
+  who.textContent = claims ? `${claims.sub ?? "?"} · ${claims.role ?? "?"}` : "";
+  who.hidden = !claims;
+  document.body.dataset.role = claims?.role ?? "";
+  $("#logout").hidden = false;
+  try {
+    const fleet = await api("GET", "/api/fleet");
+    renderFleet(fleet);
+  } catch (err) {
+    if (err.status === 401) return; // the login is shown
+    $("#dashboard").hidden = false;
+    showBanner(`Could not load the fleet: ${describeError(err)}`);
+    return;
+  }
+  $("#dashboard").hidden = false;
+  $("#login").hidden = true;
+  refreshSystem();
+  clearInterval(state.systemTimer);
+  state.systemTimer = setInterval(() => {
+    if (document.visibilityState === "visible") refreshSystem();
+  }, SYSTEM_REFRESH_MS);
+  // statuses come with the socket's first open (see onOpen), then only from events
+  events.stop();
+  events.start();
+}
+
+function showBanner(text) {
+  const banner = $("#banner");
+  banner.textContent = text;
+  banner.hidden = !text;
+}
+
+function showFailure(err) {
+  if (err?.status !== 401) showBanner(describeError(err));
+}
+
+// --- system strip -------------------------------------------------------------------------
+async function refreshSystem() {
+  try {
+    renderSystem(await api("GET", "/api/system"));
+  } catch (err) {
+    if (err.status !== 401) $("#sys-cpu").textContent = `unavailable (${describeError(err)})`;
+  }
+}
+
+function refreshSystemSoon() {
+  if (state.systemSoon) return;
+  state.systemSoon = setTimeout(() => {
+    state.systemSoon = null;
+    refreshSystem();
+  }, SYSTEM_AFTER_EVENT_MS);
+}
+
+function renderSystem(info) {
+  $("#sys-cpu").textContent = `${info.cpu_percent.toFixed(0)} % of ${info.cpu_count} cores`;
+  $("#sys-mem").textContent =
+    `${formatBytes(info.memory_used)} / ${formatBytes(info.memory_total)} (${info.memory_percent.toFixed(0)} %)`;
+  $("#sys-disk").textContent =
+    `${formatBytes(info.disk_used)} / ${formatBytes(info.disk_total)} (${info.disk_percent.toFixed(0)} %)`;
+  renderEngine(info.engine, info.engine_version);
+  const c = info.containers;
+  $("#sys-containers").textContent = `${c.running} running / ${c.total}`;
+  const a = info.apps_total;
+  $("#sys-apps").textContent = `${a.running} running, ${a.partial} partial, ${a.stopped} stopped`;
+}
+
+function renderEngine(engine, version = "") {
+  const el = $("#sys-engine");
+  el.dataset.state = engine.available ? "available" : "unavailable";
+  el.textContent = engine.available
+    ? `available${version ? ` (${version})` : ""}`
+    : `unavailable${engine.reason ? `: ${engine.reason}` : ""}`;
+  el.title = engine.reason || "";
+}
+
+// --- live indicator -----------------------------------------------------------------------
+function showLive(liveState, detail = "") {
+  const el = $("#live");
+  el.dataset.state = liveState;
+  el.textContent = liveState === "live" ? "live" : liveState === "reconnecting" ? "reconnecting…" : "offline";
+  el.title = detail;
+}
+
+// --- fleet --------------------------------------------------------------------------------
+function renderFleet(fleet) {
+  state.models = fleet.models || [];
+  state.apps.clear();
+  state.sections.clear();
+  const root = $("#models");
+  root.replaceChildren(...state.models.map(renderModel));
+  if (!state.models.length) {
+    root.append(h("p", { class: "muted" }, `No models in the fleet (${fleet.root}).`));
+  }
+  const clashes = $("#clashes");
+  clashes.replaceChildren();
+  if (fleet.clashes?.length) {
+    clashes.append(
+      h("strong", {}, "Host port clashes (these apps are not started):"),
+      h(
+        "ul",
+        {},
+        fleet.clashes.map((c) =>
+          h("li", {}, `${c.host_ip ? `${c.host_ip}:` : ""}${c.host_port}/${c.protocol}: ${c.users.join(", ")}`),
+        ),
+      ),
+    );
+  }
+  clashes.hidden = !fleet.clashes?.length;
+}
+
+function safeColor(color) {
+  return typeof color === "string" && CSS.supports("color", color) ? color : "#6b7280";
+}
+
+function renderModel(model) {
+  const color = safeColor(model.color);
+  const headingId = `model-${state.sections.size}`;
+  const section = h(
+    "section",
+    { class: "model", dataset: { model: model.name }, style: { "--model-color": color }, "aria-labelledby": headingId },
+    h(
+      "header",
+      { class: "model-head" },
+      h("span", { class: "swatch", "aria-hidden": "true" }),
+      h("h2", { id: headingId }, model.display_name || model.name),
+      h("code", { class: "model-name" }, model.name),
+      h("span", { class: "counts", dataset: { testid: "model-counts" } }),
+      h(
+        "div",
+        { class: "model-actions" },
+        h("button", {
+          type: "button",
+          class: "small",
+          dataset: { action: "start-all" },
+          "aria-label": `Start all apps of ${model.name}`,
+          onclick: (e) => runBatch(model.name, "start", e.currentTarget),
+        }, "Start all"),
+        h("button", {
+          type: "button",
+          class: "small outline",
+          dataset: { action: "stop-all" },
+          "aria-label": `Stop all apps of ${model.name}`,
+          onclick: (e) => runBatch(model.name, "stop", e.currentTarget),
+        }, "Stop all"),
+      ),
+    ),
+    h(
+      "div",
+      { class: "batch", hidden: true },
+      h("progress", { dataset: { testid: "batch-progress" }, value: 0, max: 1, "aria-label": `Batch progress of ${model.name}` }),
+      h("span", { class: "batch-text", role: "status" }),
+    ),
+    h("div", { class: "apps" }, [...(model.apps || [])].sort((a, b) => a.number - b.number).map((app) => renderApp(model, app))),
+  );
+  state.sections.set(model.name, section);
+  return section;
+}
+
+function renderApp(model, spec) {
+  const key = appKey(model.name, spec.number);
+  const links = [];
+  for (const service of spec.services || []) {
+    for (const port of service.ports || []) {
+      if (port.protocol && port.protocol !== "tcp") continue;
+      links.push(
+        h("a", {
+          href: `http://127.0.0.1:${port.host_port}/`,
+          target: "_blank",
+          rel: "noopener noreferrer",
+          dataset: { service: service.name, port: String(port.host_port) },
+        }, `${service.name} :${port.host_port}`),
+      );
+    }
+  }
+  const card = h(
+    "article",
+    { class: "app-card", dataset: { app: key }, "aria-label": key },
+    h(
+      "header",
+      { class: "app-head" },
+      h("h3", {}, `app${spec.number}`),
+      h("span", { class: "badge", dataset: { testid: "badge", state: "unknown" }, role: "status" }, "…"),
+    ),
+    h("ul", { class: "containers", dataset: { testid: "containers" } }),
+    links.length ? h("p", { class: "links" }, links) : null,
+    h(
+      "div",
+      { class: "actions", role: "group", "aria-label": `Actions for ${key}` },
+      APP_ACTIONS.map((action) =>
+        h("button", {
+          type: "button",
+          class: `small ${action === "start" ? "" : "outline"}`,
+          dataset: { action },
+          "aria-label": `${action[0].toUpperCase()}${action.slice(1)} ${key}`,
+          onclick: (e) => runAction(key, action, e.currentTarget),
+        }, action),
+      ),
+      h("button", {
+        type: "button",
+        class: "small secondary outline",
+        dataset: { action: "logs" },
+        "aria-label": `Show the logs of ${key}`,
+        onclick: () => openLogs(key),
+      }, "logs"),
+    ),
+    h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
+    h("pre", { class: "output", dataset: { testid: "output" }, hidden: true, "aria-label": `Output of ${key}` }),
+  );
+  state.apps.set(key, { model: model.name, spec, status: null, card, output: [], busy: null });
+  return card;
+}
+
+// --- status -------------------------------------------------------------------------------
+async function loadStatus() {
+  state.pending = [];
+  let reply;
+  try {
+    reply = await api("GET", "/api/apps");
+  } catch (err) {
+    state.pending = null;
+    throw err;
+  }
+  const replay = state.pending;
+  state.pending = null;
+  renderEngine(reply.engine);
+  showBanner(reply.engine.available ? "" : `Docker engine unavailable: ${reply.engine.reason || "unknown reason"}`);
+  for (const status of reply.apps) {
+    const entry = state.apps.get(appKey(status.model, status.app));
+    if (entry) entry.status = status;
+  }
+  // events that arrived while the snapshot loaded, in order: the last one per container wins
+  for (const event of replay) applyStatus(event);
+  for (const entry of state.apps.values()) renderStatus(entry);
+  for (const model of state.sections.keys()) renderCounts(model);
+}
+
+function applyStatus(event) {
+  const entry = state.apps.get(appKey(event.model, event.app));
+  if (!entry) return null;
+  entry.status = applyStatusEvent(entry.status, event);
+  return entry;
+}
+
+function renderStatus(entry) {
+  const { card, status } = entry;
+  const badge = card.querySelector('[data-testid="badge"]');
+  const { state: badgeState, label } = badgeOf(status);
+  badge.dataset.state = badgeState;
+  badge.textContent = label;
+  card.dataset.state = badgeState;
+  const list = card.querySelector(".containers");
+  list.replaceChildren(
+    ...(status?.containers || []).map((c) =>
+      h(
+        "li",
+        { dataset: { service: c.service, state: containerClass(c) } },
+        h("span", { class: "dot", "aria-hidden": "true" }),
+        h("span", { class: "svc" }, c.service),
+        h("span", { class: "cstate" }, containerText(c)),
+      ),
+    ),
+  );
+}
+
+function renderCounts(model) {
+  const counts = { running: 0, partial: 0, stopped: 0 };
+  let total = 0;
+  for (const entry of state.apps.values()) {
+    if (entry.model !== model) continue;
+    total += 1;
+    if (entry.status) counts[entry.status.state] = (counts[entry.status.state] || 0) + 1;
+  }
+  const el = state.sections.get(model)?.querySelector(".counts");
+  if (!el) return;
+  const parts = [`${counts.running}/${total} running`];
+  if (counts.partial) parts.push(`${counts.partial} partial`);
+  el.textContent = parts.join(" · ");
+}
+
+// --- events -------------------------------------------------------------------------------
+function handleEvent(event) {
+  switch (event.kind) {
+    case "status": {
+      if (state.pending) state.pending.push(event);
+      const entry = applyStatus(event);
+      if (entry) {
+        renderStatus(entry);
+        renderCounts(entry.model);
+        refreshSystemSoon();
+      }
+      break;
+    }
+    case "action":
+      handleActionEvent(event);
+      break;
+    case "batch":
+      handleBatchEvent(event);
+      break;
+    case "engine":
+      renderEngine(event);
+      showBanner(event.available ? "" : `Docker engine unavailable: ${event.reason || "unknown reason"}`);
+      break;
+    default:
+      break;
+  }
+}
+
+function handleActionEvent(event) {
+  const entry = state.apps.get(appKey(event.model, event.app));
+  if (!entry) return;
+  if (event.phase === "started") {
+    entry.output = [];
+    if (!entry.busy) setBusy(entry, event.action, null, `${event.action} running…`);
+  } else if (event.phase === "output") {
+    entry.output.push(event.line);
+    if (entry.output.length > OUTPUT_LINES) entry.output.splice(0, entry.output.length - OUTPUT_LINES);
+  } else if (event.phase === "finished" && entry.busy && !entry.busy.mine) {
+    setBusy(entry, null);
+    setResult(entry, event.ok ? "ok" : "error", `${event.action}: ${event.ok ? "ok" : "failed"}`);
+  }
+  const pre = entry.card.querySelector(".output");
+  pre.textContent = entry.output.join("\n");
+  pre.hidden = entry.output.length === 0;
+  pre.scrollTop = pre.scrollHeight;
+}
+
+function handleBatchEvent(event) {
+  const section = state.sections.get(event.model) || state.sections.get(state.batches.get(event.batch_id));
+  if (!section) return;
+  const box = section.querySelector(".batch");
+  const bar = box.querySelector("progress");
+  box.hidden = false;
+  bar.max = Math.max(1, event.total);
+  bar.value = event.done;
+  box.querySelector(".batch-text").textContent =
+    `${event.action}: ${event.done}/${event.total}${event.ok ? "" : ` · app${event.app} failed${event.error ? `: ${event.error}` : ""}`}`;
+}
+
+// --- actions ------------------------------------------------------------------------------
+function setBusy(entry, action, button = null, text = "") {
+  const { card } = entry;
+  entry.busy = action ? { action, mine: Boolean(button) } : null;
+  card.setAttribute("aria-busy", action ? "true" : "false");
+  card.dataset.busy = action || "";
+  for (const b of card.querySelectorAll(".actions button:not([data-action=logs])")) {
+    b.disabled = Boolean(action);
+    b.removeAttribute("aria-busy");
+  }
+  if (button) button.setAttribute("aria-busy", "true");
+  if (action) setResult(entry, "busy", text || `${action} running…`);
+}
+
+function setResult(entry, kind, text) {
+  const el = entry.card.querySelector(".result");
+  el.dataset.kind = kind;
+  el.textContent = text;
+}
+
+async function runAction(key, action, button) {
+  const entry = state.apps.get(key);
+  if (!entry || entry.busy?.mine) return;
+  const actionId = newId("ui-");
+  setBusy(entry, action, button, `${action} running…`);
+  entry.output = [];
+  try {
+    const result = await api(
+      "POST",
+      `/api/apps/${seg(entry.model)}/${seg(entry.spec.number)}/${seg(action)}`,
+      { action_id: actionId },
+    );
+    const health = result.health?.seconds_to_healthy != null ? `, healthy after ${formatDuration(result.health.seconds_to_healthy)}` : "";
+    setResult(entry, "ok", `${action}: ok (${formatDuration(result.duration_s)}${health})`);
+  } catch (err) {
+    if (err.status === 401) return;
+    const result = err.data;
+    let text = describeError(err);
+    if (result?.health?.reason && !text.includes(result.health.reason)) text += ` (${result.health.reason})`;
+    setResult(entry, err.status === 409 && err.code === "busy" ? "busy-refused" : "error", `${action}: ${text}`);
+    if (result?.output && !entry.output.length) {
+      entry.output = result.output.trimEnd().split("\n").slice(-OUTPUT_LINES);
+      const pre = entry.card.querySelector(".output");
+      pre.textContent = entry.output.join("\n");
+      pre.hidden = false;
+    }
+  } finally {
+    if (entry.busy?.mine) {
+      const { card } = entry;
+      entry.busy = null;
+      card.setAttribute("aria-busy", "false");
+      card.dataset.busy = "";
+      for (const b of card.querySelectorAll(".actions button")) {
+        b.disabled = false;
+        b.removeAttribute("aria-busy");
+      }
+    }
+  }
+}
+
+async function runBatch(model, action, button) {
+  const section = state.sections.get(model);
+  const buttons = section.querySelectorAll(".model-actions button");
+  const batchId = newId("ui-");
+  state.batches.set(batchId, model);
+  buttons.forEach((b) => {
+    b.disabled = true;
+  });
+  button.setAttribute("aria-busy", "true");
+  const box = section.querySelector(".batch");
+  const text = box.querySelector(".batch-text");
+  const bar = box.querySelector("progress");
+  box.hidden = false;
+  box.dataset.kind = "busy";
+  bar.removeAttribute("value"); // indeterminate until the first batch event
+  text.textContent = `${action} all…`;
+  try {
+    const result = await api("POST", `/api/models/${seg(model)}/${seg(action)}`, { batch_id: batchId });
+    box.dataset.kind = result.failed.length ? "error" : "ok";
+    bar.max = Math.max(1, result.results.length);
+    bar.value = result.results.length;
+    const failed = result.failed.length ? ` · failed: ${result.failed.join(", ")}` : "";
+    text.textContent = `${action} all: ${result.succeeded.length} ok${failed} (${formatDuration(result.duration_s)})`;
+  } catch (err) {
+    if (err.status === 401) return;
+    box.dataset.kind = "error";
+    bar.value = 0;
+    text.textContent = `${action} all: ${describeError(err)}`;
+  } finally {
+    state.batches.delete(batchId);
+    buttons.forEach((b) => {
+      b.disabled = false;
+      b.removeAttribute("aria-busy");
+    });
+  }
+}
+
+function openLogs(key) {
+  const entry = state.apps.get(key);
+  if (!entry) return;
+  const services = (entry.spec.services || []).map((s) => s.name);
+  logView.open(entry.model, entry.spec.number, services);
+}
+
+// for tests and the console: drop the event socket as a network failure would
+window.genfleet = { events, state, logView };
+
+boot();

@@ -1,0 +1,86 @@
+"""Serve a gateway app on a free local port from inside a running event loop.
+
+For tests and benchmarks: uvicorn runs as a task of the caller's loop, so HTTP and
+WebSockets are real, and the caller's signal handlers stay as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.auth import Role, create_token
+from genfleet_common.bus import Bus
+from genfleet_common.natsserver import free_port
+from genfleet_common.settings import Settings
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class LiveGateway:
+    app: FastAPI
+    settings: Settings
+    url: str  # http://127.0.0.1:PORT
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1)
+
+    def token(self, role: Role | str, ttl_s: float = 3600, sub: str = "tests") -> str:
+        return create_token(self.settings.secret_key, sub, role, ttl_s)
+
+    def auth(self, role: Role | str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI, settings: Settings) -> AsyncIterator[LiveGateway]:
+    """Run `app` with uvicorn (httptools, websockets) until the block ends."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        log_config=None,
+        log_level="warning",
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(1000):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)
+        raise RuntimeError("the gateway did not start")
+    try:
+        yield LiveGateway(app=app, settings=settings, url=f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+@contextlib.asynccontextmanager
+async def gateway_on(settings: Settings) -> AsyncIterator[LiveGateway]:
+    """A gateway with its own bus connection to settings.nats_url, served on a free port."""
+    bus = await Bus.connect(settings.nats_url, name="gateway")
+    try:
+        async with serve(create_app(settings, bus), settings) as live:
+            yield live
+    finally:
+        await bus.close()
