@@ -5,7 +5,7 @@ setup:
 	bash scripts/setup.sh
 
 up: setup
-	uv run --locked python -m container_svc --embedded-nats --fleet examples/fleet
+	uv run --locked genfleet up --fleet examples/fleet
 
 test: setup lint typecheck pytest
 
@@ -14,7 +14,7 @@ lint:
 	uv run --locked ruff format --check .
 
 typecheck:
-	uv run --locked mypy libs/common/src services/container-svc/src
+	uv run --locked mypy libs/common/src services/container-svc/src services/gateway/src cli/src
 
 pytest:
 	uv run --locked pytest

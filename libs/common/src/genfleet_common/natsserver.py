@@ -83,3 +83,9 @@ class EmbeddedNats:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0

@@ -1,0 +1,1 @@
+"""genfleet: the command line of GenFleet."""

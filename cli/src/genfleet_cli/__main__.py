@@ -1,0 +1,3 @@
+from genfleet_cli.main import app
+
+app(prog_name="genfleet")

@@ -1,0 +1,129 @@
+"""A small, quick HTTP client for the gateway (stdlib http.client: the CLI starts fast).
+
+Every answer is the gateway's envelope; errors become ApiError with the HTTP status, the
+error code and the message the gateway gave.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.parse
+from typing import Any
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class Api:
+    def __init__(self, url: str, token: str, timeout_s: float = 30.0) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ApiError(0, "invalid", f"not an http(s) URL: {url!r}")
+        self.url = url.rstrip("/")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.token = token
+        self.timeout_s = timeout_s
+
+    @staticmethod
+    def path(*segments: str | int) -> str:
+        """A URL path from segments, each quoted (model names may hold dots and worse)."""
+        return "/" + "/".join(urllib.parse.quote(str(s), safe="") for s in segments)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        query: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        if query:
+            path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        conn = cls(self.host, self.port, timeout=timeout_s or self.timeout_s)
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+        except OSError as exc:
+            raise ApiError(0, "unavailable", f"cannot reach GenFleet at {self.url}: {exc}") from exc
+        finally:
+            conn.close()
+        try:
+            envelope = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(
+                response.status, "internal", f"not JSON from {path}: {raw[:200]!r}"
+            ) from exc
+        if not envelope.get("success"):
+            error = envelope.get("error") or {}
+            raise ApiError(
+                response.status,
+                str(error.get("code", "error")),
+                str(envelope.get("message") or error.get("detail") or "request failed"),
+                envelope.get("data"),
+            )
+        return envelope.get("data")
+
+    def get(self, path: str, **query: Any) -> Any:
+        return self.request("GET", path, query=query)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, timeout_s: float = 3600) -> Any:
+        return self.request("POST", path, body=body or {}, timeout_s=timeout_s)
+
+    # --- WebSockets ------------------------------------------------------------------------
+    def ws_url(self, path: str, **query: Any) -> str:
+        scheme = "wss" if self.scheme == "https" else "ws"
+        params = {"token": self.token, **{k: v for k, v in query.items() if v is not None}}
+        return f"{scheme}://{self.host}:{self.port}{path}?{urllib.parse.urlencode(params)}"
+
+    def websocket(self, path: str, **query: Any) -> Socket:
+        return Socket(self.ws_url(path, **query), self.timeout_s)
+
+
+class Socket:
+    """A WebSocket of JSON frames. A close with code 4000+N (the gateway's way of saying
+    HTTP N, e.g. 4401) raises ApiError; a normal close ends `recv` with None."""
+
+    def __init__(self, url: str, open_timeout_s: float) -> None:
+        from websockets.sync.client import connect
+
+        self._ws = connect(url, open_timeout=open_timeout_s)
+        self.closed = False
+
+    def recv(self, timeout_s: float | None = None) -> Any | None:
+        """The next frame, or None on timeout or when the socket closed (see `closed`)."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            return json.loads(self._ws.recv(timeout=timeout_s))
+        except TimeoutError:
+            return None
+        except ConnectionClosed as exc:
+            self.closed = True
+            if exc.rcvd is not None and exc.rcvd.code >= 4000:
+                raise ApiError(exc.rcvd.code - 4000, "closed", exc.rcvd.reason) from exc
+            return None
+
+    def close(self) -> None:
+        self._ws.close()
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,179 @@
+"""`genfleet up` / `genfleet down`: the whole platform on one machine.
+
+up starts an embedded nats-server, container-svc and the gateway as child processes, waits
+until the gateway answers with container-svc behind it, records the instance, and stays in
+the foreground until Ctrl-C / SIGTERM (or `genfleet down`), then stops them in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from genfleet_cli import instances
+from genfleet_common.errors import GenFleetError
+from genfleet_common.fleet import Fleet
+from genfleet_common.natsserver import EmbeddedNats, port_in_use
+from genfleet_common.settings import Settings
+from genfleet_common.tokens import Role, create_token
+
+SERVICES = ("container_svc", "gateway")
+TOKEN_TTL_S = 30 * 24 * 3600
+
+
+class LaunchError(Exception):
+    pass
+
+
+@dataclass
+class Plan:
+    fleet: Path
+    host: str
+    port: int
+    nats_port: int
+    log_dir: Path
+
+
+def _wait_ready(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> None:
+    """Until /api/health says container-svc answers; fails fast if a child died."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise LaunchError(f"{name} exited with code {proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(f"{url}/api/health", timeout=1) as r:  # noqa: S310
+                health = json.loads(r.read()).get("data") or {}
+            if health.get("container_svc"):
+                return
+            last = f"health: {health}"
+        except (OSError, ValueError) as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    raise LaunchError(f"GenFleet did not become ready within {timeout_s:g} s ({last})")
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]], timeout_s: float = 30) -> None:
+    """SIGTERM in reverse start order: the gateway drains first, then container-svc."""
+    for name in reversed(list(procs)):
+        proc = procs[name]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in {timeout_s:g} s: killing it", file=sys.stderr)
+                proc.kill()
+                proc.wait()
+
+
+def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
+    fleet = Fleet.load(plan.fleet)  # a broken fleet is said now, not by a child later
+    for warning in fleet.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for clash in fleet.clashes():
+        print(f"port clash (these apps will not start): {clash.describe()}", file=sys.stderr)
+    existing = instances.find(settings.state_dir, str(fleet.root))
+    if existing is not None:
+        raise LaunchError(
+            f"GenFleet already runs for {fleet.root} at {existing.url} "
+            f"(pid {existing.pid}): `genfleet down` stops it"
+        )
+    for what, port in (("gateway", plan.port), ("nats-server", plan.nats_port)):
+        if port_in_use(plan.host if what == "gateway" else "127.0.0.1", port):
+            raise LaunchError(
+                f"port {port} for the {what} is in use: choose another "
+                f"(--{'port' if what == 'gateway' else 'nats-port'})"
+            )
+    state = Path(settings.state_dir)
+    url = f"http://{plan.host}:{plan.port}"
+    stop = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    plan.log_dir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedNats(state / "nats", port=plan.nats_port) as nats:
+        env = {
+            **os.environ,
+            "GENFLEET_NATS_URL": nats.url,
+            "GENFLEET_FLEET_ROOT": str(fleet.root),
+            "GENFLEET_HOST": plan.host,
+            "GENFLEET_PORT": str(plan.port),
+            "GENFLEET_STATE_DIR": str(state),
+            "GENFLEET_SECRET_KEY": settings.secret_key,
+            "GENFLEET_LOG_DIR": str(plan.log_dir),
+        }
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            for name in SERVICES:
+                procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", name], env=env, stdin=subprocess.DEVNULL
+                )
+            _wait_ready(url, procs, timeout_s=60)
+            token = create_token(settings.secret_key, "local-admin", Role.ADMIN, TOKEN_TTL_S)
+            instance = instances.Instance(
+                url=url, pid=os.getpid(), fleet=str(fleet.root), nats_url=nats.url, token=token
+            )
+            instances.save(settings.state_dir, instance)
+            print(
+                f"\nGenFleet is up: {len(fleet.apps())} apps of {len(fleet.models)} models"
+                f" from {fleet.root}\n"
+                f"  dashboard  {url}/#token={token}\n"
+                f"  API docs   {url}/docs\n"
+                f"  NATS       {nats.url}\n"
+                f"  logs       {plan.log_dir}\n"
+                f"  admin token (also used by this machine's genfleet commands):\n  {token}\n"
+                f"Ctrl-C or `genfleet down` stops it.",
+                flush=True,
+            )
+            while not stop:
+                for name, proc in procs.items():
+                    if proc.poll() is not None:
+                        print(
+                            f"{name} exited with code {proc.returncode}: stopping GenFleet",
+                            file=sys.stderr,
+                        )
+                        stop = True
+                time.sleep(0.2)
+            return 0
+        finally:
+            print("stopping GenFleet...", file=sys.stderr, flush=True)
+            _stop(procs)
+            instances.remove(settings.state_dir, os.getpid())
+
+
+def down(settings: Settings, fleet: str | None, timeout_s: float = 60) -> list[instances.Instance]:
+    """Stop the instance of `fleet` (or every running one) and wait until it is gone."""
+    live = instances.running(settings.state_dir)
+    if fleet is not None:
+        wanted = str(Path(fleet).resolve())
+        live = [i for i in live if i.fleet == wanted]
+    for instance in live:
+        os.kill(instance.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while any(i.alive for i in live):
+        if time.monotonic() > deadline:
+            raise LaunchError(
+                "GenFleet did not stop in time: pids "
+                + ", ".join(str(i.pid) for i in live if i.alive)
+            )
+        time.sleep(0.1)
+    return live
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, GenFleetError):
+        return exc.message
+    return str(exc)

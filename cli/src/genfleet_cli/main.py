@@ -1,0 +1,293 @@
+"""The `genfleet` command line.
+
+Platform: up, down, doctor, token. Apps: apps, status, start/stop/restart/build/rebuild,
+logs. Client commands talk to a running gateway: the one `genfleet up` started on this
+machine (for --fleet, or the only one), or --url/--token (GENFLEET_URL/GENFLEET_TOKEN).
+Imports are kept lazy: `genfleet start` should cost little more than the action itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from genfleet_cli.client import Api
+    from genfleet_common.settings import Settings
+
+app = typer.Typer(
+    name="genfleet",
+    help="Run, watch and evaluate fleets of AI-generated web apps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+FleetOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--fleet", help="The fleet folder (selects which running GenFleet to talk to)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+UrlOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--url", envvar="GENFLEET_URL", help="Gateway URL (default: the local one)."),
+]
+TokenOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--token", envvar="GENFLEET_TOKEN", help="API token (default: the local one)."),
+]
+ACTIONS = ("start", "stop", "restart", "build", "rebuild")
+
+
+def fail(message: str, code: int = 1) -> None:
+    print(f"genfleet: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    from genfleet_common.errors import GenFleetError
+    from genfleet_common.settings import load_settings
+
+    try:
+        return load_settings()
+    except GenFleetError as exc:
+        fail(exc.message)
+        raise  # unreachable: fail() raises
+
+
+def connect(fleet: str | None, url: str | None, token: str | None) -> Api:
+    from genfleet_cli import instances
+    from genfleet_cli.client import Api, ApiError
+
+    if not (url and token):
+        found = instances.find(settings().state_dir, fleet)
+        if found is not None:
+            url, token = url or found.url, token or found.token
+        elif fleet is not None:
+            fail(f"no GenFleet runs for {fleet}: start it with `genfleet up --fleet {fleet}`")
+    if not url:
+        fail("no running GenFleet found: start one with `genfleet up`, or pass --url")
+    if not token:
+        fail("no token: pass --token (an admin makes one with `genfleet token`)")
+    try:
+        return Api(url or "", token or "")
+    except ApiError as exc:
+        fail(exc.message)
+        raise
+
+
+def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run an API call; an error is printed as the gateway said it, with a non-zero exit."""
+    from genfleet_cli.client import ApiError
+
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        hint = {401: " (token missing or expired)", 403: " (your role cannot do this)"}
+        fail(f"{exc.message}{hint.get(exc.status, '')}", 2 if 400 <= exc.status < 500 else 1)
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+# --- platform ----------------------------------------------------------------------------
+@app.command()
+def up(
+    fleet: FleetOpt = None,
+    host: Annotated[str, typer.Option(help="Gateway address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
+    nats_port: Annotated[int, typer.Option(help="Embedded nats-server port.")] = 4222,
+) -> None:
+    """Run GenFleet here: an embedded nats-server, container-svc and the gateway."""
+    from pathlib import Path
+
+    from genfleet_cli.launcher import LaunchError, Plan, error_text
+    from genfleet_cli.launcher import up as launch
+
+    s = settings()
+    root = Path(fleet or s.fleet_root)
+    log_dir = Path(s.log_dir) if s.log_dir else Path(s.state_dir) / "logs"
+    try:
+        raise typer.Exit(launch(s, Plan(root, host, port, nats_port, log_dir)))
+    except LaunchError as exc:
+        fail(str(exc))
+    except Exception as exc:  # a fleet that does not load, a port taken...
+        from genfleet_common.errors import GenFleetError
+
+        if isinstance(exc, GenFleetError):
+            fail(error_text(exc))
+        raise
+
+
+@app.command()
+def down(fleet: FleetOpt = None) -> None:
+    """Stop the GenFleet started by `genfleet up` (for --fleet, or every one)."""
+    from genfleet_cli.launcher import LaunchError
+    from genfleet_cli.launcher import down as stop
+
+    try:
+        stopped = stop(settings(), fleet)
+    except LaunchError as exc:
+        fail(str(exc))
+        return
+    if not stopped:
+        fail("no GenFleet is running" + (f" for {fleet}" if fleet else ""))
+    for instance in stopped:
+        print(f"stopped GenFleet for {instance.fleet} ({instance.url})")
+
+
+@app.command()
+def doctor(fleet: FleetOpt = None) -> None:
+    """Check the engine, Compose, NATS, ports and the fleet; say how to fix what is missing."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from genfleet_cli.doctor import run_checks
+
+    s = settings()
+    checks = run_checks(s, fleet or s.fleet_root)
+    table = Table("", "check", "result", "fix", box=None)
+    for c in checks:
+        mark = "[green]ok[/]" if c.ok else ("[yellow]warn[/]" if c.warning else "[red]FAIL[/]")
+        table.add_row(mark, c.name, c.detail, c.fix if not c.ok else "")
+    Console().print(table)
+    if any(not c.ok and not c.warning for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "viewer",
+    sub: Annotated[str, typer.Option(help="Who the token is for.")] = "user",
+    ttl: Annotated[float, typer.Option(help="Validity in days.")] = 30.0,
+) -> None:
+    """Mint an API token with this install's secret key (who holds the key is the admin)."""
+    from genfleet_common.tokens import Role, create_token
+
+    if role not in {r.value for r in Role}:
+        fail(f"unknown role {role!r}: viewer, operator or admin", 2)
+    try:
+        print(create_token(settings().secret_key, sub, role, ttl * 24 * 3600))
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
+# --- apps --------------------------------------------------------------------------------
+@app.command()
+def apps(
+    model: Annotated[Optional[str], typer.Argument(help="Only this model.")] = None,  # noqa: UP045
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Every app with its state, health and published ports."""
+    from genfleet_cli.render import apps_table
+
+    api = connect(fleet, url, token)
+    status = call(api.get, "/api/apps", model=model)
+    info = call(api.get, "/api/fleet")
+    if as_json:
+        emit_json(status["apps"])
+        return
+    apps_table(info, status)
+
+
+@app.command()
+def status(
+    model: Annotated[Optional[str], typer.Argument()] = None,  # noqa: UP045
+    number: Annotated[Optional[int], typer.Argument(metavar="N", help="App number.")] = None,  # noqa: UP045
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """The containers of one app, a model or the fleet, and the engine."""
+    from genfleet_cli.render import status_table
+
+    api = connect(fleet, url, token)
+    if model is not None and number is not None:
+        data = {"apps": [call(api.get, api.path("api", "apps", model, number))]}
+    else:
+        data = call(api.get, "/api/apps", model=model)
+    if as_json:
+        emit_json(data["apps"] if number is not None else data)
+        return
+    status_table(data)
+
+
+def _action(action: str) -> Any:
+    def command(
+        model: Annotated[str, typer.Argument(help="The model.")],
+        number: Annotated[
+            int | None,
+            typer.Argument(metavar="[N]", help="One app; all of the model if left out."),
+        ] = None,
+        no_wait: Annotated[
+            bool, typer.Option("--no-wait", help="Do not wait for health checks.")
+        ] = False,
+        parallelism: Annotated[Optional[int], typer.Option(help="Apps at once in a batch.")] = None,  # noqa: UP045
+        fleet: FleetOpt = None,
+        as_json: JsonOpt = False,
+        url: UrlOpt = None,
+        token: TokenOpt = None,
+    ) -> None:
+        from genfleet_cli import actions
+
+        api = connect(fleet, url, token)
+        if number is not None:
+            ok = actions.one(api, action, model, number, wait=not no_wait, as_json=as_json)
+        else:
+            ok = actions.batch(api, action, model, parallelism, wait=not no_wait, as_json=as_json)
+        if not ok:
+            raise typer.Exit(1)
+
+    command.__doc__ = f"{action.capitalize()} one app (MODEL N), or every app of MODEL as a batch."
+    return command
+
+
+for _name in ACTIONS:
+    app.command(_name)(_action(_name))
+
+
+@app.command()
+def logs(
+    model: Annotated[str, typer.Argument()],
+    number: Annotated[int, typer.Argument(metavar="N")],
+    service: Annotated[Optional[str], typer.Option(help="backend, frontend, ...")] = None,  # noqa: UP045
+    tail: Annotated[int, typer.Option(help="Lines from the end.")] = 100,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """The last lines of an app's containers; -f follows them live."""
+    from genfleet_cli.render import print_log_line
+
+    api = connect(fleet, url, token)
+    window = call(
+        api.get, api.path("api", "apps", model, number, "logs"), service=service, tail=tail
+    )
+    for line in window["lines"]:
+        print(json.dumps(line)) if as_json else print_log_line(line)
+    if not follow:
+        return
+    path = api.path("api", "apps", model, number, "logs", "follow")
+    with call(api.websocket, path, service=service, tail=0) as ws:
+        try:
+            while (chunk := call(ws.recv)) is not None:
+                for line in chunk.get("lines", []):
+                    print(json.dumps(line)) if as_json else print_log_line(line)
+                sys.stdout.flush()
+                if chunk.get("end"):
+                    print(f"-- {chunk.get('reason', 'ended')}", file=sys.stderr)
+                    return
+        except KeyboardInterrupt:
+            return
