@@ -34,6 +34,12 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { tail -20 /var/log/dockerd.log; echo "dockerd did not start"; exit 1; }
 fi
 
+# --- the dashboard's browser test: Debian's chromium (Playwright's own download cannot work here)
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (browser tests)"
+  apt_install chromium
+fi
+
 # --- uv and the workspace ----------------------------------------------------------------
 if ! command -v uv >/dev/null 2>&1; then
   log "installing uv"
@@ -41,6 +47,10 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 log "syncing the workspace"
 uv sync --locked --quiet
+
+# --- the dashboard's npm packages, served at /static/vendor
+log "installing the dashboard's npm packages"
+(cd services/gateway/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- stand-in base images for the demo fleet -------------------------------------------
 log "checking the demo fleet's base images"

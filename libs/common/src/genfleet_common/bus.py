@@ -124,6 +124,7 @@ class Bus:
 
         sub = await self.nc.subscribe(subject, queue=queue, cb=on_message)
         self._subs.append(sub)
+        await self.nc.flush()  # the server knows the subscription before we say we serve
         return sub
 
     async def _answer(

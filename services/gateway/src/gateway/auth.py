@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -19,23 +18,11 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from gateway.wsutil import close
+from genfleet_common.tokens import ALGORITHM, MAX_TTL_S, Role, create_token
 
-ALGORITHM = "HS256"
+__all__ = ["MAX_TTL_S", "AuthFailure", "Principal", "Role", "TokenVerifier", "create_token"]
+
 REQUIRED_CLAIMS = ["sub", "role", "iat", "exp"]
-MAX_TTL_S = 366 * 24 * 3600
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,19 +38,6 @@ class AuthFailure(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def create_token(
-    secret: str, sub: str, role: Role | str, ttl_s: float, *, now: int | None = None
-) -> str:
-    """A signed token for `sub` with `role`, valid for `ttl_s` seconds from `now`."""
-    if not secret:
-        raise ValueError("cannot sign a token without a secret key")
-    if not 0 < ttl_s <= MAX_TTL_S:
-        raise ValueError(f"ttl_s must be in (0, {MAX_TTL_S}]")
-    iat = int(time.time()) if now is None else now
-    claims = {"sub": sub, "role": Role(role).value, "iat": iat, "exp": iat + int(ttl_s)}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 class TokenVerifier:
