@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
-import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -29,51 +27,15 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
+from genfleet_common.testing import TEST_SECRET, make_settings
+from genfleet_common.testing import make_test_fleet as shared_test_fleet
 
-REPO = Path(__file__).resolve().parents[3]
-DEMO_FLEET = REPO / "examples" / "fleet"
-PORT = re.compile(r'"127\.0\.0\.1:5(\d)(\d\d):')
 PREFIX = "g-"
-SECRET = "gateway-tests-only-secret-key-0123456789"  # >= 32 bytes: no PyJWT key warning
+SECRET = TEST_SECRET
 
 
 def make_test_fleet(dest: Path, prefix: str = PREFIX) -> Path:
-    shutil.copytree(DEMO_FLEET, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    for model in sorted((dest / "models").iterdir()):
-        renamed = model.with_name(prefix + model.name)
-        model.rename(renamed)
-        for compose in renamed.glob("app*/docker-compose.yml"):
-            compose.write_text(PORT.sub(r'"127.0.0.1:7\1\2:', compose.read_text()))
-    _add_batch_model(dest / "models" / f"{prefix}batch")
-    toml = dest / "fleet.toml"
-    if toml.exists():
-        toml.write_text(toml.read_text().replace('[models."', f'[models."{prefix}'))
-    return dest
-
-
-def _add_batch_model(model: Path) -> None:
-    """Three copies of one demo app on their own ports; app3's backend crashes at start."""
-    source = DEMO_FLEET / "models" / "gpt-4o" / "app1"
-    for n in (1, 2, 3):
-        app = model / f"app{n}"
-        shutil.copytree(source, app, ignore=shutil.ignore_patterns("__pycache__"))
-        compose = app / "docker-compose.yml"
-        compose.write_text(PORT.sub(rf'"127.0.0.1:7\g<1>9{n}:', compose.read_text()))
-    broken = model / "app3" / "backend" / "app.py"
-    broken.write_text('raise SystemExit("deliberately broken for the batch test")\n')
-
-
-def make_settings(tmp: Path, nats_url: str, fleet: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "nats_url": nats_url,
-        "fleet_root": str(fleet),
-        "state_dir": str(tmp / "state"),
-        "secret_key": SECRET,
-        "start_timeout_s": 180.0,
-        "health_timeout_s": 120.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return shared_test_fleet(dest, prefix, port_digit=7)
 
 
 @pytest.fixture(scope="session")

@@ -87,12 +87,12 @@ class Actions:
 
     async def run(self, app: AppSpec, req: ActionRequest) -> ActionResult:
         """Run one action on one app. Raises only for actions that could not begin."""
-        self.engine.require()
         if req.action in BRINGS_UP and app.key in self.clashes:
             raise Conflict(
                 f"{app.key} is not started: its host ports clash",
                 detail="; ".join(self.clashes[app.key]),
             )
+        self.engine.require()
         action_id = req.action_id or new_id()
         self.claim(app, req.action, action_id)
         try:
