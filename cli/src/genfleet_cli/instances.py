@@ -45,6 +45,10 @@ def save(state_dir: str, instance: Instance) -> Path:
     return path
 
 
+def recorded(state_dir: str, pid: int) -> bool:
+    return (_dir(state_dir) / f"{pid}.json").exists()
+
+
 def remove(state_dir: str, pid: int) -> None:
     (_dir(state_dir) / f"{pid}.json").unlink(missing_ok=True)
 

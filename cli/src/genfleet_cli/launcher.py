@@ -163,7 +163,12 @@ def down(settings: Settings, fleet: str | None, timeout_s: float = 60) -> list[i
     for instance in live:
         os.kill(instance.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while any(i.alive for i in live):
+
+    def stopping(i: instances.Instance) -> bool:
+        # `up` removes its file once its services are stopped; a dead pid means the same
+        return i.alive and instances.recorded(settings.state_dir, i.pid)
+
+    while any(stopping(i) for i in live):
         if time.monotonic() > deadline:
             raise LaunchError(
                 "GenFleet did not stop in time: pids "

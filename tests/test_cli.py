@@ -1,0 +1,181 @@
+"""End to end: `genfleet up` runs the whole platform (embedded nats-server, container-svc and
+the gateway as child processes) on a test fleet; the CLI drives it; `genfleet down` stops it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from genfleet_common.natsserver import free_port
+from genfleet_common.testing import make_test_fleet
+
+pytestmark = pytest.mark.docker
+MODEL = "e-gpt-4o"
+BACKEND = "http://127.0.0.1:8111"  # the demo's 5111, moved to 8xxx for this suite
+
+
+@dataclass
+class Platform:
+    env: dict[str, str]
+    fleet: Path
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "genfleet_cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> Iterator[Platform]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    fleet = make_test_fleet(tmp / "fleet", "e-", port_digit=8)
+    env = {**os.environ, "GENFLEET_STATE_DIR": str(tmp / "state")}
+    env.pop("GENFLEET_SECRET_KEY", None)  # a key of its own, generated on first run
+    port = free_port()
+    log = (tmp / "up.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genfleet_cli",
+            "up",
+            "--fleet",
+            str(fleet),
+            "--port",
+            str(port),
+            "--nats-port",
+            str(free_port()),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    platform = Platform(env, fleet, f"http://127.0.0.1:{port}", proc)
+    deadline = time.monotonic() + 90
+    while not list((tmp / "state" / "instances").glob("*.json")):
+        assert proc.poll() is None, (tmp / "up.log").read_text()
+        assert time.monotonic() < deadline, "genfleet up did not get ready"
+        time.sleep(0.2)
+    yield platform
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(60)
+    for app in ("1", "2"):  # leave no containers behind, whatever the tests did
+        platform.cli("stop", MODEL, app)
+
+
+def test_apps_lists_the_fleet_as_json(platform: Platform) -> None:
+    result = platform.cli("apps", "--json")
+    assert result.returncode == 0, result.stderr
+    apps = json.loads(result.stdout)
+    assert {(a["model"], a["app"]) for a in apps} >= {(MODEL, 1), (MODEL, 2)}
+    table = platform.cli("apps", MODEL)
+    assert table.returncode == 0 and "app1" in table.stdout and "8111" in table.stdout
+
+
+def test_start_status_logs_and_stop(platform: Platform) -> None:
+    started = platform.cli("start", MODEL, "1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "ok" in started.stdout and "healthy after" in started.stdout
+
+    status = platform.cli("status", MODEL, "1", "--json")
+    assert status.returncode == 0, status.stderr
+    (app,) = json.loads(status.stdout)
+    assert app["state"] == "running" and app["healthy"] is True
+
+    with urllib.request.urlopen(f"{BACKEND}/api/health?marker=cli-logs", timeout=5) as r:
+        assert r.status == 200
+    logs = platform.cli("logs", MODEL, "1", "--service", "backend", "--tail", "20")
+    assert logs.returncode == 0 and "marker=cli-logs" in logs.stdout + logs.stderr
+
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genfleet_cli",
+            "logs",
+            MODEL,
+            "1",
+            "--service",
+            "backend",
+            "--tail",
+            "0",
+            "-f",
+        ],
+        env=platform.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(2)  # the follow is open
+        urllib.request.urlopen(f"{BACKEND}/api/health?marker=cli-follow", timeout=5).close()
+        assert follower.stdout is not None
+        deadline = time.monotonic() + 20
+        seen = ""
+        while "marker=cli-follow" not in seen and time.monotonic() < deadline:
+            seen += follower.stdout.readline()
+        assert "marker=cli-follow" in seen
+    finally:
+        follower.terminate()
+        follower.wait(10)
+
+    stopped = platform.cli("stop", MODEL)  # the whole model, as a batch
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "0 failed" in stopped.stdout
+    status = platform.cli("status", MODEL, "1", "--json")
+    assert json.loads(status.stdout)[0]["state"] == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("start", "no-such-model", "1"), "unknown model"),
+        (("start", MODEL, "99"), "app99"),
+        (("start", MODEL, "0"), ""),
+        (("start", "../etc", "1"), ""),
+        (("status", 'bad"name', "1"), ""),
+        (("token", "--role", "root"), "unknown role"),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    platform: Platform, args: tuple[str, ...], message: str
+) -> None:
+    result = platform.cli(*args)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_a_viewer_token_cannot_act(platform: Platform) -> None:
+    viewer = platform.cli("token", "--role", "viewer").stdout.strip()
+    result = platform.cli("start", MODEL, "1", "--url", platform.url, "--token", viewer)
+    assert result.returncode != 0 and "role" in result.stderr
+    assert platform.cli("apps", "--url", platform.url, "--token", viewer).returncode == 0
+
+
+def test_doctor_and_down(platform: Platform) -> None:
+    doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
+    assert doctor.returncode == 0, doctor.stdout
+    assert "Docker engine" in doctor.stdout and "FAIL" not in doctor.stdout
+    down = platform.cli("down")
+    assert down.returncode == 0, down.stderr
+    assert platform.proc.wait(30) == 0  # stopped cleanly, children drained
+    again = platform.cli("apps")
+    assert again.returncode != 0 and "no running GenFleet" in again.stderr
