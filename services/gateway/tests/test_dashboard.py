@@ -185,3 +185,18 @@ async def test_dashboard_viewer_is_refused(browser: Browser, gateway: LiveGatewa
     await expect(page.get_by_test_id("login")).to_be_visible()
     assert errors == []
     await page.context.close()
+
+
+async def test_the_url_that_genfleet_up_prints_signs_in(
+    browser: Browser, gateway: LiveGateway
+) -> None:
+    """`genfleet up` prints /#token=...: the page keeps the token and clears the address."""
+    token = gateway.token("viewer")
+    page, errors = await open_page(browser)
+    await page.goto(f"{gateway.url}/#token={token}")
+    await expect(page.locator(f'[data-app="{MODEL}/app1"]')).to_be_visible()
+    await expect(page.get_by_test_id("login")).to_be_hidden()
+    assert "token" not in page.url
+    assert await page.evaluate("localStorage.getItem('genfleet.token')") == token
+    assert errors == []
+    await page.context.close()

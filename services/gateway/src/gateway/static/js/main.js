@@ -86,7 +86,18 @@ $("#logout").addEventListener("click", () => {
 });
 
 // --- boot ---------------------------------------------------------------------------------
+// `genfleet up` prints the dashboard URL as /#token=...: the fragment never reaches a server
+// or a log; keep the token and take it out of the address bar.
+function tokenFromFragment() {
+  const match = /^#token=([^&]+)$/.exec(location.hash);
+  if (match) {
+    setToken(decodeURIComponent(match[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
 async function boot() {
+  tokenFromFragment();
   if (!getToken()) {
     showLogin();
     return;
