@@ -8,14 +8,17 @@ engine, a generated fleet of 200 containers.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +38,16 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.natsserver import EmbeddedNats, free_port
+from genfleet_common.tokens import Role, create_token
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleet import make_bench_fleet
+from fleet import DEMO_MODEL, make_bench_fleet
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench-results.json"
 MODELS, APPS = 10, 10  # 100 apps x 2 services = 200 containers
+SECRET = secrets.token_urlsafe(32)  # this run's own key
 
 
 def p(values: list[float], q: float) -> float:
@@ -181,7 +186,139 @@ async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds:
     record(results, "batch_speedup", seq / bat, "x", ">= 1.6")
 
 
-async def measure(nats_url: str, fleet: Fleet, results: dict[str, Any]) -> None:
+class Http:
+    """A lean keep-alive HTTP client: the benchmark should time the gateway, not the client."""
+
+    def __init__(self, url: str, token: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str) -> Any:
+        self.conn.request("GET", path, headers=self.headers)
+        response = self.conn.getresponse()
+        body = json.loads(response.read())
+        if not body["success"]:
+            raise RuntimeError(f"GET {path}: {body['message']}")
+        return body["data"]
+
+
+def timed(fn: Any, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def gateway_reads(api: Http, results: dict[str, Any]) -> None:
+    client = docker.from_env()
+    flt = {"label": "org.genfleet.bench=1"}
+    docker_times, gw_times = [], []
+    for _ in range(5):
+        client.api.containers(all=True, filters=flt)
+        api.get("/api/apps")
+    for _ in range(60):  # interleaved: the same machine load for both
+        docker_times += timed(lambda: client.api.containers(all=True, filters=flt), 1)
+        gw_times += timed(lambda: api.get("/api/apps"), 1)
+    d50, g50 = statistics.median(docker_times), statistics.median(gw_times)
+    print(f"  docker list p50 {d50 * 1000:.2f} ms, GET /api/apps p50 {g50 * 1000:.2f} ms")
+    record(results, "status_read_ratio", g50 / d50, "ratio", "<= 0.5")
+    one = timed(lambda: api.get("/api/apps/bench-m1/1"), 300)
+    p50, p99 = p(one, 0.5) * 1000, p(one, 0.99) * 1000
+    print(f"  GET /api/apps/bench-m1/1 p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    record(results, "bus_rtt_p50_ms", p(one, 0.5) * 1000, "ms", "<= 2")
+
+
+async def ws_event_latency(
+    url: str, token: str, results: dict[str, Any], samples: int = 100
+) -> None:
+    """From a container's stop (the engine's `die` time) to its status event at a WebSocket."""
+    import websockets
+
+    client = docker.from_env()
+    die_at: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    events = client.api.events(decode=True, filters={"type": "container", "event": "die"})
+
+    def read_dies() -> None:
+        for ev in events:
+            die_at[ev["id"][:12]] = ev["timeNano"] / 1e9
+
+    threading.Thread(target=read_dies, daemon=True).start()
+    ws_url = url.replace("http://", "ws://") + f"/api/events?kind=status&token={token}"
+    async with websockets.connect(ws_url) as ws:
+
+        async def read() -> None:
+            async for raw in ws:
+                event = json.loads(raw)["event"]
+                cid = event["container"]["id"]
+                if not event["container"]["running"] and cid not in arrived:
+                    arrived[cid] = time.time()
+
+        reader = asyncio.create_task(read())
+        await asyncio.sleep(0.5)
+        running = client.api.containers(filters={"label": "org.genfleet.bench=1"})
+        targets = [c["Id"][:12] for c in running[:samples]]
+        for cid in targets:
+            await asyncio.to_thread(client.api.kill, cid)
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
+        reader.cancel()
+    events.close()
+    lat = [(arrived[c] - die_at[c]) * 1000 for c in targets if c in arrived and c in die_at]
+    print(f"  {len(lat)} of {len(targets)} stops seen on the WebSocket; p50 {p(lat, 0.5):.2f} ms")
+    if len(lat) < len(targets):
+        raise SystemExit("some stop events never reached the WebSocket")
+    record(results, "event_latency_p99_ms", p(lat, 0.99), "ms", "<= 50")
+
+
+def start_overhead(
+    url: str, token: str, fleet: Fleet, results: dict[str, Any], rounds: int = 5
+) -> None:
+    """`genfleet start` of a real demo app vs `docker compose up -d` of it, stopped before each.
+
+    --no-wait: plain `up -d` does not wait for health checks either, so both do the same
+    work. (With waiting, `genfleet start` is compared to `up -d --wait` below, for reference.)
+    """
+    compose = Compose()
+    app = fleet.app(DEMO_MODEL, 1)
+    genfleet = [str(Path(sys.executable).parent / "genfleet"), "--url", url, "--token", token]
+    cli = [genfleet[0], "start", DEMO_MODEL, "1", *genfleet[1:]]
+
+    def run(cmd: list[str]) -> float:
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        return time.perf_counter() - t
+
+    def stop() -> None:
+        subprocess.run(
+            compose.command(app, "stop", "--timeout", "2"), check=True, capture_output=True
+        )
+        time.sleep(0.5)
+
+    plain, ours, plain_wait, ours_wait = [], [], [], []
+    for _ in range(rounds):
+        stop()
+        plain.append(run(compose.command(app, "up", "--detach")))
+        stop()
+        ours.append(run([*cli, "--no-wait"]))
+        stop()
+        plain_wait.append(run(compose.command(app, "up", "--detach", "--wait")))
+        stop()
+        ours_wait.append(run(cli))
+    stop()
+    med = statistics.median
+    print(
+        f"  compose up -d {med(plain):.3f} s, genfleet start --no-wait {med(ours):.3f} s;"
+        f" compose up -d --wait {med(plain_wait):.3f} s, genfleet start {med(ours_wait):.3f} s"
+    )
+    record(results, "start_overhead_ratio", med(ours) / med(plain), "ratio", "<= 1.10")
+    record(results, "start_healthy_ratio", med(ours_wait) / med(plain_wait), "ratio", "info")
+
+
+async def measure(nats_url: str, gateway_url: str, fleet: Fleet, results: dict[str, Any]) -> None:
     bus = await Bus.connect(nats_url, name="bench")
     try:
         await bus.wait_ready(subjects.CONTAINER_STATUS)
@@ -201,6 +338,13 @@ async def measure(nats_url: str, fleet: Fleet, results: dict[str, Any]) -> None:
             raise SystemExit(f"{len(started.failed)} apps did not start: {reasons}")
         await status_query_ratio(bus, results)
         await event_latency(bus, results)
+        await bus.request(  # the stopped containers back up, for the gateway's turn
+            subjects.CONTAINER_BATCH, BatchRequest(action=Action.START), BatchResult, timeout=1200
+        )
+        token = create_token(SECRET, "bench", Role.OPERATOR, 3600)
+        await asyncio.to_thread(gateway_reads, Http(gateway_url, token), results)
+        await ws_event_latency(gateway_url, token, results)
+        await asyncio.to_thread(start_overhead, gateway_url, token, fleet, results)
     finally:
         await bus.close()
 
@@ -218,12 +362,18 @@ async def main() -> None:
                 "GENFLEET_STATE_DIR": str(Path(tmp) / "state"),
                 "GENFLEET_LOG_LEVEL": "WARNING",
             }
-            svc = subprocess.Popen([sys.executable, "-m", "container_svc"], env=env)
+            port = free_port()
+            env |= {"GENFLEET_PORT": str(port), "GENFLEET_SECRET_KEY": SECRET}
+            services = [
+                subprocess.Popen([sys.executable, "-m", name], env=env)
+                for name in ("container_svc", "gateway")
+            ]
             try:
-                await measure(nats_server.url, fleet, results)
+                await measure(nats_server.url, f"http://127.0.0.1:{port}", fleet, results)
             finally:
-                svc.terminate()
-                svc.wait(10)
+                for svc in services:
+                    svc.terminate()
+                    svc.wait(10)
                 compose = Compose()
                 for app in fleet.apps():  # whatever happened, leave no bench container behind
                     subprocess.run(

@@ -46,7 +46,10 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet uv
 fi
 log "syncing the workspace"
-uv sync --locked --quiet
+# Compiled once here, so start-up (a CLI call) never pays for compiling, even where
+# PYTHONDONTWRITEBYTECODE is set; our own packages are editable installs: compile them too.
+uv sync --locked --quiet --compile-bytecode
+uv run --locked python -m compileall -q libs services cli >/dev/null
 
 # --- the dashboard's npm packages, served at /static/vendor
 log "installing the dashboard's npm packages"
