@@ -140,7 +140,7 @@ async def event_latency(bus: Bus, results: dict[str, Any], samples: int = 100) -
     record(results, "event_latency_bus_p99_ms", p(lat, 0.99), "ms", "<= 20")
 
 
-async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds: int = 3) -> None:
+async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds: int = 5) -> None:
     """Batch start of 10 apps vs `docker compose up -d` of each, one after the other.
 
     Rounds alternate the two ways and the medians are compared: on 2 shared cores one
