@@ -324,3 +324,58 @@ class EngineEvent(Message, tag="engine", tag_field="kind", kw_only=True):
 
 
 Event = StatusEvent | ActionEvent | BatchEvent | EngineEvent
+
+
+# --- security scans (scan-svc) ------------------------------------------------------------
+class Severity(StrEnum):
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+    INFO = "Info"
+
+
+class ToolStatus(StrEnum):
+    """How one tool run ended. "Could not check" is never shown as "clean"."""
+
+    FINDINGS = "findings"
+    NO_FINDINGS = "no_findings"
+    FAILED = "failed"  # the tool ran and broke: `error` says how
+    UNAVAILABLE = "unavailable"  # the tool, or the database it needs, is missing: `error` says which
+
+
+class Location(Struct, kw_only=True):
+    # source findings: a path relative to the app folder (e.g. "backend/app.py")
+    file: str = ""
+    line: int | None = None
+    end_line: int | None = None
+    snippet: str = ""
+    # dynamic findings
+    url: str = ""
+    method: str = ""
+    parameter: str = ""
+    evidence: str = ""
+
+
+class Finding(Struct, kw_only=True):
+    tool: str
+    rule_id: str
+    title: str
+    severity: Severity
+    confidence: str = ""  # High, Medium, Low, or "" when the tool does not say
+    cwe: int | None = None
+    location: Location
+    target: str = ""  # backend | frontend (the part of the app it is in)
+    description: str = ""
+    # Stable across runs and shared by tools that report the same weakness at the same place:
+    # see scan_svc.findings.fingerprint.
+    fingerprint: str = ""
+
+
+class ToolRun(Struct, kw_only=True):
+    tool: str
+    target: str = ""  # backend | frontend | a URL for DAST
+    status: ToolStatus
+    version: str = ""
+    duration_s: float = 0.0
+    findings: list[Finding] = msgspec.field(default_factory=list)
+    error: str = ""  # why failed / unavailable, with the tool's own output (tail)

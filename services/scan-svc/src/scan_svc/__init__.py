@@ -1,0 +1,1 @@
+"""scan-svc: security analysis of every app of a fleet, static and dynamic, over NATS."""

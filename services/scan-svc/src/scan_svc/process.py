@@ -1,0 +1,68 @@
+"""Running an analyzer as a child process: its own process group, so a timeout or a stopped
+scan ends the tool and everything it started; output captured; never a shell."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class ProcResult:
+    exit_code: int | None  # None when killed by the timeout
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool = False
+
+    def tail(self, lines: int = 40) -> str:
+        text = (self.stderr.strip() + "\n" + self.stdout.strip()).strip()
+        return "\n".join(text.splitlines()[-lines:])
+
+
+async def run_tool(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+) -> ProcResult:
+    """Run `argv`; kill its whole process group on timeout or cancellation (a stopped scan)."""
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+    except TimeoutError:
+        _kill(proc.pid)
+        out, err = await proc.communicate()
+        return ProcResult(None, _text(out), _text(err), time.monotonic() - started, True)
+    except asyncio.CancelledError:
+        _kill(proc.pid)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(proc.wait())
+        raise
+    return ProcResult(proc.returncode, _text(out), _text(err), time.monotonic() - started)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _text(data: bytes) -> str:
+    return data.decode(errors="replace")

@@ -1,0 +1,50 @@
+"""What every analyzer is: a name, what it applies to, and an async run that ends as a ToolRun
+(findings / no findings / failed / unavailable), never as an exception for a tool problem."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from genfleet_common.messages import ToolRun
+
+
+@dataclass(frozen=True)
+class SourceTarget:
+    """One part of an app's source: `app_dir / part` (part is "backend" or "frontend")."""
+
+    app_dir: Path
+    part: str
+
+    @property
+    def path(self) -> Path:
+        return self.app_dir / self.part
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    """A running app's URL (a registered app's published port, never anything else)."""
+
+    url: str
+    part: str  # backend | frontend
+    app_dir: Path  # to point DAST alerts at the source most likely responsible
+
+
+# DAST engines report phase progress: ("spider" | "ajax" | "passive" | "active", 0..100)
+Progress = Callable[[str, int], Awaitable[None]]
+
+
+class StaticTool(Protocol):
+    name: str
+
+    def applies(self, target: SourceTarget) -> bool: ...
+
+    async def run(self, target: SourceTarget, *, timeout_s: float) -> ToolRun: ...
+
+
+class DastTool(Protocol):
+    name: str
+
+    async def run(self, target: UrlTarget, *, timeout_s: float, progress: Progress) -> ToolRun: ...
