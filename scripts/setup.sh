@@ -51,6 +51,21 @@ log "syncing the workspace"
 uv sync --locked --quiet --compile-bytecode
 uv run --locked python -m compileall -q libs services cli >/dev/null
 
+# --- wapiti (DAST) in its own venv: it pins old httpx/cryptography/Flask, so never in the
+# workspace. scan-svc finds it at .tools/wapiti/bin/wapiti (or $GENFLEET_WAPITI_BIN).
+WAPITI_VERSION=3.2.3
+WAPITI_VENV=.tools/wapiti
+if [ ! -f "$WAPITI_VENV/.installed-$WAPITI_VERSION" ] || [ ! -x "$WAPITI_VENV/bin/wapiti" ]; then
+  log "installing wapiti3 $WAPITI_VERSION into $WAPITI_VENV"
+  mkdir -p .tools
+  printf '*\n' >.tools/.gitignore  # the folder ignores itself
+  rm -rf "$WAPITI_VENV"
+  uv venv --quiet --python "$(command -v python3)" "$WAPITI_VENV"
+  uv pip install --quiet --compile-bytecode --python "$WAPITI_VENV/bin/python" "wapiti3==$WAPITI_VERSION"
+  "$WAPITI_VENV/bin/wapiti" --version >/dev/null
+  touch "$WAPITI_VENV/.installed-$WAPITI_VERSION"
+fi
+
 # --- the dashboard's npm packages, served at /static/vendor
 log "installing the dashboard's npm packages"
 (cd services/gateway/dashboard && npm ci --no-audit --no-fund --loglevel=error)

@@ -111,3 +111,25 @@ async def test_close_lets_in_flight_handlers_finish(nats_server: EmbeddedNats) -
 async def test_connect_gives_up_with_a_clear_error() -> None:
     with pytest.raises(ServiceUnavailable, match="cannot reach NATS"):
         await Bus.connect("nats://127.0.0.1:1", name="x", connect_timeout_s=0.3)
+
+
+async def test_jetstream_resources_are_created_idempotently(bus: Bus) -> None:
+    from nats.js.api import StreamConfig
+
+    config = StreamConfig(name="TEST_IDEMPOTENT", subjects=["test.idem.>"], max_msgs=10)
+    await bus.ensure_stream(config)
+    await bus.ensure_stream(
+        StreamConfig(name="TEST_IDEMPOTENT", subjects=["test.idem.>"], max_msgs=20)
+    )
+    info = await bus.js.stream_info("TEST_IDEMPOTENT")
+    assert info.config.max_msgs == 20  # the second call updated, it did not fail or duplicate
+
+    kv = await bus.ensure_kv("test-kv")
+    await kv.put("k", b"v1")
+    again = await bus.ensure_kv("test-kv")
+    assert (await again.get("k")).value == b"v1"  # the same bucket, its data kept
+
+    store = await bus.ensure_object_store("test-objects")
+    await store.put("report.json", b"{}")
+    same = await bus.ensure_object_store("test-objects")
+    assert (await same.get("report.json")).data == b"{}"

@@ -226,7 +226,7 @@ def test_standins_build_and_a_demo_app_runs(docker_client: docker.DockerClient) 
     project = f"gf-standin-test-{uuid.uuid4().hex[:8]}"
     compose_file = app_dir / "docker-compose.yml"
     base = [compose_binary(), "-p", project, "-f", str(compose_file)]
-    env = {**os.environ, "COMPOSE_BAKE": "false"}
+    env = dict(os.environ)
     try:
         build = subprocess.run(
             [*base, "build"], capture_output=True, text=True, timeout=600, env=env, cwd=app_dir

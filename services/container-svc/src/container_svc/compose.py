@@ -60,7 +60,6 @@ class Compose:
         self.env["COMPOSE_ANSI"] = "never"
         self.env["COMPOSE_PROGRESS"] = "plain"
         self.env["BUILDKIT_PROGRESS"] = "plain"
-        self.env["COMPOSE_BAKE"] = "false"  # build with the engine, no buildx plugin needed
 
     def command(self, app: AppSpec, *args: str) -> list[str]:
         return [
