@@ -340,7 +340,7 @@ class ToolStatus(StrEnum):
     FINDINGS = "findings"
     NO_FINDINGS = "no_findings"
     FAILED = "failed"  # the tool ran and broke: `error` says how
-    UNAVAILABLE = "unavailable"  # the tool, or the database it needs, is missing: `error` says which
+    UNAVAILABLE = "unavailable"  # the tool or its database is missing: `error` says which
 
 
 class Location(Struct, kw_only=True):
