@@ -48,11 +48,9 @@ async def test_build_then_rebuild_runs_down_build_up(client: Bus) -> None:
     assert rebuilt.ok, rebuilt.output
     assert rebuilt.health is not None and rebuilt.health.healthy
     out = rebuilt.output.lower()
-    # built again from nothing (no BuildKit step was taken from the cache), then brought up
-    assert "load build definition" in out and not any(
-        line.endswith(" cached") for line in out.splitlines()
-    )
-    assert out.index("load build definition") < out.rindex(" started")
+    # built again without the cache (pip really installs again), then brought up
+    assert "collecting flask" in out
+    assert out.index("collecting flask") < out.rindex(" started")
     status = await client.request(
         subjects.CONTAINER_STATUS, StatusRequest(model=MODEL, app=APP), StatusReply, timeout=5
     )
