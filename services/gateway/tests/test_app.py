@@ -25,6 +25,13 @@ API_ROUTES = {
     "/api/models/{model}/{action}": {"post"},
     "/api/fleet/{action}": {"post"},
     "/api/tokens": {"post"},
+    "/api/scans": {"post"},
+    "/api/scans/batch": {"post"},
+    "/api/scans/{scan_id}": {"get"},
+    "/api/scans/{scan_id}/stop": {"post"},
+    "/api/scans/{scan_id}/report": {"get"},
+    "/api/apps/{model}/{app}/scans": {"get"},
+    "/api/scan-tools": {"get"},
 }
 
 

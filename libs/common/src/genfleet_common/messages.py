@@ -323,9 +323,6 @@ class EngineEvent(Message, tag="engine", tag_field="kind", kw_only=True):
     ts: float = msgspec.field(default_factory=_now)
 
 
-Event = StatusEvent | ActionEvent | BatchEvent | EngineEvent
-
-
 # --- security scans (scan-svc) ------------------------------------------------------------
 class Severity(StrEnum):
     HIGH = "High"
@@ -379,3 +376,112 @@ class ToolRun(Struct, kw_only=True):
     duration_s: float = 0.0
     findings: list[Finding] = msgspec.field(default_factory=list)
     error: str = ""  # why failed / unavailable, with the tool's own output (tail)
+
+
+class ScanState(StrEnum):
+    NOT_RUN = "NOT_RUN"
+    STARTING = "STARTING"  # accepted, waiting for or starting on a worker
+    SPIDERING = "SPIDERING"  # DAST: exploring the app
+    SCANNING = "SCANNING"  # analyzers running
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"  # could not be done (e.g. every worker that took it died): `error` says why
+    ERROR = "ERROR"  # a bug in GenFleet while scanning: `error` says what
+    STOPPED = "STOPPED"  # stopped by a user
+
+    @property
+    def done(self) -> bool:
+        return self in _DONE
+
+
+_DONE = {ScanState.COMPLETE, ScanState.FAILED, ScanState.ERROR, ScanState.STOPPED}
+
+
+class PhaseProgress(Struct, kw_only=True):
+    """Progress of each DAST phase, 0..100 (0 where no DAST engine runs that phase)."""
+
+    spider: int = 0
+    ajax: int = 0
+    passive: int = 0
+    active: int = 0
+
+
+class RiskCounts(Struct, kw_only=True):
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+    info: int = 0
+
+
+class ScanStatus(Message, kw_only=True):
+    scan_id: str
+    model: str
+    app: int
+    state: ScanState
+    tools: list[str]
+    progress: int = 0  # overall, 0..100
+    phases: PhaseProgress = msgspec.field(default_factory=PhaseProgress)
+    counts: RiskCounts = msgspec.field(default_factory=RiskCounts)
+    tool_status: dict[str, str] = msgspec.field(
+        default_factory=dict
+    )  # tool -> ToolStatus/"running"
+    urls: list[str] = msgspec.field(default_factory=list)
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: str = ""
+    worker: str = ""
+    attempt: int = 0  # deliveries of its job so far
+
+
+class ScanRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    tools: list[str] | None = None  # None: every analyzer that can run
+    urls: list[str] | None = None  # DAST targets: a subset of the app's own URLs; None: all
+    scan_id: str = ""
+
+
+class ScanRef(Message, kw_only=True):
+    scan_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+
+
+class AppRef(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+
+
+class ScanHistory(Message, kw_only=True):
+    scans: list[ScanStatus]
+
+
+class ScanBatchRequest(Message, kw_only=True):
+    model: ModelName | None = None  # None: the whole fleet
+    tools: list[str] | None = None
+
+
+class ScanBatchReply(Message, kw_only=True):
+    scans: list[ScanStatus]  # one per app, queued
+    refused: dict[str, str] = msgspec.field(default_factory=dict)  # "Model/appN" -> why
+
+
+class ScanJob(Message, kw_only=True):
+    """What a worker pulls from the work queue (the status lives in KV)."""
+
+    scan_id: str
+    model: str
+    app: int
+    tools: list[str]
+    urls: list[str]
+
+
+class ScanReport(Message, kw_only=True):
+    status: ScanStatus
+    runs: list[ToolRun]
+    findings: list[Finding]  # de-duplicated across tools by fingerprint
+
+
+class ScanEvent(Message, tag="scan", tag_field="kind", kw_only=True):
+    status: ScanStatus
+    ts: float = msgspec.field(default_factory=_now)
+
+
+Event = StatusEvent | ActionEvent | BatchEvent | EngineEvent | ScanEvent

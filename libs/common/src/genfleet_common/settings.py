@@ -49,6 +49,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     build_timeout_s: float = 1800.0
     health_timeout_s: float = 120.0
     batch_parallelism: int = 6  # measured: compose starts scale to ~6 at once on 2 cores
+    # scans
+    scan_tool_timeout_s: float = 300.0  # one analyzer run
+    scan_ack_wait_s: float = 30.0  # a worker silent this long is taken for dead: job redelivered
+    scan_max_attempts: int = 3  # deliveries of one scan job before it ends FAILED
+    zap_url: str = ""  # an OWASP ZAP daemon, e.g. http://127.0.0.1:8090 (none by default)
+    zap_api_key: str = ""  # its API key: never a default
     # gateway
     host: str = "127.0.0.1"
     port: int = 8000

@@ -27,6 +27,28 @@ CONTAINER_LOGS_UNFOLLOW = command(CONTAINER, "logs_unfollow")
 CONTAINER_SYSINFO = command(CONTAINER, "sysinfo")
 CONTAINER_FLEET = command(CONTAINER, "fleet")
 
+SCAN = "scan"
+SCAN_QUEUE = "scan-svc"
+SCAN_START = command(SCAN, "start")
+SCAN_STATUS = command(SCAN, "status")
+SCAN_STOP = command(SCAN, "stop")
+SCAN_HISTORY = command(SCAN, "history")
+SCAN_BATCH = command(SCAN, "batch")
+SCAN_TOOLS = command(SCAN, "tools")
+
+# --- jobs (JetStream work queues) and their state -------------------------------------------
+SCAN_JOBS_STREAM = "GENFLEET_SCAN_JOBS"
+SCAN_JOB = f"{PREFIX}.job.scan"
+SCAN_WORKERS = "scan-workers"  # the durable consumer every scan worker pulls from
+SCAN_STATE_BUCKET = "genfleet-scans"  # KV: scan status, the running scan per app, history
+REPORTS_BUCKET = "genfleet-reports"  # object store: JSON, SARIF, markdown, HTML reports
+
+
+def scan_control(scan_id: str) -> str:
+    """Where a stop reaches the worker that runs the scan (every worker listens)."""
+    return f"{PREFIX}.ctl.scan.{scan_id}"
+
+
 # --- events ---------------------------------------------------------------------------------
 EVENTS_STREAM = "GENFLEET_EVENTS"
 EVENTS_ALL = f"{PREFIX}.evt.>"

@@ -1,0 +1,187 @@
+"""One scan: the chosen analyzers over an app's source and its running URLs, with live status.
+
+Static tools run first, one after another (a worker is one job at a time, so workers scale
+across cores); then the DAST engines, whose phases (spider, ajax, passive, active) move the
+state between SPIDERING and SCANNING. Every tool run ends as a ToolRun; the scan ends
+COMPLETE with the findings de-duplicated across tools, or STOPPED / ERROR.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from genfleet_common.errors import GenFleetError
+from genfleet_common.fleet import Fleet
+from genfleet_common.logs import get_logger
+from genfleet_common.messages import (
+    AppSpec,
+    Finding,
+    Location,
+    PhaseProgress,
+    RiskCounts,
+    ScanJob,
+    ScanReport,
+    ScanState,
+    ScanStatus,
+    ToolRun,
+    ToolStatus,
+)
+from scan_svc.findings import counts, deduplicate
+from scan_svc.targets import source_targets, url_targets
+from scan_svc.toolbox import Toolbox
+from scan_svc.tools.base import UrlTarget
+
+log = get_logger("scan.engine")
+
+Publish = Callable[[ScanStatus], Awaitable[None]]
+IsRunning = Callable[[AppSpec, str], Awaitable[str]]  # "" when running, else why not
+DAST_PHASES = ("spider", "ajax", "passive", "active")
+
+
+class Scan:
+    def __init__(
+        self,
+        job: ScanJob,
+        status: ScanStatus,
+        *,
+        fleet: Fleet,
+        toolbox: Toolbox,
+        publish: Publish,
+        is_running: IsRunning,
+        tool_timeout_s: float,
+    ) -> None:
+        self.job = job
+        self.status = status
+        self.app = fleet.app(job.model, job.app)
+        self.toolbox = toolbox
+        self.publish = publish
+        self.is_running = is_running
+        self.tool_timeout_s = tool_timeout_s
+        self.runs: list[ToolRun] = []
+        self._steps_total = 1
+        self._steps_done = 0
+
+    async def _set(self, **changes: object) -> None:
+        for name, value in changes.items():
+            setattr(self.status, name, value)
+        await self.publish(self.status)
+
+    def _record(self, run: ToolRun) -> None:
+        self.runs.append(run)
+        previous = self.status.tool_status.get(run.tool)
+        # a tool that ran on both parts: findings win over no findings, failures show
+        rank = [
+            ToolStatus.FINDINGS,
+            ToolStatus.FAILED,
+            ToolStatus.UNAVAILABLE,
+            ToolStatus.NO_FINDINGS,
+        ]
+        if previous in {s.value for s in rank}:
+            run_status = min(ToolStatus(previous), run.status, key=rank.index)
+        else:
+            run_status = run.status
+        self.status.tool_status[run.tool] = run_status.value
+        found = counts(f for r in self.runs for f in r.findings)
+        self.status.counts = RiskCounts(**found)
+        self._steps_done += 1
+
+    @property
+    def _progress(self) -> int:
+        return min(99, int(100 * self._steps_done / max(self._steps_total, 1)))
+
+    async def run(self) -> ScanReport:
+        static = [n for n in self.job.tools if n in self.toolbox.static]
+        dast = [n for n in self.job.tools if n in self.toolbox.dast]
+        sources = source_targets(self.app)
+        urls = url_targets(self.app, self.job.urls) if dast else []
+        plan = [
+            (name, target)
+            for name in static
+            for target in sources
+            if self.toolbox.static[name].applies(target)
+        ]
+        self._steps_total = len(plan) + len(dast) * len(urls)
+        for name in self.job.tools:
+            self.status.tool_status[name] = "queued"
+        await self._set(
+            state=ScanState.SCANNING, progress=0, started_at=self.status.started_at or time.time()
+        )
+
+        for name, target in plan:
+            self.status.tool_status[name] = "running"
+            await self._set(progress=self._progress)
+            run = await self.toolbox.static[name].run(target, timeout_s=self.tool_timeout_s)
+            self._record(run)
+            await self._set(progress=self._progress)
+        for name in static:
+            if not any(n == name for n, _ in plan):  # nothing of the app for this tool to read
+                self._record(
+                    ToolRun(
+                        tool=name,
+                        status=ToolStatus.UNAVAILABLE,
+                        error="nothing to analyze in this app for this tool",
+                    )
+                )
+
+        for name in dast:
+            if not urls:
+                self._record(
+                    ToolRun(
+                        tool=name,
+                        status=ToolStatus.UNAVAILABLE,
+                        error=f"{self.app.key} publishes no port to scan",
+                    )
+                )
+                continue
+            for url in urls:
+                await self._dast(name, url)
+
+        findings = deduplicate(f for r in self.runs for f in r.findings)
+        await self._set(
+            state=ScanState.COMPLETE,
+            progress=100,
+            counts=RiskCounts(**counts(findings)),
+            ended_at=time.time(),
+        )
+        return ScanReport(status=self.status, runs=self.runs, findings=findings)
+
+    async def _dast(self, name: str, target: UrlTarget) -> None:
+        why_not = await self.is_running(self.app, target.part)
+        if why_not:
+            self._record(
+                ToolRun(tool=name, target=target.url, status=ToolStatus.UNAVAILABLE, error=why_not)
+            )
+            return
+        self.status.tool_status[name] = "running"
+        self.status.phases = PhaseProgress()
+
+        async def progress(phase: str, pct: int) -> None:
+            if phase in DAST_PHASES:
+                setattr(self.status.phases, phase, max(0, min(100, pct)))
+            state = ScanState.SPIDERING if phase in ("spider", "ajax") else ScanState.SCANNING
+            await self._set(state=state, progress=self._progress)
+
+        await self._set(state=ScanState.SPIDERING)
+        run = await self.toolbox.dast[name].run(
+            target, timeout_s=self.tool_timeout_s, progress=progress
+        )
+        self._record(run)
+        await self._set(state=ScanState.SCANNING, progress=self._progress)
+
+
+def failure_report(status: ScanStatus, error: BaseException | str) -> ScanReport:
+    text = (
+        error
+        if isinstance(error, str)
+        else (
+            error.message
+            if isinstance(error, GenFleetError)
+            else f"{type(error).__name__}: {error}"
+        )
+    )
+    status.error = text
+    return ScanReport(status=status, runs=[], findings=[])
+
+
+__all__ = ["Finding", "Location", "Scan", "failure_report"]

@@ -1,0 +1,113 @@
+"""A finished scan's files, kept in the JetStream object store: JSON, SARIF 2.1.0, markdown
+and HTML. The human reports show each DAST alert with the source most likely responsible."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import msgspec
+from nats.js.object_store import ObjectStore
+
+from genfleet_common.messages import AppSpec, Finding, ScanReport
+
+FORMATS = {
+    "json": "application/json",
+    "sarif": "application/sarif+json",
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+
+
+def object_name(scan_id: str, fmt: str) -> str:
+    return f"{scan_id}.{fmt}"
+
+
+def _where(f: Finding) -> str:
+    loc = f.location
+    if loc.file:
+        return f"{loc.file}:{loc.line}" if loc.line else loc.file
+    where = f"{loc.method} {loc.url}".strip()
+    return f"{where} ({loc.parameter})" if loc.parameter else where
+
+
+def _source_hints(f: Finding, app_dir: Path) -> list[str]:
+    if not f.location.url:
+        return []
+    from scan_svc.blame import likely_source
+
+    return [
+        f"{h.file}:{h.line}  {h.code.strip()}  ({h.why})" for h in likely_source(f, app_dir)[:3]
+    ]
+
+
+def to_markdown(report: ScanReport, app: AppSpec) -> str:
+    s = report.status
+    c = s.counts
+    lines = [
+        f"# Security scan of {s.model}/app{s.app}",
+        "",
+        f"Scan `{s.scan_id}`: **{s.state.value}**; high {c.high}, medium {c.medium}, "
+        f"low {c.low}, info {c.info} (de-duplicated across tools).",
+        "",
+        "| tool | target | result | version | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for run in report.runs:
+        result = run.status.value + (f": {run.error.splitlines()[0][:120]}" if run.error else "")
+        lines.append(
+            f"| {run.tool} | {run.target} | {result} | {run.version} | {run.duration_s:.1f} |"
+        )
+    lines += ["", "## Findings", ""]
+    if not report.findings:
+        lines.append(
+            "None."
+            if all(r.status.value == "no_findings" for r in report.runs)
+            else "None reported; see above for tools that could not run."
+        )
+    for f in report.findings:
+        cwe = f" CWE-{f.cwe}" if f.cwe else ""
+        lines += [
+            f"### [{f.severity.value}] {f.title}",
+            "",
+            f"- {f.tool} `{f.rule_id}`{cwe}, confidence {f.confidence or '-'}",
+            f"- at {_where(f)}",
+        ]
+        if f.location.snippet:
+            lines += ["", "```", f.location.snippet.rstrip(), "```"]
+        if f.location.evidence:
+            lines += [f"- evidence: `{f.location.evidence[:200]}`"]
+        hints = _source_hints(f, Path(app.path))
+        if hints:
+            lines += ["- source most likely responsible:"] + [f"  - `{h}`" for h in hints]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(report: ScanReport, app: AppSpec) -> str:
+    """The markdown report as a standalone page (escaped text, no scripts)."""
+    body = html.escape(to_markdown(report, app))
+    title = html.escape(f"Scan of {report.status.model}/app{report.status.app}")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font:14px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto}"
+        "pre{white-space:pre-wrap}</style></head>"
+        f"<body><pre>{body}</pre></body></html>\n"
+    )
+
+
+def render(report: ScanReport, app: AppSpec) -> dict[str, bytes]:
+    from scan_svc.sarif import to_sarif
+
+    sarif = to_sarif(report.runs, Path(app.path))
+    return {
+        "json": msgspec.json.encode(report),
+        "sarif": msgspec.json.encode(sarif),
+        "md": to_markdown(report, app).encode(),
+        "html": to_html(report, app).encode(),
+    }
+
+
+async def store_reports(store: ObjectStore, report: ScanReport, app: AppSpec) -> None:
+    for fmt, data in render(report, app).items():
+        await store.put(object_name(report.status.scan_id, fmt), data)
