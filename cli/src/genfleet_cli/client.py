@@ -79,6 +79,33 @@ class Api:
             )
         return envelope.get("data")
 
+    def download(self, path: str, **query: Any) -> bytes:
+        """A file (not an envelope), e.g. a scan report; errors still come as envelopes."""
+        if query:
+            path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        conn = cls(self.host, self.port, timeout=self.timeout_s)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
+            response = conn.getresponse()
+            raw = response.read()
+        except OSError as exc:
+            raise ApiError(0, "unavailable", f"cannot reach GenFleet at {self.url}: {exc}") from exc
+        finally:
+            conn.close()
+        if response.status == 200:
+            return raw
+        try:
+            envelope = json.loads(raw)
+        except ValueError:
+            envelope = {}
+        error = envelope.get("error") or {}
+        raise ApiError(
+            response.status,
+            str(error.get("code", "error")),
+            str(envelope.get("message") or f"HTTP {response.status}"),
+        )
+
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
 

@@ -291,3 +291,66 @@ def logs(
                     return
         except KeyboardInterrupt:
             return
+
+
+# --- scans -------------------------------------------------------------------------------
+@app.command("scan")
+def scan_command(
+    model: Annotated[str, typer.Argument(help="The model.")],
+    number: Annotated[
+        int | None, typer.Argument(metavar="[N]", help="One app; all of the model if left out.")
+    ] = None,
+    tools: Annotated[
+        str | None, typer.Option(help="Comma-separated analyzers (default: all).")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Follow the scan until it ends.")
+    ] = False,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Scan one app (MODEL N) or every app of MODEL for security problems."""
+    from genfleet_cli.scans import scan
+
+    api = connect(fleet, url, token)
+    names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
+    if not scan(api, model, number, names, watch_=watch, as_json=as_json):
+        raise typer.Exit(1)
+
+
+@app.command("scan-stop")
+def scan_stop(
+    scan_id: Annotated[str, typer.Argument(help="The scan id.")],
+    fleet: FleetOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Stop a running scan (its tools end at once)."""
+    api = connect(fleet, url, token)
+    status = call(api.post, api.path("api", "scans", scan_id, "stop"))
+    print(f"scan {scan_id}: {status['state']}")
+
+
+@app.command("scan-report")
+def scan_report(
+    scan_id: Annotated[str, typer.Argument(help="The scan id.")],
+    fmt: Annotated[str, typer.Option("--format", help="json, sarif, md or html.")] = "md",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File (default: stdout).")
+    ] = None,
+    fleet: FleetOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """A finished scan's report; SARIF 2.1.0 for code-scanning tools and DefectDojo."""
+    from pathlib import Path
+
+    api = connect(fleet, url, token)
+    data = call(api.download, api.path("api", "scans", scan_id, "report"), format=fmt)
+    if output:
+        Path(output).write_bytes(data)
+        print(f"wrote {output}")
+    else:
+        sys.stdout.buffer.write(data)

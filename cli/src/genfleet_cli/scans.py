@@ -1,0 +1,94 @@
+"""`genfleet scan`: start scans (one app, or a model as a batch) and watch them live."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from genfleet_cli.client import Api, ApiError
+
+PHASES = ("spider", "ajax", "passive", "active")
+
+
+def _summary(status: dict[str, Any]) -> str:
+    c = status["counts"]
+    tools = ", ".join(f"{t}: {s}" for t, s in status["tool_status"].items())
+    error = f" ({status['error']})" if status.get("error") else ""
+    return (
+        f"{status['model']}/app{status['app']} scan {status['scan_id']}: {status['state']}"
+        f"{error}; high {c['high']}, medium {c['medium']}, low {c['low']}, info {c['info']}"
+        f"\n  {tools}"
+    )
+
+
+def watch(
+    api: Api, scans: list[dict[str, Any]], model: str, app: int | None
+) -> list[dict[str, Any]]:
+    """Progress bars from the `scan` events until every scan is over; the final statuses."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    pending = {s["scan_id"]: s for s in scans}
+    final: dict[str, dict[str, Any]] = {}
+    with (
+        api.websocket("/api/events", kind="scan", model=model, app=app) as ws,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[state]}")
+        ) as progress,
+    ):
+        bars = {
+            sid: progress.add_task(f"{s['model']}/app{s['app']}", total=100, state=s["state"])
+            for sid, s in pending.items()
+        }
+        # the scans may have moved on before the socket opened: ask once, then follow events
+        for sid in list(pending):
+            status = api.get(f"/api/scans/{sid}")
+            if status["state"] in ("COMPLETE", "FAILED", "ERROR", "STOPPED"):
+                final[sid] = status
+                progress.update(bars[sid], completed=100, state=status["state"])
+        while len(final) < len(pending):
+            frame = ws.recv(timeout_s=5)
+            if frame is None:
+                if ws.closed:
+                    break
+                continue
+            status = frame["event"]["status"]
+            sid = status["scan_id"]
+            if sid not in pending or sid in final:
+                continue
+            phases = status["phases"]
+            phase = " ".join(f"{p} {phases[p]}%" for p in PHASES if phases[p])
+            progress.update(
+                bars[sid], completed=status["progress"], state=f"{status['state']} {phase}".strip()
+            )
+            if status["state"] in ("COMPLETE", "FAILED", "ERROR", "STOPPED"):
+                final[sid] = status
+    return [final.get(sid) or api.get(f"/api/scans/{sid}") for sid in pending]
+
+
+def scan(
+    api: Api, model: str, app: int | None, tools: list[str] | None, *, watch_: bool, as_json: bool
+) -> bool:
+    try:
+        if app is not None:
+            scans = [api.post("/api/scans", {"model": model, "app": app, "tools": tools})]
+            refused: dict[str, str] = {}
+        else:
+            reply = api.post("/api/scans/batch", {"model": model, "tools": tools})
+            scans, refused = reply["scans"], reply["refused"]
+    except ApiError as exc:
+        print(f"genfleet: {exc.message}", file=sys.stderr)
+        return False
+    for key, why in refused.items():
+        print(f"not scanned: {key}: {why}", file=sys.stderr)
+    if watch_:
+        scans = watch(api, scans, model, app)
+    if as_json:
+        print(json.dumps(scans, indent=2))
+    else:
+        for status in scans:
+            brief = (
+                f"{status['model']}/app{status['app']}: scan {status['scan_id']} {status['state']}"
+            )
+            print(_summary(status) if watch_ else brief)
+    return not refused and all(s["state"] in ("STARTING", "COMPLETE") for s in scans)
