@@ -381,6 +381,10 @@ async def main() -> None:
                         capture_output=True,
                         check=False,
                     )
+    print("scans...", flush=True)
+    from scans import measure as measure_scans
+
+    await measure_scans(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
