@@ -16,7 +16,6 @@ from nats.js.kv import KeyValue
 
 from genfleet_common.errors import Busy, NotFound
 from genfleet_common.messages import ScanStatus
-from genfleet_common.subjects import token
 
 HISTORY_LENGTH = 50
 _enc = msgspec.json.Encoder()
@@ -25,7 +24,8 @@ _ids = msgspec.json.Decoder(list[str])
 
 
 def _app_key(kind: str, model: str, app: int) -> str:
-    return f"{kind}.{token(model)}.app{app}"
+    # model names hold only [A-Za-z0-9._-] (the registry checks), all valid in KV keys
+    return f"{kind}.{model}.app{app}"
 
 
 class ScanStore:
