@@ -66,6 +66,33 @@ if [ ! -f "$WAPITI_VENV/.installed-$WAPITI_VERSION" ] || [ ! -x "$WAPITI_VENV/bi
   touch "$WAPITI_VENV/.installed-$WAPITI_VERSION"
 fi
 
+# --- semgrep (static analysis) in its own venv too: it pins ~100 packages (click, rich,
+# opentelemetry, mcp/starlette...). Installed from a compiled lock; reinstalled when it changes.
+# scan-svc finds it at .tools/semgrep/bin/semgrep (or $GENFLEET_SEMGREP_BIN).
+SEMGREP_LOCK=services/scan-svc/tools-py/semgrep.txt
+SEMGREP_VENV=.tools/semgrep
+SEMGREP_STAMP="$SEMGREP_VENV/.installed-$(sha256sum "$SEMGREP_LOCK" | cut -c1-16)"
+if [ ! -f "$SEMGREP_STAMP" ] || [ ! -x "$SEMGREP_VENV/bin/semgrep" ]; then
+  log "installing semgrep into $SEMGREP_VENV"
+  mkdir -p .tools
+  printf '*\n' >.tools/.gitignore  # the folder ignores itself
+  rm -rf "$SEMGREP_VENV"
+  uv venv --quiet --python "$(command -v python3)" "$SEMGREP_VENV"
+  uv pip sync --quiet --compile-bytecode --python "$SEMGREP_VENV/bin/python" "$SEMGREP_LOCK"
+  "$SEMGREP_VENV/bin/semgrep" --experimental --version --disable-version-check >/dev/null
+  touch "$SEMGREP_STAMP"
+fi
+
+# --- scan-svc's npm tools: eslint with the security and React plugins (and the SARIF schema
+# its tests validate against), from the committed lockfile; skipped while it is unchanged.
+SCAN_JS=services/scan-svc/tools-js
+SCAN_JS_STAMP="$SCAN_JS/node_modules/.installed-$(sha256sum "$SCAN_JS/package-lock.json" | cut -c1-16)"
+if [ ! -f "$SCAN_JS_STAMP" ]; then
+  log "installing scan-svc's npm tools (eslint)"
+  (cd "$SCAN_JS" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$SCAN_JS_STAMP"
+fi
+
 # --- the dashboard's npm packages, served at /static/vendor
 log "installing the dashboard's npm packages"
 (cd services/gateway/dashboard && npm ci --no-audit --no-fund --loglevel=error)

@@ -29,6 +29,7 @@ from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
 from genfleet_common.testing import TEST_SECRET, make_settings
 from genfleet_common.testing import make_test_fleet as shared_test_fleet
+from scan_svc.service import ScanService
 
 PREFIX = "g-"
 SECRET = TEST_SECRET
@@ -179,3 +180,14 @@ def frames() -> Callable[[str], contextlib.AbstractAsyncContextManager[Frames]]:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=httpx.Timeout(400, connect=5)) as client:
         yield client
+
+
+# --- scan-svc on the gateway's nats-server (for the scan routes and the dashboard's scans) ----
+@pytest.fixture(scope="session")
+async def scan_svc(gw_settings: Settings) -> AsyncIterator[ScanService]:
+    """The real scan-svc (its real analyzers), in-process, on the same nats-server, settings
+    and fleet as `gateway`: request both to scan through the gateway."""
+    svc = ScanService(gw_settings, Fleet.load(gw_settings.fleet_root))
+    await svc.start()
+    yield svc
+    await svc.stop()

@@ -59,8 +59,9 @@ class Scan:
         self.is_running = is_running
         self.tool_timeout_s = tool_timeout_s
         self.runs: list[ToolRun] = []
+        self._results: dict[str, ToolStatus] = {}  # a tool's result so far, over its targets
         self._steps_total = 1
-        self._steps_done = 0
+        self._steps_done = 0.0
 
     async def _set(self, **changes: object) -> None:
         for name, value in changes.items():
@@ -69,22 +70,19 @@ class Scan:
 
     def _record(self, run: ToolRun) -> None:
         self.runs.append(run)
-        previous = self.status.tool_status.get(run.tool)
-        # a tool that ran on both parts: findings win over no findings, failures show
+        # a tool that ran on both parts: findings win, then could-not-check, then clean
         rank = [
             ToolStatus.FINDINGS,
             ToolStatus.FAILED,
             ToolStatus.UNAVAILABLE,
             ToolStatus.NO_FINDINGS,
         ]
-        if previous in {s.value for s in rank}:
-            run_status = min(ToolStatus(previous), run.status, key=rank.index)
-        else:
-            run_status = run.status
-        self.status.tool_status[run.tool] = run_status.value
-        found = counts(f for r in self.runs for f in r.findings)
-        self.status.counts = RiskCounts(**found)
-        self._steps_done += 1
+        previous = self._results.get(run.tool)
+        merged = run.status if previous is None else min(previous, run.status, key=rank.index)
+        self._results[run.tool] = merged
+        self.status.tool_status[run.tool] = merged.value
+        self.status.counts = RiskCounts(**counts(f for r in self.runs for f in r.findings))
+        self._steps_done = float(len(self.runs))
 
     @property
     def _progress(self) -> int:
@@ -138,12 +136,11 @@ class Scan:
                 await self._dast(name, url)
 
         findings = deduplicate(f for r in self.runs for f in r.findings)
-        await self._set(
-            state=ScanState.COMPLETE,
-            progress=100,
-            counts=RiskCounts(**counts(findings)),
-            ended_at=time.time(),
-        )
+        # final, but not yet published: the worker stores the reports first, so a client
+        # that sees COMPLETE can fetch them at once
+        self.status.state, self.status.progress = ScanState.COMPLETE, 100
+        self.status.counts = RiskCounts(**counts(findings))
+        self.status.ended_at = time.time()
         return ScanReport(status=self.status, runs=self.runs, findings=findings)
 
     async def _dast(self, name: str, target: UrlTarget) -> None:
@@ -159,6 +156,8 @@ class Scan:
         async def progress(phase: str, pct: int) -> None:
             if phase in DAST_PHASES:
                 setattr(self.status.phases, phase, max(0, min(100, pct)))
+                ph = self.status.phases
+                self._steps_done = len(self.runs) + (ph.spider + ph.passive + ph.active) / 300
             state = ScanState.SPIDERING if phase in ("spider", "ajax") else ScanState.SCANNING
             await self._set(state=state, progress=self._progress)
 

@@ -260,20 +260,24 @@ class Worker:
         finally:
             self.running.pop(job.scan_id, None)
         await self._save(report)
+        # stopped in the last moment: the stop stands, with this report
+        with contextlib.suppress(StopRequested):
+            await self._publish(report.status)
         await self.store.release(report.status)
         await msg.ack()
 
     async def _finish(
         self, status: ScanStatus, state: ScanState, error: str, runs: Scan | None = None
     ) -> None:
+        """End a scan that did not complete; its report (what ran, and why it ended) first."""
+        from scan_svc.findings import deduplicate
+
         status.state, status.error, status.ended_at = state, error, time.time()
+        done = runs.runs if runs is not None else []
+        findings = deduplicate(f for r in done for f in r.findings)
+        await self._save(ScanReport(status=status, runs=done, findings=findings))
         await self.store.update(status.scan_id, lambda current: status)
         await publish_status(self.bus, status)
-        if runs is not None:
-            from scan_svc.findings import deduplicate
-
-            findings = deduplicate(f for r in runs.runs for f in r.findings)
-            await self._save(ScanReport(status=status, runs=runs.runs, findings=findings))
         await self.store.release(status)
 
     async def _save(self, report: ScanReport) -> None:

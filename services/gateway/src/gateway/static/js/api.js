@@ -90,6 +90,36 @@ export async function api(method, path, body) {
   return envelope.data;
 }
 
+/**
+ * Fetches a file the API serves as itself (a scan report), not in the envelope, with the
+ * token. Resolves with {blob, filename}; rejects with an ApiError as `api` does.
+ */
+export async function apiFile(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${getToken()}` } });
+  } catch (err) {
+    throw new ApiError(0, "network", `gateway not reachable (${err.message})`);
+  }
+  if (!response.ok) {
+    let envelope = null;
+    try {
+      envelope = await response.json();
+    } catch {
+      envelope = null;
+    }
+    if (response.status === 401) {
+      unauthorizedHandler();
+      throw new ApiError(401, "unauthenticated", envelope?.message || "please sign in");
+    }
+    const code = envelope?.error?.code || `http_${response.status}`;
+    throw new ApiError(response.status, code, envelope?.message || response.statusText || "request failed");
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="?([^";]+)"?/.exec(disposition);
+  return { blob: await response.blob(), filename: match ? match[1] : "" };
+}
+
 /** A ws:// or wss:// URL on this origin with the token and the given query parameters. */
 export function wsUrl(path, params = {}) {
   const url = new URL(path, window.location.href);

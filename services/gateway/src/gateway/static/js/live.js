@@ -2,6 +2,8 @@
 // exponential backoff, and reports "live" / "reconnecting" / "offline".
 // The gateway closes with 4000 + an HTTP status on errors: 4401 (token refused) and 4403
 // (role too low) are not retried; 4422 neither (the query is wrong); the rest is.
+// Besides `onEvent` (every event), parts of the page subscribe to one kind with `on(kind, fn)`
+// (the scan view listens to "scan") and to "open" (after every (re)connect).
 
 import { wsUrl } from "./api.js";
 
@@ -29,6 +31,25 @@ export class EventStream {
     this.ws = null;
     this.timer = null;
     this.stopped = true;
+    this.listeners = new Map(); // kind ("scan", "status"... or "open") -> Set of functions
+  }
+
+  /** Calls `fn(event, frame)` for every event of `kind` ("open": fn() after a connect).
+   * Returns the function that unsubscribes. */
+  on(kind, fn) {
+    if (!this.listeners.has(kind)) this.listeners.set(kind, new Set());
+    this.listeners.get(kind).add(fn);
+    return () => this.listeners.get(kind)?.delete(fn);
+  }
+
+  dispatch(kind, ...args) {
+    for (const fn of this.listeners.get(kind) || []) {
+      try {
+        fn(...args);
+      } catch (err) {
+        reportError(err); // an uncaught error as usual, but the other listeners still run
+      }
+    }
   }
 
   start() {
@@ -59,6 +80,7 @@ export class EventStream {
       this.attempt = 0;
       this.onState("live");
       this.onOpen?.();
+      this.dispatch("open");
     });
     ws.addEventListener("message", (message) => {
       if (this.ws !== ws) return;
@@ -73,7 +95,11 @@ export class EventStream {
         if (this.lastSeq !== null && frame.seq <= this.lastSeq) return;
         this.lastSeq = frame.seq;
       }
-      if (frame.event) this.onEvent(frame.event, frame);
+      if (!frame.event) return;
+      this.onEvent(frame.event, frame);
+      if (typeof frame.event.kind === "string" && frame.event.kind !== "open") {
+        this.dispatch(frame.event.kind, frame.event, frame);
+      }
     });
     ws.addEventListener("close", (close) => {
       if (this.ws !== ws || this.stopped) return;

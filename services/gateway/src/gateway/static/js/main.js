@@ -1,4 +1,5 @@
-// GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs.
+// GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
+// and an app's security scans (#scan/<model>/<n>, see scans.js).
 
 import {
   api,
@@ -15,6 +16,7 @@ import {
 import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
+import { isDone, ScanView } from "./scans.js";
 import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
 
 const APP_ACTIONS = ["start", "stop", "restart", "build"];
@@ -51,10 +53,14 @@ const events = new EventStream({
   },
 });
 
+const scanView = new ScanView({ events, appInfo: scanAppInfo });
+events.on("scan", (event) => renderCardScan(event.status));
+
 // --- login --------------------------------------------------------------------------------
 function showLogin(message = "") {
   events.stop();
   logView.close();
+  scanView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
   $("#login").hidden = false;
@@ -119,6 +125,7 @@ async function boot() {
   }
   $("#dashboard").hidden = false;
   $("#login").hidden = true;
+  route();
   refreshSystem();
   clearInterval(state.systemTimer);
   state.systemTimer = setInterval(() => {
@@ -308,10 +315,28 @@ function renderApp(model, spec) {
         onclick: () => openLogs(key),
       }, "logs"),
     ),
+    h(
+      "div",
+      { class: "scan-row" },
+      h("button", {
+        type: "button",
+        class: "small secondary outline",
+        dataset: { action: "scan" },
+        "aria-label": `Scan ${key} with every tool`,
+        onclick: (e) => runCardScan(key, e.currentTarget),
+      }, "scan"),
+      h("a", {
+        href: scanHash(model.name, spec.number),
+        class: "scans-link",
+        dataset: { action: "scans" },
+        "aria-label": `Show the scans of ${key}`,
+      }, "scans"),
+      h("span", { class: "scan-line", dataset: { testid: "scan-summary" }, hidden: true, role: "status" }),
+    ),
     h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
     h("pre", { class: "output", dataset: { testid: "output" }, hidden: true, "aria-label": `Output of ${key}` }),
   );
-  state.apps.set(key, { model: model.name, spec, status: null, card, output: [], busy: null });
+  state.apps.set(key, { model: model.name, spec, status: null, card, output: [], busy: null, scan: null });
   return card;
 }
 
@@ -545,7 +570,88 @@ function openLogs(key) {
   logView.open(entry.model, entry.spec.number, services);
 }
 
+// --- scans ---------------------------------------------------------------------------------
+const scanHash = (model, number) => `#scan/${seg(model)}/${number}`;
+
+/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, anything else the fleet. */
+function route() {
+  const match = /^#scan\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  let entry = null;
+  if (match) {
+    let model = "";
+    try {
+      model = decodeURIComponent(match[1]);
+    } catch {
+      model = "";
+    }
+    entry = state.apps.get(appKey(model, Number(match[2])));
+  }
+  if (entry) {
+    $("#models").hidden = true;
+    scanView.open(entry.model, entry.spec.number, match[3] || "");
+  } else {
+    scanView.close();
+    $("#models").hidden = false;
+    if (match) showBanner(`No app ${match[1]}/app${match[2]} in this fleet.`);
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (!$("#dashboard").hidden) route();
+});
+
+function scanAppInfo(model, number) {
+  const spec = state.models.find((m) => m.name === model);
+  const status = state.apps.get(appKey(model, number))?.status;
+  return {
+    color: safeColor(spec?.color),
+    title: spec?.display_name || model,
+    running: status ? status.state === "running" : null,
+  };
+}
+
+/** The card's one-line summary of its app's latest scan, from scan events. */
+function renderCardScan(status, fromReply = false) {
+  const entry = status && state.apps.get(appKey(status.model, status.app));
+  if (!entry) return;
+  // a start's answer (STARTING) may arrive after the scan's first events: keep the newer
+  if (fromReply && entry.scan?.scan_id === status.scan_id) return;
+  entry.scan = status;
+  const line = entry.card.querySelector(".scan-line");
+  const c = status.counts || {};
+  let text = `scan ${status.state}`;
+  if (!isDone(status.state)) text += ` · ${status.progress ?? 0} %`;
+  else if (status.state === "COMPLETE") {
+    const found = ["high", "medium", "low", "info"].filter((r) => c[r]).map((r) => `${c[r]} ${r}`);
+    text += found.length ? ` · ${found.join(", ")}` : " · no findings";
+    const blind = Object.values(status.tool_status || {}).filter((v) => v === "failed" || v === "unavailable").length;
+    if (blind) text += ` · ${blind} tool${blind === 1 ? "" : "s"} could not check`;
+  } else if (status.error) text += `: ${status.error}`;
+  line.replaceChildren(h("a", { href: `${scanHash(status.model, status.app)}/${seg(status.scan_id)}` }, text));
+  line.dataset.state = status.state;
+  line.hidden = false;
+}
+
+async function runCardScan(key, button) {
+  const entry = state.apps.get(key);
+  if (!entry) return;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const status = await api("POST", "/api/scans", { model: entry.model, app: entry.spec.number });
+    setResult(entry, "ok", `scan ${status.scan_id} started (${status.tools.length} tools)`);
+    renderCardScan(status, true);
+  } catch (err) {
+    if (err.status === 401) return;
+    const text = err.status === 409 ? "a scan of this app is already running" : describeError(err);
+    setResult(entry, err.status === 409 ? "busy-refused" : "error", `scan: ${text}`);
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView };
+window.genfleet = { events, state, logView, scanView };
 
 boot();

@@ -1,0 +1,197 @@
+"""A scan's tool runs as SARIF 2.1.0: one SARIF run per tool, for code-scanning tools and
+DefectDojo.
+
+- Source findings: a physical location relative to the app folder (`uriBaseId` APPROOT, whose
+  absolute URI is in `originalUriBaseIds`), start/end line and the line's code.
+- DAST findings: the request as `webRequest` (URL, method, parameter) and the URL as the
+  location; when the report points the alert at source code too, that is the location.
+- Every result: `ruleId`, `level` (High: error, Medium: warning, Low/Info: note), the message,
+  `partialFingerprints` with our fingerprint, `properties` with severity, confidence, CWE.
+- Rules carry the CWE as GitHub's `external/cwe/cwe-N` tag and a `security-severity`.
+- Each tool run (a part of the app, or a URL) is one invocation: a run that failed or was
+  unavailable has `executionSuccessful: false` and its reason as a notification, so "could not
+  check" never reads as "no results".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genfleet_common.messages import Finding, Severity, ToolRun, ToolStatus
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+FINGERPRINT_KEY = "genfleet/v1"
+BASE_ID = "APPROOT"
+LEVEL = {
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+# GitHub code scanning ranks security results by this (0-10): High >= 7, Medium >= 4.
+SECURITY_SEVERITY = {
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+INFORMATION_URI = {
+    "bandit": "https://bandit.readthedocs.io/",
+    "semgrep": "https://semgrep.dev/",
+    "detect-secrets": "https://github.com/Yelp/detect-secrets",
+    "pip-audit": "https://pypi.org/project/pip-audit/",
+    "eslint": "https://eslint.org/",
+    "npm-audit": "https://docs.npmjs.com/cli/commands/npm-audit",
+    "wapiti": "https://wapiti-scanner.github.io/",
+    "zap": "https://www.zaproxy.org/",
+}
+
+
+def to_sarif(runs: list[ToolRun], app_dir: Path | str) -> dict[str, Any]:
+    """The SARIF log of `runs` (a scan's tool runs), file paths relative to `app_dir`."""
+    base_uri = Path(app_dir).resolve().as_uri().rstrip("/") + "/"
+    by_tool: dict[str, list[ToolRun]] = {}
+    for run in runs:
+        by_tool.setdefault(run.tool, []).append(run)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [_run(tool, tool_runs, base_uri) for tool, tool_runs in by_tool.items()],
+    }
+
+
+def _run(tool: str, runs: list[ToolRun], base_uri: str) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
+    rule_index: dict[str, int] = {}
+    results: list[dict[str, Any]] = []
+    for run in runs:
+        for finding in run.findings:
+            if finding.rule_id not in rule_index:
+                rule_index[finding.rule_id] = len(rules)
+                rules.append(_rule(finding))
+            results.append(_result(finding, rule_index[finding.rule_id]))
+    driver: dict[str, Any] = {"name": tool, "rules": rules}
+    version = next((r.version for r in runs if r.version), "")
+    if version:
+        driver["version"] = version
+    if tool in INFORMATION_URI:
+        driver["informationUri"] = INFORMATION_URI[tool]
+    return {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {
+            BASE_ID: {"uri": base_uri, "description": {"text": "The app's folder."}}
+        },
+        "invocations": [_invocation(run) for run in runs],
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+    }
+
+
+def _invocation(run: ToolRun) -> dict[str, Any]:
+    ok = run.status in (ToolStatus.FINDINGS, ToolStatus.NO_FINDINGS)
+    invocation: dict[str, Any] = {
+        "executionSuccessful": ok,
+        "properties": {
+            "status": run.status.value,
+            "target": run.target,
+            "durationSeconds": run.duration_s,
+        },
+    }
+    if run.error:
+        invocation["toolExecutionNotifications"] = [
+            {
+                "level": "error" if not ok else "warning",
+                "message": {"text": run.error},
+                "descriptor": {"id": run.status.value},
+            }
+        ]
+    return invocation
+
+
+def _cwe_tags(finding: Finding) -> list[str]:
+    tags = ["security"]
+    if finding.cwe:
+        tags.append(f"external/cwe/cwe-{finding.cwe}")
+    return tags
+
+
+def _rule(finding: Finding) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "tags": _cwe_tags(finding),
+        "security-severity": SECURITY_SEVERITY[finding.severity],
+    }
+    if finding.cwe:
+        properties["cwe"] = f"CWE-{finding.cwe}"
+    rule: dict[str, Any] = {
+        "id": finding.rule_id,
+        "shortDescription": {"text": finding.title or finding.rule_id},
+        "defaultConfiguration": {"level": LEVEL[finding.severity]},
+        "properties": properties,
+    }
+    if finding.description:
+        rule["fullDescription"] = {"text": finding.description}
+    if finding.cwe:
+        rule["helpUri"] = f"https://cwe.mitre.org/data/definitions/{finding.cwe}.html"
+    return rule
+
+
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    loc = finding.location
+    text = finding.title or finding.rule_id
+    if finding.description and finding.description != text:
+        text = f"{text}\n{finding.description}"
+    result: dict[str, Any] = {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVEL[finding.severity],
+        "message": {"text": text},
+        "locations": [],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "properties": {
+            "severity": finding.severity.value,
+            "confidence": finding.confidence,
+            "tags": _cwe_tags(finding),
+            "target": finding.target,
+        },
+    }
+    if finding.cwe:
+        result["properties"]["cwe"] = f"CWE-{finding.cwe}"
+    if loc.file:
+        physical: dict[str, Any] = {"artifactLocation": {"uri": loc.file, "uriBaseId": BASE_ID}}
+        if loc.line:
+            region: dict[str, Any] = {"startLine": loc.line}
+            if loc.end_line and loc.end_line >= loc.line:
+                region["endLine"] = loc.end_line
+            if loc.snippet:
+                region["snippet"] = {"text": loc.snippet}
+            physical["region"] = region
+        result["locations"].append({"physicalLocation": physical})
+    if loc.url:
+        request: dict[str, Any] = {"target": loc.url}
+        if loc.method:
+            request["method"] = loc.method.upper()
+        if loc.parameter:
+            request["parameters"] = {loc.parameter: loc.evidence or ""}
+        result["webRequest"] = request
+        if not loc.file:
+            result["locations"].append(
+                {
+                    "physicalLocation": {"artifactLocation": {"uri": loc.url}},
+                    "message": {"text": f"{loc.method.upper() or 'GET'} {loc.url}".strip()},
+                }
+            )
+        web: dict[str, Any] = {"url": loc.url}
+        if loc.method:
+            web["method"] = loc.method.upper()
+        if loc.parameter:
+            web["parameter"] = loc.parameter
+        if loc.evidence:
+            web["evidence"] = loc.evidence
+        result["properties"]["web"] = web
+    if not result["locations"]:
+        del result["locations"]
+    return result
