@@ -488,3 +488,28 @@ async def test_code_a_tool_could_not_read_is_not_clean(tmp_path: Path) -> None:
     assert eslint.status == ToolStatus.FAILED and "frontend/broken.js" in eslint.error
     semgrep = await SemgrepTool().run(SourceTarget(tmp_path, "frontend"), timeout_s=60)
     assert semgrep.status == ToolStatus.FAILED and "broken.js" in semgrep.error
+
+
+# Found by semgrep beyond what vulnerabilities.toml expects of it (its expected_tools could
+# name semgrep for these): the hard-coded secrets and the error details sent to clients.
+SEMGREP_ALSO = [
+    ("gpt-4o/app1", "backend/app.py", 8, 798),
+    ("gpt-4o/app1", "backend/app.py", 120, 209),
+    ("llama-3.1-70b/app2", "backend/app.py", 16, 798),
+    ("llama-3.1-70b/app2", "backend/app.py", 17, 798),
+    ("llama-3.1-70b/app2", "backend/app.py", 106, 209),
+]
+
+
+@pytest.mark.parametrize(("app", "file", "line", "cwe"), SEMGREP_ALSO)
+async def test_semgrep_also_finds(
+    demo_scans: dict[str, list[ToolRun]], app: str, file: str, line: int, cwe: int
+) -> None:
+    found = [
+        f
+        for r in demo_scans[app]
+        if r.tool == "semgrep"
+        for f in r.findings
+        if (f.location.file, f.location.line, f.cwe) == (file, line, cwe)
+    ]
+    assert found
