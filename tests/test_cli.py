@@ -170,6 +170,47 @@ def test_a_viewer_token_cannot_act(platform: Platform) -> None:
     assert platform.cli("apps", "--url", platform.url, "--token", viewer).returncode == 0
 
 
+def test_scan_with_dast_through_the_whole_platform(platform: Platform, tmp_path: Path) -> None:
+    """genfleet scan: the worker asks container-svc that the app runs, wapiti attacks its
+    backend (only its own URLs), bandit reads its code; the reports are there at the end."""
+    assert platform.cli("start", MODEL, "1").returncode == 0
+    try:
+        result = platform.cli("scan", MODEL, "1", "--tools", "bandit,wapiti", "--watch", "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (status,) = json.loads(result.stdout)
+        assert status["state"] == "COMPLETE" and status["counts"]["high"] >= 1
+        assert status["tool_status"] == {"bandit": "findings", "wapiti": "findings"}
+        assert status["phases"]["spider"] == 100 and status["phases"]["active"] == 100
+        report_file = tmp_path / "report.json"
+        saved = platform.cli(
+            "scan-report", status["scan_id"], "--format", "json", "-o", str(report_file)
+        )
+        assert saved.returncode == 0, saved.stderr
+        report = json.loads(report_file.read_text())
+        dast = [f for f in report["findings"] if f["tool"] == "wapiti"]
+        assert any(  # the planted SQL injection of gpt-4o/app1 (vulnerabilities.toml)
+            f["cwe"] == 89
+            and f["location"]["parameter"] == "q"
+            and "/api/tasks/search" in f["location"]["url"]
+            for f in dast
+        ), dast
+        sarif = platform.cli("scan-report", status["scan_id"], "--format", "sarif")
+        assert json.loads(sarif.stdout)["version"] == "2.1.0"
+        busy_free = platform.cli("scan-stop", status["scan_id"])
+        assert busy_free.returncode == 0 and "COMPLETE" in busy_free.stdout  # over: stays so
+    finally:
+        platform.cli("stop", MODEL, "1")
+
+
+def test_scan_of_a_stopped_app_says_dast_could_not_run(platform: Platform) -> None:
+    result = platform.cli("scan", MODEL, "2", "--tools", "wapiti", "--watch", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (status,) = json.loads(result.stdout)
+    assert status["state"] == "COMPLETE"
+    assert status["tool_status"] == {"wapiti": "unavailable"}  # never "no findings"
+    assert status["counts"]["high"] == 0
+
+
 def test_doctor_and_down(platform: Platform) -> None:
     doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
     assert doctor.returncode == 0, doctor.stdout

@@ -61,13 +61,17 @@ def batch(
     if as_json:
         run()
     else:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         # Listen before asking, so no progress event is missed.
         with (
             api.websocket("/api/events", kind="batch", model=model) as ws,
             Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),  # stdout is for the result
             ) as progress,
         ):
             bar = progress.add_task(f"{action} {model}", total=None)

@@ -26,6 +26,7 @@ def watch(
     api: Api, scans: list[dict[str, Any]], model: str, app: int | None
 ) -> list[dict[str, Any]]:
     """Progress bars from the `scan` events until every scan is over; the final statuses."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
     pending = {s["scan_id"]: s for s in scans}
@@ -33,7 +34,10 @@ def watch(
     with (
         api.websocket("/api/events", kind="scan", model=model, app=app) as ws,
         Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[state]}")
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            console=Console(stderr=True),  # stdout is for the result (--json too)
         ) as progress,
     ):
         bars = {
