@@ -307,3 +307,33 @@ async def test_a_scan_whose_workers_keep_dying_ends_failed(
             for w in workers:
                 w.kill()
                 w.wait()
+
+
+async def test_a_worker_stopped_mid_scan_exits_and_requeues_its_job(
+    tmp_path: Path, worker_env: Callable[..., dict[str, str]]
+) -> None:
+    """Graceful shutdown: SIGTERM ends the worker promptly (exit 0), and its scan goes back
+    to the queue at once (nak), to be completed by another worker."""
+    with EmbeddedNats(tmp_path / "nats") as server:
+        workers = [spawn_worker(worker_env(server.url)) for _ in range(2)]
+        bus = await Bus.connect(server.url, name="term-test")
+        try:
+            await bus.wait_ready(subjects.SCAN_START)
+            model, app = VULNERABLE
+            started = await bus.request(
+                subjects.SCAN_START,
+                ScanRequest(model=model, app=app, tools=STATIC),
+                ScanStatus,
+                timeout=10,
+            )
+            running, pid = await first_worker(bus, started.scan_id)
+            stopping = next(w for w in workers if w.pid == pid)
+            stopping.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(stopping.wait, 20) == 0
+            done = await wait_done(bus, started.scan_id, timeout_s=60)
+            assert done.state == ScanState.COMPLETE and done.worker != running.worker
+        finally:
+            await bus.close()
+            for w in workers:
+                w.kill()
+                w.wait()

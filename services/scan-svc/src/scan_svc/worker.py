@@ -115,9 +115,11 @@ class Worker:
             task.cancel()
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
-        if self._control is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._control.unsubscribe()
+        # the pull subscription too: left open, the connection's drain waits for it in vain
+        for sub in (self._control, getattr(self, "pull", None)):
+            if sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await sub.unsubscribe()
 
     async def _on_control(self, msg: Msg) -> None:
         scan_id = msg.subject.rsplit(".", 1)[-1]
