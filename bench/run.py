@@ -298,14 +298,18 @@ def start_overhead(
         )
         time.sleep(0.5)
 
+    def docker_compose(*args: str) -> list[str]:
+        # literally `docker compose ...` (the docker CLI with the Compose plugin), as users type it
+        return ["docker", "compose", *compose.command(app, *args)[1:]]
+
     plain, ours, plain_wait, ours_wait = [], [], [], []
     for _ in range(rounds):
         stop()
-        plain.append(run(compose.command(app, "up", "--detach")))
+        plain.append(run(docker_compose("up", "--detach")))
         stop()
         ours.append(run([*cli, "--no-wait"]))
         stop()
-        plain_wait.append(run(compose.command(app, "up", "--detach", "--wait")))
+        plain_wait.append(run(docker_compose("up", "--detach", "--wait")))
         stop()
         ours_wait.append(run(cli))
     stop()

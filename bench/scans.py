@@ -124,7 +124,7 @@ async def measure(results: dict[str, Any], record: Any) -> None:
                 )
                 await direct(fleet)  # warm the tools' caches for both ways alike
                 plain, ours = [], []
-                for _ in range(3):  # alternating, medians
+                for _ in range(5):  # alternating, medians
                     plain.append(await direct(fleet))
                     ours.append(await asyncio.to_thread(through_gateway, url, token))
                 print(

