@@ -12,30 +12,19 @@ from pathlib import Path
 import uvloop
 
 from container_svc.service import run
-from genfleet_common.logs import get_logger, setup_logging
+from genfleet_common.logs import get_logger
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.settings import load_settings
+from genfleet_common.service import add_service_arguments, service_settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="container-svc", description=__doc__)
-    parser.add_argument("--fleet", help="fleet root (default: settings fleet_root)")
-    parser.add_argument("--nats", help="NATS URL (default: settings nats_url)")
+    add_service_arguments(parser)
     parser.add_argument(
         "--embedded-nats", action="store_true", help="start a nats-server on 127.0.0.1:4222"
     )
     args = parser.parse_args()
-    settings = load_settings()
-    if args.fleet:
-        settings.fleet_root = args.fleet
-    if args.nats:
-        settings.nats_url = args.nats
-    setup_logging(
-        settings.log_level,
-        json_lines=settings.log_json,
-        log_dir=settings.log_dir,
-        service="container-svc",
-    )
+    settings = service_settings("container-svc", fleet=args.fleet, nats=args.nats)
     if not args.embedded_nats:
         uvloop.run(run(settings))
         return

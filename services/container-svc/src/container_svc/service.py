@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from typing import Any
 
 from container_svc.actions import Actions
@@ -18,6 +17,7 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import EngineEvent, StatusEvent
+from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
 
@@ -97,13 +97,5 @@ class ContainerService:
 
 
 async def run(settings: Settings) -> None:
-    fleet = Fleet.load(settings.fleet_root)
-    service = ContainerService(settings, fleet)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    await stop.wait()
-    log.info("shutting down")
-    await service.stop()
+    service = ContainerService(settings, Fleet.load(settings.fleet_root))
+    await run_until_signalled("container", service.start, service.stop)

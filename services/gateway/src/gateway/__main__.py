@@ -17,7 +17,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.auth import Role, create_token
-from genfleet_common.logs import setup_logging
+from genfleet_common.service import service_settings
 from genfleet_common.settings import load_settings
 
 _TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]+")
@@ -37,19 +37,7 @@ class RedactTokens(logging.Filter):
 
 
 def serve(args: argparse.Namespace) -> None:
-    settings = load_settings()
-    if args.nats:
-        settings.nats_url = args.nats
-    if args.host:
-        settings.host = args.host
-    if args.port:
-        settings.port = args.port
-    setup_logging(
-        settings.log_level,
-        json_lines=settings.log_json,
-        log_dir=settings.log_dir,
-        service="gateway",
-    )
+    settings = service_settings("gateway", nats=args.nats, host=args.host, port=args.port)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,

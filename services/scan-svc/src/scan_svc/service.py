@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import socket
 
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
+from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
 from scan_svc.handlers import Handlers
@@ -54,11 +53,4 @@ class ScanService:
 
 async def run(settings: Settings) -> None:
     service = ScanService(settings, Fleet.load(settings.fleet_root))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    await stop.wait()
-    log.info("shutting down")
-    await service.stop()
+    await run_until_signalled("scan", service.start, service.stop)

@@ -1,0 +1,47 @@
+"""What every service's entry point shares: settings with command-line overrides and its
+logging, and running until SIGINT/SIGTERM followed by a graceful stop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from genfleet_common.logs import get_logger, setup_logging
+from genfleet_common.settings import Settings, load_settings
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fleet", help="fleet root (default: settings fleet_root)")
+    parser.add_argument("--nats", help="NATS URL (default: settings nats_url)")
+
+
+def service_settings(
+    name: str, *, fleet: str | None = None, nats: str | None = None, **overrides: Any
+) -> Settings:
+    """The settings, with what the command line gave (None: not given), and logging set up."""
+    settings = load_settings()
+    given = {"fleet_root": fleet, "nats_url": nats, **overrides}
+    for field, value in given.items():
+        if value is not None:
+            setattr(settings, field, value)
+    setup_logging(
+        settings.log_level, json_lines=settings.log_json, log_dir=settings.log_dir, service=name
+    )
+    return settings
+
+
+async def run_until_signalled(
+    name: str, start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Start, serve until SIGINT or SIGTERM, then stop (drain, finish or requeue work)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await start()
+    await stopping.wait()
+    get_logger(name).info("shutting down")
+    await stop()
