@@ -11,13 +11,18 @@ from genfleet_common.messages import Finding, Severity
 
 _SPACE = re.compile(r"\s+")
 
+# CWEs that name one weakness in different words, as tools report it: a hard-coded password
+# (259, bandit) or crypto key (321) is a hard-coded credential (798, semgrep, detect-secrets).
+SAME_WEAKNESS = {259: 798, 321: 798}
+
 
 def fingerprint(finding: Finding) -> str:
     """The same weakness at the same place gives the same fingerprint, whichever tool found it
     and whenever: the CWE (else the tool's rule), the file and the code of the line (not its
     number, which moves when code above it changes), or the URL path, method and parameter."""
     loc = finding.location
-    kind = f"cwe-{finding.cwe}" if finding.cwe else f"{finding.tool}:{finding.rule_id}"
+    cwe = SAME_WEAKNESS.get(finding.cwe, finding.cwe) if finding.cwe else None
+    kind = f"cwe-{cwe}" if cwe else f"{finding.tool}:{finding.rule_id}"
     code = _SPACE.sub(" ", loc.snippet.strip().splitlines()[0] if loc.snippet.strip() else "")
     where = loc.file + "|" + code if loc.file else ""
     if not code and loc.file:
