@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 import websockets
 
 from container_svc.service import ContainerService
-from gateway.testing import LiveGateway, gateway_on
+from gateway.testing import CHROMIUM, CHROMIUM_ARGS, LiveGateway, gateway_on
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
@@ -191,3 +192,21 @@ async def scan_svc(gw_settings: Settings) -> AsyncIterator[ScanService]:
     await svc.start()
     yield svc
     await svc.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    """Headless Chromium for the dashboard tests (skips without it locally, fails in CI)."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        await launched.close()

@@ -8,67 +8,23 @@ viewer's click is refused with "your role cannot do this".
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from gateway.testing import LiveGateway
+from gateway.testing import LiveGateway, open_page, sign_in
 
 pytestmark = pytest.mark.docker
 
 # a dotted model name: the page must URL-encode it in every path
 MODEL = "g-claude-3.5-sonnet"
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/dashboard.png")  # the page with the log view open
 SCREENSHOT_FULL = Path("/tmp/dashboard-full.png")  # every model, no log view
 START_TIMEOUT_MS = 240_000  # the first start builds the app's images
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        await browser.close()
-
-
-async def open_page(browser: Browser) -> tuple[Page, list[str]]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return page, errors
-
-
-async def sign_in(page: Page, base_url: str, token: str) -> None:
-    await page.goto(base_url + "/")
-    await expect(page.get_by_test_id("login")).to_be_visible()
-    await page.fill("#token", token)
-    await page.click("#login-submit")
-    await expect(page.get_by_test_id("models")).to_be_visible()
-    await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "live")
 
 
 async def api(base_url: str, token: str, method: str, path: str, **kw: object) -> httpx.Response:

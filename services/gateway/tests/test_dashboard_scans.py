@@ -9,16 +9,14 @@ at its file and line in the findings table, working filters and a SARIF download
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from gateway.testing import LiveGateway
+from gateway.testing import LiveGateway, open_page, sign_in
 from scan_svc.service import ScanService
 
 pytestmark = pytest.mark.docker
@@ -28,52 +26,10 @@ MODEL = "g-llama-3.1-70b"
 KEY = f"{MODEL}/app1"
 CMDI_FILE, CMDI_LINE, CMDI_SNIPPET = "backend/app.py", 143, "shell=True"
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [  # as test_dashboard.py
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/dashboard-scan.png")
 SCAN_TIMEOUT_MS = 180_000
 # what the page may request while a scan runs: never a scan's status (that comes as events)
 STATUS_POLL = re.compile(r"/api/scans/[A-Za-z0-9]+$")
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        await browser.close()
-
-
-async def open_page(browser: Browser) -> tuple[Page, list[str]]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return page, errors
-
-
-async def sign_in(page: Page, base_url: str, token: str) -> None:
-    await page.goto(base_url + "/")
-    await expect(page.get_by_test_id("login")).to_be_visible()
-    await page.fill("#token", token)
-    await page.click("#login-submit")
-    await expect(page.get_by_test_id("models")).to_be_visible()
-    await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "live")
 
 
 async def get_data(gateway: LiveGateway, path: str) -> dict[str, list[str]]:

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,6 +21,9 @@ from gateway.auth import Role, create_token
 from genfleet_common.bus import Bus
 from genfleet_common.natsserver import free_port
 from genfleet_common.settings import Settings
+
+if TYPE_CHECKING:  # the browser tests' helpers below; playwright is a dev dependency only
+    from playwright.async_api import Browser, Page
 
 
 class _Server(uvicorn.Server):
@@ -84,3 +89,37 @@ async def gateway_on(settings: Settings) -> AsyncIterator[LiveGateway]:
             yield live
     finally:
         await bus.close()
+
+
+# --- the dashboard's browser tests ---------------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's (Playwright's own download cannot work here)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+async def open_page(browser: Browser) -> tuple[Page, list[str]]:
+    """A fresh page, and the list its JavaScript errors are collected in."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
+async def sign_in(page: Page, base_url: str, token: str) -> None:
+    """Through the dashboard's login form, until the event socket is live."""
+    from playwright.async_api import expect
+
+    await page.goto(base_url + "/")
+    await expect(page.get_by_test_id("login")).to_be_visible()
+    await page.fill("#token", token)
+    await page.click("#login-submit")
+    await expect(page.get_by_test_id("models")).to_be_visible()
+    await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "live")
