@@ -19,7 +19,7 @@ import pytest
 
 from genfleet_common.errors import InvalidInput
 from genfleet_common.messages import Severity, ToolRun, ToolStatus
-from scan_svc.process import ProcResult
+from genfleet_common.process import ProcResult
 from scan_svc.tools import STATIC_TOOLS, run_static, static_tools
 from scan_svc.tools.bandit import BanditTool
 from scan_svc.tools.base import SourceTarget

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
-from container_svc.compose import Compose, ComposeRun
+from container_svc.compose import Compose
 from container_svc.engine import Engine
 from container_svc.status import StatusCache
 from genfleet_common import subjects
@@ -29,6 +29,7 @@ from genfleet_common.messages import (
     ErrorInfo,
     HealthReport,
 )
+from genfleet_common.process import ProcResult
 from genfleet_common.settings import Settings
 
 Publish = Callable[[str, object], Awaitable[None]]
@@ -128,11 +129,11 @@ class Actions:
         if req.action == Action.RESTART and not self.cache.entries(app):
             steps = STEPS[Action.START]  # nothing to restart yet: bring it up
         outputs: list[str] = []
-        run: ComposeRun | None = None
+        run: ProcResult | None = None
         for args in steps:
             remaining = deadline - time.monotonic()
             run = await self.compose.run(app, args, timeout_s=max(remaining, 0.1), on_line=on_line)
-            outputs.append(run.output)
+            outputs.append(run.stdout)
             if run.timed_out or run.exit_code != 0:
                 break
         assert run is not None

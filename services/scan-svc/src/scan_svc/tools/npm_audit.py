@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from genfleet_common.messages import Finding, Location, Severity
-from scan_svc.process import ProcResult
+from genfleet_common.process import ProcResult
 from scan_svc.tools.base import SourceTarget
 from scan_svc.tools.support import (
     CliTool,

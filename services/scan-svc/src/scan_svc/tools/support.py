@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genfleet_common.messages import Finding, ToolRun, ToolStatus
+from genfleet_common.process import ProcResult, run_tool
 from scan_svc.findings import SEVERITY_ORDER, with_fingerprints
-from scan_svc.process import ProcResult, run_tool
 from scan_svc.tools.base import SourceTarget
 
 # services/scan-svc/src/scan_svc/tools/support.py -> the scan-svc folder and the repository

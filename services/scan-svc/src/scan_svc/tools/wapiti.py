@@ -28,9 +28,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from genfleet_common.messages import Finding, Location, Severity, ToolRun, ToolStatus
+from genfleet_common.process import ProcResult, run_tool_lines
 from scan_svc.blame import flask_routes
 from scan_svc.findings import deduplicate, with_fingerprints
-from scan_svc.process import ProcResult, run_tool_lines
 from scan_svc.tools.base import Progress, UrlTarget
 
 ENV_BIN = "GENFLEET_WAPITI_BIN"

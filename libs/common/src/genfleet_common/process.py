@@ -1,5 +1,5 @@
-"""Running an analyzer as a child process: its own process group, so a timeout or a stopped
-scan ends the tool and everything it started; output captured; never a shell."""
+"""Running a tool as a child process: its own process group, so a timeout or a cancelled job
+ends the tool and everything it started; output captured; never a shell."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ async def run_tool(
     timeout_s: float,
     env: Mapping[str, str] | None = None,
 ) -> ProcResult:
-    """Run `argv`; kill its whole process group on timeout or cancellation (a stopped scan)."""
+    """Run `argv`; kill its whole process group on timeout or cancellation (a stopped job)."""
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -49,11 +49,11 @@ async def run_tool(
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()
     except TimeoutError:
-        _kill(proc.pid)
+        kill_group(proc.pid)
         out, err = await proc.communicate()
         return ProcResult(None, _text(out), _text(err), time.monotonic() - started, True)
     except asyncio.CancelledError:
-        _kill(proc.pid)
+        kill_group(proc.pid)
         with contextlib.suppress(Exception):
             await asyncio.shield(proc.wait())
         raise
@@ -108,18 +108,19 @@ async def run_tool_lines(
         async with asyncio.timeout(timeout_s):
             await pump()
     except TimeoutError:
-        _kill(proc.pid)
+        kill_group(proc.pid)
         await proc.wait()
         return ProcResult(None, "\n".join(kept), "", time.monotonic() - started, True)
-    except BaseException:  # cancelled (a stopped scan), or on_line failed: end the tool too
-        _kill(proc.pid)
+    except BaseException:  # cancelled (a stopped job), or on_line failed: end the tool too
+        kill_group(proc.pid)
         with contextlib.suppress(Exception):
             await asyncio.shield(proc.wait())
         raise
     return ProcResult(proc.returncode, "\n".join(kept), "", time.monotonic() - started)
 
 
-def _kill(pid: int) -> None:
+def kill_group(pid: int) -> None:
+    """SIGKILL a child started with start_new_session=True and everything it started."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
 
