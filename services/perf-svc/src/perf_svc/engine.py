@@ -95,12 +95,24 @@ class LoadTest:
             sample = _sample.decode(msg.data)
             self.samples.append(sample)
             await self.on_sample(sample)
+        elif msg.type == "final":
+            await self._final(_sample.decode(msg.data))
         elif msg.type == "result":
             self.outcome = _outcome.decode(msg.data)
         elif msg.type == "started":
             self.pid = _started.decode(msg.data).pid
             if self._stop_asked:  # a stop that came while Locust was starting
                 self._terminate()
+
+    async def _final(self, sample: PerfSample) -> None:
+        """The last sample, at the test's end: a short tail after the last whole second only
+        updates the totals of the previous sample (its rates over a few ms would be noise)."""
+        if self.samples and sample.t - self.samples[-1].t < 0.25:
+            last = self.samples[-1]
+            last.requests, last.failures = sample.requests, sample.failures
+            return
+        self.samples.append(sample)
+        await self.on_sample(sample)
 
     def stop(self) -> None:
         """End the test early (gracefully: the stats so far are its result)."""

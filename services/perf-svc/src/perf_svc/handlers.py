@@ -106,7 +106,7 @@ class Handlers:
             return current
 
         status = await self.store.update(req.test_id, change)
-        await self.bus.nc.publish(f"{subjects.PREFIX}.ctl.perf.{req.test_id}", b"stop")
+        await self.bus.nc.publish(subjects.control(subjects.PERF, req.test_id), b"stop")
         if status.state == PerfState.STOPPED:
             await publish_status(self.bus, status)
         # a queued test has no worker to release its app: a new test may start at once

@@ -3,8 +3,8 @@ load test with Locust as a library, in its own process because Locust monkey-pat
 process with gevent.
 
 It writes JSON lines to stdout, each after LINE_PREFIX: `started` (its pid), a `sample` every
-second, then one `result` (totals, per endpoint, errors). SIGTERM stops the test early: the
-result then says `stopped` and holds the stats so far.
+second, a `final` sample at the end, then one `result` (totals, per endpoint, errors). SIGTERM
+stops the test early: the result then says `stopped` and holds the stats so far.
 """
 
 from __future__ import annotations
@@ -159,9 +159,7 @@ def main() -> int:
     ticker = gevent.spawn(every_second)
     finished.wait()
     ticker.kill()
-    last = sampler.sample()
-    if last.t - sampler.prev_t > 0 or not last.requests:
-        emit("sample", last)
+    emit("final", sampler.sample())  # the totals at the end (see engine.LoadTest._final)
     emit(
         "result",
         {
