@@ -389,6 +389,10 @@ async def main() -> None:
     from scans import measure as measure_scans
 
     await measure_scans(results, record)
+    print("load tests...", flush=True)
+    from perf import measure as measure_perf
+
+    await measure_perf(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
