@@ -76,7 +76,7 @@ class Sampler:
         self.prev_times: dict[int, int] = {}
         self.prev_timed = 0
 
-    def sample(self) -> PerfSample:
+    def sample(self, users: int | None = None) -> PerfSample:
         total = self.env.stats.total
         t = time.monotonic() - self.started
         times = dict(total.response_times)
@@ -87,7 +87,7 @@ class Sampler:
         runner = self.env.runner
         sample = PerfSample(
             t=round(t, 3),
-            users=runner.user_count if runner is not None else 0,
+            users=users if users is not None else runner.user_count if runner is not None else 0,
             rps=round((total.num_requests - self.prev_requests) / span, 2),
             fail_rps=round((total.num_failures - self.prev_failures) / span, 2),
             requests=total.num_requests,
@@ -131,12 +131,13 @@ def main() -> int:
     runner = env.create_local_runner()
     finished = gevent.event.Event()
     stopped = False
+    users_at_end = 0
 
     def finish(by_user: bool) -> None:
-        nonlocal stopped
+        nonlocal stopped, users_at_end
         if finished.is_set():
             return
-        stopped = by_user
+        stopped, users_at_end = by_user, runner.user_count
         runner.quit()
         finished.set()
 
@@ -159,7 +160,9 @@ def main() -> int:
     ticker = gevent.spawn(every_second)
     finished.wait()
     ticker.kill()
-    emit("final", sampler.sample())  # the totals at the end (see engine.LoadTest._final)
+    emit(
+        "final", sampler.sample(users=users_at_end)
+    )  # the totals at the end (see engine.LoadTest._final)
     emit(
         "result",
         {

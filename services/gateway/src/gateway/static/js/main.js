@@ -1,5 +1,6 @@
 // GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
-// and an app's security scans (#scan/<model>/<n>, see scans.js).
+// an app's security scans (#scan/<model>/<n>, see scans.js) and load tests (#perf/<model>/<n>,
+// see perf.js).
 
 import {
   api,
@@ -16,6 +17,7 @@ import {
 import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
+import { PerfView, perfHash } from "./perf.js";
 import { isDone, ScanView } from "./scans.js";
 import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
 
@@ -55,12 +57,14 @@ const events = new EventStream({
 
 const scanView = new ScanView({ events, appInfo: scanAppInfo });
 events.on("scan", (event) => renderCardScan(event.status));
+const perfView = new PerfView({ events, appInfo: scanAppInfo });
 
 // --- login --------------------------------------------------------------------------------
 function showLogin(message = "") {
   events.stop();
   logView.close();
   scanView.close();
+  perfView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
   $("#login").hidden = false;
@@ -331,6 +335,12 @@ function renderApp(model, spec) {
         dataset: { action: "scans" },
         "aria-label": `Show the scans of ${key}`,
       }, "scans"),
+      h("a", {
+        href: perfHash(model.name, spec.number),
+        class: "scans-link",
+        dataset: { action: "perf" },
+        "aria-label": `Load-test ${key}`,
+      }, "load tests"),
       h("span", { class: "scan-line", dataset: { testid: "scan-summary" }, hidden: true, role: "status" }),
     ),
     h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
@@ -573,27 +583,27 @@ function openLogs(key) {
 // --- scans ---------------------------------------------------------------------------------
 const scanHash = (model, number) => `#scan/${seg(model)}/${number}`;
 
-/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, anything else the fleet. */
+/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, #perf/<model>/<n>[/<test
+ * id>] its load tests, anything else the fleet. */
 function route() {
-  const match = /^#scan\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  const match = /^#(scan|perf)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
     let model = "";
     try {
-      model = decodeURIComponent(match[1]);
+      model = decodeURIComponent(match[2]);
     } catch {
       model = "";
     }
-    entry = state.apps.get(appKey(model, Number(match[2])));
+    entry = state.apps.get(appKey(model, Number(match[3])));
   }
-  if (entry) {
-    $("#models").hidden = true;
-    scanView.open(entry.model, entry.spec.number, match[3] || "");
-  } else {
-    scanView.close();
-    $("#models").hidden = false;
-    if (match) showBanner(`No app ${match[1]}/app${match[2]} in this fleet.`);
-  }
+  const view = match?.[1];
+  if (entry && view === "scan") scanView.open(entry.model, entry.spec.number, match[4] || "");
+  else scanView.close();
+  if (entry && view === "perf") perfView.open(entry.model, entry.spec.number, match[4] || "");
+  else perfView.close();
+  $("#models").hidden = Boolean(entry);
+  if (match && !entry) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
 }
 
 window.addEventListener("hashchange", () => {
@@ -652,6 +662,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView };
+window.genfleet = { events, state, logView, scanView, perfView };
 
 boot();
