@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -27,9 +26,9 @@ from locust.stats import StatsEntry, calculate_response_time_percentile, diff_re
 from genfleet_common.messages import EndpointStats, PerfError, PerfSample
 from perf_svc.locustfile import user_class
 from perf_svc.plan import LINE_PREFIX, PLAN_ENV, RunPlan, UserPlan
+from perf_svc.results import error_type
 
 _enc = msgspec.json.Encoder()
-_HTTP_STATUS = re.compile(r"\bcode=(\d{3})\b")
 
 
 def emit(kind: str, data: Any) -> None:
@@ -53,15 +52,6 @@ def entry_stats(entry: StatsEntry) -> EndpointStats:
         fail_rps=round(float(entry.total_fail_per_sec), 3),
         avg_bytes=round(float(entry.avg_content_length), 1),
     )
-
-
-def error_type(error: str) -> str:
-    """A failure's kind: "HTTP 500" for a status, else the exception's class name."""
-    match = _HTTP_STATUS.search(error)
-    if match:
-        return f"HTTP {match.group(1)}"
-    name = error.partition("(")[0].strip()
-    return name if name.isidentifier() else error[:120]
 
 
 class Sampler:

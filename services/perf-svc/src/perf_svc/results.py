@@ -3,6 +3,7 @@ by side comparison of two results."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from genfleet_common.messages import (
@@ -14,6 +15,19 @@ from genfleet_common.messages import (
     PerfSample,
     PerfStatus,
 )
+
+_HTTP_STATUS = re.compile(r"\bcode=(\d{3})\b")
+
+
+def error_type(error: str) -> str:
+    """A failure's kind from Locust's text of it: "HTTP 500" for a bad status (FastHttpUser
+    says `BadStatusCode(..., code=500)`), else the exception's class name."""
+    match = _HTTP_STATUS.search(error)
+    if match:
+        return f"HTTP {match.group(1)}"
+    name = error.partition("(")[0].strip()
+    return name if name.isidentifier() else error[:120]
+
 
 # metric -> whether a higher value is better
 METRICS: dict[str, bool] = {
