@@ -1,5 +1,5 @@
 """The pure parts of a result, without Locust or Docker: error kinds, the comparison of two
-runs, the charts as PNG files, and the CLI's duration and endpoint parsing."""
+runs, the charts as PNG files."""
 
 from __future__ import annotations
 
