@@ -93,11 +93,8 @@ def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
                 if event["test_id"] != test_id:
                     continue
                 last = event.get("last")
-                if (
-                    last
-                    and event["state"] == "RUNNING"
-                    and (not rps or last["t"] != status.get("last", {}).get("t"))
-                ):
+                seen = (status.get("last") or {}).get("t")
+                if last and event["state"] == "RUNNING" and last["t"] != seen:
                     rps.append(last["rps"])
                 status = event
                 live.update(_live_panel(status, rps))
