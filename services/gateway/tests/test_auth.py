@@ -36,6 +36,7 @@ ROLES: dict[tuple[str, str], Role] = {
     ("WS", "/api/apps/{model}/{app}/logs/follow"): Role.VIEWER,
     ("POST", "/api/scans"): Role.OPERATOR,
     ("POST", "/api/scans/batch"): Role.OPERATOR,
+    ("GET", "/api/scans/latest"): Role.VIEWER,
     ("GET", "/api/scans/{scan_id}"): Role.VIEWER,
     ("POST", "/api/scans/{scan_id}/stop"): Role.OPERATOR,
     ("GET", "/api/apps/{model}/{app}/scans"): Role.VIEWER,

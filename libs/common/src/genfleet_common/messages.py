@@ -471,6 +471,14 @@ class ScanBatchReply(Message, kw_only=True):
     refused: dict[str, str] = msgspec.field(default_factory=dict)  # "Model/appN" -> why
 
 
+class ScanLatestRequest(Message, kw_only=True):
+    model: ModelName | None = None  # None: the whole fleet
+
+
+class ScanLatest(Message, kw_only=True):
+    scans: dict[str, ScanStatus]  # "Model/appN" -> its newest scan (apps never scanned: absent)
+
+
 class ScanJob(Message, kw_only=True):
     """What a worker pulls from the work queue (the status lives in KV)."""
 

@@ -38,6 +38,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # bus
     nats_url: str = "nats://127.0.0.1:4222"
     request_timeout_s: float = 30.0  # default wait for a command reply
+    nats_replicas: int = 1  # JetStream copies of streams, KV, object stores: 3 on a cluster
     # fleet
     fleet_root: str = "examples/fleet"
     # docker

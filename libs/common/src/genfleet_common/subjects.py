@@ -35,6 +35,7 @@ SCAN_STOP = command(SCAN, "stop")
 SCAN_HISTORY = command(SCAN, "history")
 SCAN_BATCH = command(SCAN, "batch")
 SCAN_TOOLS = command(SCAN, "tools")
+SCAN_LATEST = command(SCAN, "latest")
 
 # --- jobs (JetStream work queues) and their state -------------------------------------------
 SCAN_JOBS_STREAM = "GENFLEET_SCAN_JOBS"

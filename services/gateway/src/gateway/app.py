@@ -63,7 +63,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         owned = bus is None
-        connected = bus or await Bus.connect(settings.nats_url, name="gateway")
+        connected = bus or await Bus.connect(
+            settings.nats_url, name="gateway", replicas=settings.nats_replicas
+        )
         try:
             await connected.ensure_stream(EVENTS_STREAM)
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:

@@ -131,6 +131,7 @@ async function boot() {
   $("#login").hidden = true;
   route();
   refreshSystem();
+  loadLatestScans();
   clearInterval(state.systemTimer);
   state.systemTimer = setInterval(() => {
     if (document.visibilityState === "visible") refreshSystem();
@@ -626,6 +627,8 @@ function renderCardScan(status, fromReply = false) {
   if (!entry) return;
   // a start's answer (STARTING) may arrive after the scan's first events: keep the newer
   if (fromReply && entry.scan?.scan_id === status.scan_id) return;
+  // the page's first load of the latest scans may answer after a newer scan's events
+  if (fromReply && (entry.scan?.started_at ?? 0) > (status.started_at ?? 0)) return;
   entry.scan = status;
   const line = entry.card.querySelector(".scan-line");
   const c = status.counts || {};
@@ -640,6 +643,17 @@ function renderCardScan(status, fromReply = false) {
   line.replaceChildren(h("a", { href: `${scanHash(status.model, status.app)}/${seg(status.scan_id)}` }, text));
   line.dataset.state = status.state;
   line.hidden = false;
+}
+
+/** Each card's latest scan, once: the scan events keep them current from then on. */
+async function loadLatestScans() {
+  try {
+    const reply = await api("GET", "/api/scans/latest");
+    for (const status of Object.values(reply.scans)) renderCardScan(status, true);
+  } catch (err) {
+    // no scan service (yet): the cards have no scan line, as before any scan
+    console.info("latest scans not loaded:", describeError(err));
+  }
 }
 
 async function runCardScan(key, button) {
