@@ -30,7 +30,11 @@ class PerfService:
         self.worker: JobWorker[PerfJob] | None = None
 
     async def start(self) -> Bus:
-        bus = await Bus.connect(self.settings.nats_url, name=f"perf-svc {self.name}")
+        bus = await Bus.connect(
+            self.settings.nats_url,
+            name=f"perf-svc {self.name}",
+            replicas=self.settings.nats_replicas,
+        )
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
         store = JobStore(
