@@ -7,13 +7,14 @@ import pytest
 
 from genfleet_common.messages import (
     EndpointStats,
+    PerfError,
     PerfResult,
     PerfSample,
     PerfState,
     PerfStatus,
 )
 from perf_svc.charts import CHARTS, render_charts
-from perf_svc.results import compare, error_type
+from perf_svc.results import compare, error_type, unreachable
 
 
 def stats(name: str, requests: int, rps: float, p95: float, failures: int = 0) -> EndpointStats:
@@ -74,3 +75,15 @@ def test_charts_are_png_files_even_without_samples() -> None:
         pngs = render_charts(data, "m/app1 backend")
         assert set(pngs) == set(CHARTS)
         assert all(png.startswith(b"\x89PNG") and len(png) > 1000 for png in pngs.values())
+
+
+def test_a_test_that_never_reached_the_app_says_so() -> None:
+    url = "http://127.0.0.1:3121/"
+    refused = [PerfError(method="GET", name="/", error="ConnectionRefusedError", occurrences=50)]
+    assert "could not reach" in unreachable(stats("Aggregated", 50, 5.0, 1.0, 50), refused, url)
+    assert "ConnectionRefusedError" in unreachable(stats("Aggregated", 50, 5, 1, 50), refused, url)
+    assert "no request" in unreachable(stats("Aggregated", 0, 0.0, 0.0), [], url)
+    # an app that answers, even with errors only, was measured
+    http_500 = [PerfError(method="GET", name="/", error="HTTP 500", occurrences=50)]
+    assert unreachable(stats("Aggregated", 50, 5.0, 1.0, 50), http_500, url) == ""
+    assert unreachable(stats("Aggregated", 50, 5.0, 1.0, 10), refused[:0], url) == ""

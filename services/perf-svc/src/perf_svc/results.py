@@ -29,6 +29,18 @@ def error_type(error: str) -> str:
     return name if name.isidentifier() else error[:120]
 
 
+def unreachable(totals: EndpointStats, errors: list[PerfError], url: str) -> str:
+    """Why the test could not measure the app, when no request got any HTTP answer at all
+    (every one refused, reset or timed out); "" when it did measure something."""
+    if totals.requests == 0:
+        return f"no request to {url} completed"
+    answered = any(e.error.startswith("HTTP ") for e in errors)
+    if totals.failures < totals.requests or answered:
+        return ""
+    kinds = ", ".join(errors_by_type(errors)) or "no answer"
+    return f"could not reach {url}: every request failed ({kinds})"
+
+
 # metric -> whether a higher value is better
 METRICS: dict[str, bool] = {
     "rps": True,

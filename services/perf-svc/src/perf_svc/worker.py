@@ -31,7 +31,7 @@ from genfleet_common.messages import (
 from genfleet_common.settings import Settings
 from genfleet_common.targets import part_running
 from perf_svc.engine import LoadTest, LocustFailed
-from perf_svc.results import build_result
+from perf_svc.results import build_result, unreachable
 from perf_svc.store import store_result
 
 log = get_logger("perf.worker")
@@ -96,7 +96,9 @@ class PerfRunner:
             await self._finish(status, PerfState.ERROR, f"{type(exc).__name__}: {exc}", test)
             return
         state = PerfState.STOPPED if outcome.stopped else PerfState.COMPLETE
-        await self._finish(status, state, "", test)
+        # "could not check" is never a result: an app that never answered fails the test
+        why = "" if outcome.stopped else unreachable(outcome.totals, outcome.errors, status.url)
+        await self._finish(status, PerfState.FAILED if why else state, why, test)
 
     async def give_up(self, job: PerfJob, attempts: int) -> None:
         status = await self.store.get(job.test_id)
