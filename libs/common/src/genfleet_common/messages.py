@@ -431,6 +431,14 @@ class ScanStatus(Message, kw_only=True):
     worker: str = ""
     attempt: int = 0  # deliveries of its job so far
 
+    @property
+    def job_id(self) -> str:
+        return self.scan_id
+
+    @property
+    def done(self) -> bool:
+        return self.state.done
+
 
 class ScanRequest(Message, kw_only=True):
     model: ModelName
@@ -471,6 +479,10 @@ class ScanJob(Message, kw_only=True):
     app: int
     tools: list[str]
     urls: list[str]
+
+    @property
+    def job_id(self) -> str:
+        return self.scan_id
 
 
 class ScanReport(Message, kw_only=True):

@@ -44,9 +44,9 @@ SCAN_STATE_BUCKET = "genfleet-scans"  # KV: scan status, the running scan per ap
 REPORTS_BUCKET = "genfleet-reports"  # object store: JSON, SARIF, markdown, HTML reports
 
 
-def scan_control(scan_id: str) -> str:
-    """Where a stop reaches the worker that runs the scan (every worker listens)."""
-    return f"{PREFIX}.ctl.scan.{scan_id}"
+def control(kind: str, job_id: str) -> str:
+    """Where a stop reaches the worker that runs a job of `kind` (every worker listens)."""
+    return f"{PREFIX}.ctl.{kind}.{job_id}"
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -23,10 +23,9 @@ from genfleet_common.messages import (
     ScanState,
     ScanStatus,
 )
-from scan_svc.state import ScanStore
 from scan_svc.targets import choose_urls
 from scan_svc.toolbox import Toolbox
-from scan_svc.worker import publish_status
+from scan_svc.worker import ScanStore, publish_status
 
 
 class ToolList(Empty, kw_only=True):
@@ -92,7 +91,7 @@ class Handlers:
             return current
 
         status = await self.store.update(req.scan_id, change)
-        await self.bus.nc.publish(subjects.scan_control(req.scan_id), b"stop")
+        await self.bus.nc.publish(subjects.control("scan", req.scan_id), b"stop")
         if status.state == ScanState.STOPPED:
             await publish_status(self.bus, status)
         # a queued scan has no worker to release its app: a new scan may start at once

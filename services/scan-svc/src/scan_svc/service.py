@@ -8,14 +8,15 @@ import socket
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
+from genfleet_common.jobs import JobWorker
 from genfleet_common.logs import get_logger
+from genfleet_common.messages import ScanJob
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
 from scan_svc.handlers import Handlers
-from scan_svc.state import ScanStore
 from scan_svc.toolbox import Toolbox
-from scan_svc.worker import Worker
+from scan_svc.worker import Scans, scan_store
 
 log = get_logger("scan")
 
@@ -27,17 +28,16 @@ class ScanService:
         self.toolbox = toolbox or Toolbox.default()
         self.name = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
         self.bus: Bus | None = None
-        self.worker: Worker | None = None
+        self.worker: JobWorker[ScanJob] | None = None
 
     async def start(self) -> Bus:
         bus = await Bus.connect(self.settings.nats_url, name=f"scan-svc {self.name}")
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
-        store = ScanStore(await bus.ensure_kv(subjects.SCAN_STATE_BUCKET, history=1))
+        store = scan_store(await bus.ensure_kv(subjects.SCAN_STATE_BUCKET, history=1))
         reports = await bus.ensure_object_store(subjects.REPORTS_BUCKET)
-        self.worker = Worker(
-            bus, store, reports, self.fleet, self.toolbox, self.settings, self.name
-        )
+        scans = Scans(bus, store, reports, self.fleet, self.toolbox, self.settings, self.name)
+        self.worker = scans.worker()
         await self.worker.start()
         await Handlers(bus, store, self.fleet, self.toolbox).register()
         log.info("ready", extra={"worker": self.name, "tools": self.toolbox.names})

@@ -1,13 +1,10 @@
-"""A scan worker: pulls scan jobs from the JetStream work queue, one at a time, and runs them.
+"""Running scan jobs: what a scan worker does with each job the queue hands it.
 
-- The job is acked only when its scan is over, and `in_progress` is sent meanwhile: a worker
-  that dies stops both, and JetStream redelivers the job to another worker after ack_wait.
-- Deliveries are unlimited at the stream level and counted here, so a job whose workers keep
-  dying ends FAILED with that reason: never lost, never stuck in SCANNING.
-- A stop is honoured two ways: the control subject cancels the running scan at once (its
-  tools' process groups are killed), and every progress write is revision-checked against a
-  STOPPED state in KV, so a stop that raced the start is never overwritten.
-- On shutdown the running scan is cancelled and its job nak'ed: another worker takes it now.
+The queue mechanics (pull, heartbeats, redelivery counting, stop and shutdown) are
+genfleet_common.jobs; here: claim the scan, run it, store its report, and record how it ended.
+A stop is honoured two ways: the control subject cancels the running scan at once (its tools'
+process groups are killed), and every progress write is revision-checked against a STOPPED
+state in KV, so a stop that raced the start is never overwritten.
 """
 
 from __future__ import annotations
@@ -15,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
 
-import msgspec
-import nats.errors
-from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from genfleet_common import subjects
-from genfleet_common.bus import Bus, encode
+from genfleet_common.bus import Bus
 from genfleet_common.errors import GenFleetError, ServiceUnavailable
 from genfleet_common.fleet import Fleet
+from genfleet_common.jobs import JobContext, JobStore, JobWorker, jobs_stream
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     AppSpec,
@@ -40,25 +34,18 @@ from genfleet_common.messages import (
 )
 from genfleet_common.settings import Settings
 from scan_svc.engine import Scan
+from scan_svc.findings import deduplicate
 from scan_svc.reports import store_reports
-from scan_svc.state import ScanStore
 from scan_svc.toolbox import Toolbox
 
 log = get_logger("scan.worker")
 
-JOBS_STREAM = StreamConfig(
-    name=subjects.SCAN_JOBS_STREAM,
-    subjects=[subjects.SCAN_JOB],
-    retention=RetentionPolicy.WORK_QUEUE,  # each job to exactly one worker
-    storage=StorageType.FILE,
-)
-DLQ_STREAM = StreamConfig(
-    name="GENFLEET_DLQ",
-    subjects=[f"{subjects.PREFIX}.dlq.>"],
-    storage=StorageType.FILE,
-    max_age=7 * 24 * 3600.0,
-)
-DLQ_SCAN = f"{subjects.PREFIX}.dlq.scan"
+JOBS_STREAM = jobs_stream(subjects.SCAN_JOBS_STREAM, subjects.SCAN_JOB)
+ScanStore = JobStore[ScanStatus]
+
+
+def scan_store(kv: KeyValue) -> ScanStore:
+    return JobStore(kv, ScanStatus, "scan")
 
 
 class StopRequested(Exception):
@@ -69,7 +56,9 @@ async def publish_status(bus: Bus, status: ScanStatus) -> None:
     await bus.publish(subjects.event("scan", status.model, status.app), ScanEvent(status=status))
 
 
-class Worker:
+class Scans:
+    """The scan side of a worker (a JobRunner)."""
+
     def __init__(
         self,
         bus: Bus,
@@ -87,95 +76,37 @@ class Worker:
         self.toolbox = toolbox
         self.settings = settings
         self.name = name
-        self.running: dict[str, asyncio.Task[ScanReport]] = {}
-        self._stopping = False
-        self._loop_task: asyncio.Task[None] | None = None
-        self._control: Any = None
 
-    async def start(self) -> None:
-        await self.bus.ensure_stream(JOBS_STREAM)
-        await self.bus.ensure_stream(DLQ_STREAM)
-        self.pull = await self.bus.js.pull_subscribe(
-            subjects.SCAN_JOB,
-            durable=subjects.SCAN_WORKERS,
-            stream=subjects.SCAN_JOBS_STREAM,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=self.settings.scan_ack_wait_s,
-                max_deliver=-1,  # counted by us: see _handle
-            ),
-        )
-        self._control = await self.bus.nc.subscribe(subjects.scan_control("*"), cb=self._on_control)
-        self._loop_task = asyncio.create_task(self._loop())
+    def worker(self) -> JobWorker[ScanJob]:
+        return JobWorker(
+            self.bus, self, ScanJob,
+            kind="scan", stream=JOBS_STREAM, durable=subjects.SCAN_WORKERS,
+            ack_wait_s=self.settings.scan_ack_wait_s,
+            max_attempts=self.settings.scan_max_attempts,
+        )  # fmt: skip
 
-    async def stop(self) -> None:
-        """Shutdown: take no more jobs; the running scan goes back to the queue."""
-        self._stopping = True
-        for task in self.running.values():
-            task.cancel()
-        if self._loop_task is not None:
-            await asyncio.gather(self._loop_task, return_exceptions=True)
-        # the pull subscription too: left open, the connection's drain waits for it in vain
-        for sub in (self._control, getattr(self, "pull", None)):
-            if sub is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await sub.unsubscribe()
-
-    async def _on_control(self, msg: Msg) -> None:
-        scan_id = msg.subject.rsplit(".", 1)[-1]
-        task = self.running.get(scan_id)
-        if task is not None:
-            log.info("stopping scan", extra={"scan": scan_id})
-            task.cancel()
-
-    async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                messages = await self.pull.fetch(1, timeout=1)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            except nats.errors.Error as exc:
-                log.warning("fetch failed", extra={"error": str(exc)})
-                await asyncio.sleep(0.5)
-                continue
-            for msg in messages:
-                await self._handle(msg)
-
-    # --- one job ---------------------------------------------------------------------------
-    async def _handle(self, msg: Msg) -> None:
-        try:
-            job = msgspec.json.decode(msg.data, type=ScanJob)
-        except msgspec.DecodeError as exc:
-            # dead-lettered, never dropped silently
-            log.error("undecodable scan job", extra={"error": str(exc)})
-            await self.bus.nc.publish(DLQ_SCAN, msg.data, headers={"error": str(exc)[:500]})
-            await msg.term()
-            return
-        attempt = msg.metadata.num_delivered
-        try:
-            status = await self._claim(job, attempt)
-        except GenFleetError as exc:  # e.g. the status is gone: nothing to run
-            log.error("cannot claim scan", extra={"scan": job.scan_id, "error": exc.message})
-            await msg.ack()
-            return
-        if status is None or status.state.done:
-            await msg.ack()
-            return
-        if attempt > self.settings.scan_max_attempts:
+    async def give_up(self, job: ScanJob, attempts: int) -> None:
+        status = await self.store.get(job.scan_id)
+        if not status.state.done:
             await self._finish(
                 status,
                 ScanState.FAILED,
-                f"the workers running this scan stopped answering {attempt - 1} times",
+                f"the workers running this scan stopped answering {attempts - 1} times",
             )
-            await msg.ack()
-            return
-        beat = asyncio.create_task(self._heartbeat(msg))
-        try:
-            await self._run(job, status, msg)
-        finally:
-            beat.cancel()
 
-    async def _claim(self, job: ScanJob, attempt: int) -> ScanStatus | None:
+    async def requeue(self, job: ScanJob) -> None:
+        status = await self.store.get(job.scan_id)
+        if status.state.done:
+            return
+        status.state, status.error, status.worker = (
+            ScanState.STARTING,
+            "requeued: its worker stopped",
+            "",
+        )
+        await self.store.put(status)
+        await publish_status(self.bus, status)
+
+    async def _claim(self, job: ScanJob, attempt: int) -> ScanStatus:
         note = "" if attempt == 1 else f"taken over after its worker was lost (delivery {attempt})"
 
         def change(current: ScanStatus) -> ScanStatus | None:
@@ -191,13 +122,6 @@ class Worker:
         if not status.state.done:
             await publish_status(self.bus, status)
         return status
-
-    async def _heartbeat(self, msg: Msg) -> None:
-        every = max(self.settings.scan_ack_wait_s / 3, 0.2)
-        while True:
-            await asyncio.sleep(every)
-            with contextlib.suppress(nats.errors.Error):
-                await msg.in_progress()
 
     async def _publish(self, status: ScanStatus) -> None:
         def change(current: ScanStatus) -> ScanStatus:
@@ -228,52 +152,40 @@ class Worker:
                 )
         return f"{app.key} has no service {part!r}"
 
-    async def _run(self, job: ScanJob, status: ScanStatus, msg: Msg) -> None:
+    async def run(self, job: ScanJob, attempt: int, ctx: JobContext) -> None:
+        try:
+            status = await self._claim(job, attempt)
+        except GenFleetError as exc:  # e.g. the status is gone: nothing to run
+            log.error("cannot claim scan", extra={"scan": job.scan_id, "error": exc.message})
+            return
+        if status.state.done:
+            return
         scan = Scan(
             job, status,
             fleet=self.fleet, toolbox=self.toolbox, publish=self._publish,
             is_running=self._is_running, tool_timeout_s=self.settings.scan_tool_timeout_s,
         )  # fmt: skip
-        task = asyncio.create_task(scan.run())
-        self.running[job.scan_id] = task
         try:
-            report = await task
+            report = await scan.run()
         except (asyncio.CancelledError, StopRequested):
-            if self._stopping:
-                # back to the queue, for another worker (or this one, restarted)
-                status.state, status.error, status.worker = (
-                    ScanState.STARTING,
-                    "requeued: its worker stopped",
-                    "",
-                )
-                with contextlib.suppress(Exception):
-                    await self.store.put(status)
-                    await publish_status(self.bus, status)
-                await msg.nak()
-                return
+            if ctx.shutting_down:
+                raise  # the job goes back to the queue: see requeue
             await self._finish(status, ScanState.STOPPED, "", runs=scan)
-            await msg.ack()
             return
         except Exception as exc:
             log.exception("scan failed", extra={"scan": job.scan_id})
             await self._finish(status, ScanState.ERROR, f"{type(exc).__name__}: {exc}", runs=scan)
-            await msg.ack()
             return
-        finally:
-            self.running.pop(job.scan_id, None)
         await self._save(report)
         # stopped in the last moment: the stop stands, with this report
         with contextlib.suppress(StopRequested):
             await self._publish(report.status)
         await self.store.release(report.status)
-        await msg.ack()
 
     async def _finish(
         self, status: ScanStatus, state: ScanState, error: str, runs: Scan | None = None
     ) -> None:
         """End a scan that did not complete; its report (what ran, and why it ended) first."""
-        from scan_svc.findings import deduplicate
-
         status.state, status.error, status.ended_at = state, error, time.time()
         done = runs.runs if runs is not None else []
         findings = deduplicate(f for r in done for f in r.findings)
@@ -296,6 +208,3 @@ class Worker:
 def check_ready(toolbox: Toolbox) -> None:
     if not toolbox.names:
         raise ServiceUnavailable("no analyzers are registered")
-
-
-__all__ = ["JOBS_STREAM", "Worker", "encode"]
