@@ -541,6 +541,8 @@ class RequirementResult(Struct, kw_only=True):
     error: str = ""
     attempts: int = 0  # model calls made (0 when cached or unavailable)
     cached: bool = False
+    # every model call answered (no timeout or error answer): asking again would give the same
+    deterministic: bool = False
     context: list[str] = msgspec.field(default_factory=list)  # "file:a-b" sent to the model
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -1,8 +1,10 @@
 """Verdicts kept by what decides them: the app's code, the requirement, the model, the prompt.
 
-A second analysis of unchanged code with the same model and prompt version reads the verdict
-instead of asking the model again. Only verdicts are kept: a failed or unavailable check is
-asked anew next time.
+A second analysis of unchanged code with the same model, prompt version and answer settings
+reads the result instead of asking the model again. Decoding is deterministic (temperature
+0), so an answer that was not the expected JSON would come again: such a "failed" result is
+kept too. A check that failed for the backend's sake (timeout, error answer) or found no model
+is asked anew next time.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(RequirementResult)
 
 
-def cache_key(code_hash: str, requirement: str, llm_id: str, prompt_version: str) -> str:
+def cache_key(
+    code_hash: str, requirement: str, llm_id: str, prompt_version: str, settings: str
+) -> str:
     h = hashlib.sha256()
-    for part in (code_hash, requirement, llm_id, prompt_version):
+    for part in (code_hash, requirement, llm_id, prompt_version, settings):
         h.update(part.encode() + b"\0")
     return "v." + h.hexdigest()
 
@@ -32,8 +36,9 @@ class VerdictCache:
         self.kv = kv
 
     @staticmethod
-    def key(code_hash: str, requirement: str, llm_id: str) -> str:
-        return cache_key(code_hash, requirement, llm_id, PROMPT_VERSION)
+    def key(code_hash: str, requirement: str, llm_id: str, max_tokens: int, retries: int) -> str:
+        settings = f"max_tokens={max_tokens};retries={retries}"  # they change the answer
+        return cache_key(code_hash, requirement, llm_id, PROMPT_VERSION, settings)
 
     async def get(self, key: str) -> RequirementResult | None:
         try:
@@ -48,5 +53,7 @@ class VerdictCache:
             return None  # written by an older version: asked anew
 
     async def put(self, key: str, result: RequirementResult) -> None:
-        if result.status == VerdictStatus.VERDICT:
+        if result.status == VerdictStatus.VERDICT or (
+            result.status == VerdictStatus.FAILED and result.deterministic
+        ):
             await self.kv.put(key, _enc.encode(result))

@@ -108,7 +108,7 @@ class Analysis:
     async def _one(
         self, req: Requirement, files: list[context.SourceFile], code: str
     ) -> RequirementResult:
-        key = VerdictCache.key(code, req.text, self.backend.llm_id)
+        key = VerdictCache.key(code, req.text, self.backend.llm_id, self.max_tokens, self.retries)
         if self.cache is not None:
             hit = await self.cache.get(key)
             if hit is not None:
@@ -140,7 +140,7 @@ class Analysis:
     async def _ask(self, req: Requirement, files: list[context.SourceFile]) -> RequirementResult:
         shown = context.choose(files, req.text, self.budget(req))
         result = RequirementResult(
-            requirement=req, status=VerdictStatus.FAILED, context=shown.parts
+            requirement=req, status=VerdictStatus.FAILED, context=shown.parts, deterministic=True
         )
         messages = prompt.first_turn(self.spec.name, self.spec.description, req, shown.text)
         question = messages[-1].content
@@ -151,7 +151,7 @@ class Analysis:
                     try:
                         done = await chat.ask(question, self.max_tokens)
                     except BackendFailed as exc:
-                        result.error = str(exc)
+                        result.error, result.deterministic = str(exc), False
                         continue
                     self._add(result, done)
                     try:

@@ -12,12 +12,13 @@ PROMPT_VERSION = "1"
 SYSTEM = (
     "You review the source code of a web application against one written requirement. "
     "Decide from the code shown whether the requirement is met. Reply with exactly one JSON "
-    "object and nothing else, in this form:\n"
-    '{"met": true, "confidence": "HIGH", "explanation": "one or two sentences", '
-    '"evidence": [{"file": "backend/app.py", "lines": "10-24"}]}\n'
-    '"met" is true or false. "confidence" is "HIGH", "MEDIUM" or "LOW". "evidence" lists the '
-    "files and line ranges (as numbered in the code shown) that support the decision; it may "
-    "be empty when nothing in the code relates to the requirement."
+    "object and nothing else, with these keys:\n"
+    '"met": true or false;\n'
+    '"confidence": "HIGH", "MEDIUM" or "LOW";\n'
+    '"explanation": one or two sentences of your own on why;\n'
+    '"evidence": a list of {"file": <a file path shown>, "lines": "<first>-<last>"} for the '
+    "numbered lines that support the decision (an empty list when nothing in the code "
+    "relates to the requirement)."
 )
 
 RETRY = (

@@ -59,18 +59,17 @@ class Results:
 
     async def summaries(self, model: str | None) -> tuple[list[AppSummary], list[ModelSummary]]:
         prefix = f"summary.{model}." if model else "summary."
-        try:
-            keys = await self.state.keys(filters=[f"{prefix}>"])
-        except nats.js.errors.NoKeysError:
-            keys = []
         apps: list[AppSummary] = []
-        for key in keys:
-            try:
-                entry = await self.state.get(key)
-            except nats.js.errors.KeyNotFoundError:
-                continue
-            if entry.value:
-                apps.append(_summary.decode(entry.value))
+        # one watcher reads every current summary and ends (None) once it has them all
+        watcher = await self.state.watch(prefix + ">", ignore_deletes=True)
+        try:
+            async for entry in watcher:
+                if entry is None:
+                    break
+                if entry.value:
+                    apps.append(_summary.decode(entry.value))
+        finally:
+            await watcher.stop()
         apps.sort(key=lambda a: (a.model, a.app, a.llm_id))
         by_model: dict[tuple[str, str], ModelSummary] = {}
         for a in apps:

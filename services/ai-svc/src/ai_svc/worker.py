@@ -158,9 +158,10 @@ class Analyses:
                 status, AiState.ERROR, f"{type(exc).__name__}: {exc}", analysis.results
             )
             return
+        # results first: whoever sees COMPLETE can read them (and the summary)
+        await self._save(final, analysis.results)
         with contextlib.suppress(StopRequested):  # stopped in the last moment: the stop stands
             await self._write(final)
-            await self._save(final, analysis.results)
             await publish_status(self.bus, final)
         await self.store.release(final)
 
