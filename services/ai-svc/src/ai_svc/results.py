@@ -69,7 +69,7 @@ class Results:
                 if entry.value:
                     apps.append(_summary.decode(entry.value))
         finally:
-            await watcher.stop()
+            await watcher.stop()  # type: ignore[no-untyped-call]
         apps.sort(key=lambda a: (a.model, a.app, a.llm_id))
         by_model: dict[tuple[str, str], ModelSummary] = {}
         for a in apps:
