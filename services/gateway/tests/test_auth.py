@@ -41,14 +41,22 @@ ROLES: dict[tuple[str, str], Role] = {
     ("GET", "/api/apps/{model}/{app}/scans"): Role.VIEWER,
     ("GET", "/api/scan-tools"): Role.VIEWER,
     ("GET", "/api/scans/{scan_id}/report"): Role.VIEWER,
+    ("POST", "/api/analyses"): Role.OPERATOR,
+    ("GET", "/api/analyses/{analysis_id}"): Role.VIEWER,
+    ("GET", "/api/analyses/{analysis_id}/result"): Role.VIEWER,
+    ("POST", "/api/analyses/{analysis_id}/stop"): Role.OPERATOR,
+    ("GET", "/api/apps/{model}/{app}/analyses"): Role.VIEWER,
+    ("GET", "/api/analysis-summary"): Role.VIEWER,
+    ("GET", "/api/llms"): Role.VIEWER,
 }
 BELOW = {Role.OPERATOR: Role.VIEWER, Role.ADMIN: Role.OPERATOR}
 # Valid values, so that nothing but auth can refuse the request.
-PARAMS = {"model": "g-gpt-4o", "app": "1", "action": "stop", "scan_id": "0"}
+PARAMS = {"model": "g-gpt-4o", "app": "1", "action": "stop", "scan_id": "0", "analysis_id": "0"}
 BODIES = {
     "/api/tokens": {"role": "viewer", "sub": "someone"},
     "/api/scans": {"model": "g-gpt-4o", "app": 1},
     "/api/scans/batch": {"model": "g-gpt-4o"},
+    "/api/analyses": {"model": "g-gpt-4o", "app": 1},
 }
 
 
