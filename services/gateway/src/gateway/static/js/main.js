@@ -1,5 +1,6 @@
 // GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
-// and an app's security scans (#scan/<model>/<n>, see scans.js).
+// an app's security scans (#scan/<model>/<n>, see scans.js) and requirements analyses
+// (#ai/<model>/<n>, see ai.js).
 
 import {
   api,
@@ -16,6 +17,7 @@ import {
 import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
+import { AiView, aiHash } from "./ai.js";
 import { isDone, ScanView } from "./scans.js";
 import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
 
@@ -54,6 +56,7 @@ const events = new EventStream({
 });
 
 const scanView = new ScanView({ events, appInfo: scanAppInfo });
+const aiView = new AiView({ events, appInfo: scanAppInfo });
 events.on("scan", (event) => renderCardScan(event.status));
 
 // --- login --------------------------------------------------------------------------------
@@ -61,6 +64,7 @@ function showLogin(message = "") {
   events.stop();
   logView.close();
   scanView.close();
+  aiView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
   $("#login").hidden = false;
@@ -331,6 +335,12 @@ function renderApp(model, spec) {
         dataset: { action: "scans" },
         "aria-label": `Show the scans of ${key}`,
       }, "scans"),
+      h("a", {
+        href: aiHash(model.name, spec.number),
+        class: "scans-link",
+        dataset: { action: "requirements" },
+        "aria-label": `Show the requirements analyses of ${key}`,
+      }, "requirements"),
       h("span", { class: "scan-line", dataset: { testid: "scan-summary" }, hidden: true, role: "status" }),
     ),
     h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
@@ -573,26 +583,33 @@ function openLogs(key) {
 // --- scans ---------------------------------------------------------------------------------
 const scanHash = (model, number) => `#scan/${seg(model)}/${number}`;
 
-/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, anything else the fleet. */
+/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans,
+ * #ai/<model>/<n>[/<analysis id>] its requirements analyses, anything else the fleet. */
 function route() {
-  const match = /^#scan\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  const match = /^#(scan|ai)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
     let model = "";
     try {
-      model = decodeURIComponent(match[1]);
+      model = decodeURIComponent(match[2]);
     } catch {
       model = "";
     }
-    entry = state.apps.get(appKey(model, Number(match[2])));
+    entry = state.apps.get(appKey(model, Number(match[3])));
   }
-  if (entry) {
+  if (entry && match[1] === "scan") {
     $("#models").hidden = true;
-    scanView.open(entry.model, entry.spec.number, match[3] || "");
+    aiView.close();
+    scanView.open(entry.model, entry.spec.number, match[4] || "");
+  } else if (entry) {
+    $("#models").hidden = true;
+    scanView.close();
+    aiView.open(entry.model, entry.spec.number, match[4] || "");
   } else {
     scanView.close();
+    aiView.close();
     $("#models").hidden = false;
-    if (match) showBanner(`No app ${match[1]}/app${match[2]} in this fleet.`);
+    if (match) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
   }
 }
 
@@ -652,6 +669,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView };
+window.genfleet = { events, state, logView, scanView, aiView };
 
 boot();
