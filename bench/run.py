@@ -389,6 +389,10 @@ async def main() -> None:
     from scans import measure as measure_scans
 
     await measure_scans(results, record)
+    print("requirements analysis...", flush=True)
+    from ai import measure as measure_ai
+
+    await measure_ai(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
