@@ -21,6 +21,7 @@ from genfleet_common.settings import Settings
 
 # <repo>/services/ai-svc/src/ai_svc/llms.py -> <repo>/.tools/models
 PROJECT_MODELS = Path(__file__).resolve().parents[4] / ".tools" / "models"
+SERVER_DEFAULT = "default"  # the name used when the server cannot list its models
 
 
 def models_dir(settings: Settings) -> Path:
@@ -69,16 +70,13 @@ class Llms:
             return kind, name
         name = llm or self.settings.ai_openai_model
         if not name:
+            # the server's first model; a server that cannot say ends the analysis
+            # "unavailable" with its reason (not a refused start)
             try:
                 served = await self.server().models()
             except BackendUnavailable:
                 served = []
-            if not served:
-                raise InvalidInput(
-                    "name the server's model (llm, or setting ai_openai_model): the server "
-                    "lists none, or cannot be reached"
-                )
-            name = served[0]
+            name = served[0] if served else SERVER_DEFAULT
         return kind, name
 
     def backend(self, kind: Backend, name: str) -> LlmBackend:
