@@ -36,7 +36,10 @@ HERE = Path(__file__).parent
 MODEL = PROJECT_MODELS / PATCHED_NAME
 PREFIX = "ai-"
 # Small enough for a 2-core CI machine, big enough for a real answer.
-TEST_SETTINGS = {"ai_context": 1024, "ai_max_tokens": 48, "ai_retries": 1, "ai_threads": 2}
+TEST_SETTINGS = {
+    "ai_context": 1024, "ai_openai_context": 1024, "ai_max_tokens": 48, "ai_retries": 1,
+    "ai_threads": 2,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,12 @@ import time
 
 from ai_svc import requirements
 from ai_svc.llms import Llms
+from ai_svc.prompt import PROMPT_VERSION
 from ai_svc.results import Results
 from ai_svc.worker import AiStore, publish_status
 from genfleet_common import subjects
 from genfleet_common.bus import Bus, encode
+from genfleet_common.errors import NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     AiCounts,
@@ -103,9 +105,7 @@ class Handlers:
         status = await self.store.get(req.analysis_id)  # NotFound for an unknown id
         try:
             found = await self.results.get(req.analysis_id)
-        except Exception:
-            from ai_svc.prompt import PROMPT_VERSION
-
+        except NotFound:  # queued: nothing checked yet
             return AiResult(status=status, prompt_version=PROMPT_VERSION, results=[])
         found.status = status  # the state in KV is the authority (a stop, a takeover)
         return found
