@@ -36,8 +36,8 @@ class VerdictCache:
         self.kv = kv
 
     @staticmethod
-    def key(code_hash: str, requirement: str, llm_id: str, max_tokens: int, retries: int) -> str:
-        settings = f"max_tokens={max_tokens};retries={retries}"  # they change the answer
+    def key(code_hash: str, requirement: str, llm_id: str, settings: str) -> str:
+        """`settings`: what else changes the answer (answer length, re-asks, context)."""
         return cache_key(code_hash, requirement, llm_id, PROMPT_VERSION, settings)
 
     async def get(self, key: str) -> RequirementResult | None:

@@ -108,7 +108,11 @@ class Analysis:
     async def _one(
         self, req: Requirement, files: list[context.SourceFile], code: str
     ) -> RequirementResult:
-        key = VerdictCache.key(code, req.text, self.backend.llm_id, self.max_tokens, self.retries)
+        key = VerdictCache.key(
+            code, req.text, self.backend.llm_id,
+            f"max_tokens={self.max_tokens};retries={self.retries};"
+            f"context={self.backend.context_window}",
+        )  # fmt: skip
         if self.cache is not None:
             hit = await self.cache.get(key)
             if hit is not None:
@@ -138,10 +142,20 @@ class Analysis:
         return self.backend.context_window - reserve - overhead
 
     async def _ask(self, req: Requirement, files: list[context.SourceFile]) -> RequirementResult:
-        shown = context.choose(files, req.text, self.budget(req))
+        budget = self.budget(req)
+        shown = context.choose(files, req.text, budget)
         result = RequirementResult(
             requirement=req, status=VerdictStatus.FAILED, context=shown.parts, deterministic=True
         )
+        if files and not shown.parts:
+            # asking without the code would invite a verdict on nothing
+            result.error = (
+                f"no code fits the model's context window ({self.backend.context_window} "
+                f"tokens; {max(budget, 0)} left after the answer and the question): raise "
+                "the context setting or lower max_tokens"
+            )
+            result.deterministic = False  # not the model's answer: never cached
+            return result
         messages = prompt.first_turn(self.spec.name, self.spec.description, req, shown.text)
         question = messages[-1].content
         try:
