@@ -5,9 +5,9 @@ It speaks what ai-svc's openai backend uses of the API (GET /v1/models, POST
 /v1/chat/completions with messages, max_tokens, temperature; usage counts in the answer),
 like GPT4All's desktop API server does on :4891. The tests start it because no third-party
 server can run here: GPT4All's API server is part of its desktop app (no headless package),
-Ollama has no package in the reachable registries, and building llama-cpp-python[server] from
-its sdist took more than 12 minutes on the 2 cores (too slow for CI). The model answers for
-real; nothing is canned.
+Ollama's server is in none of the reachable registries (PyPI's `ollama` is its client only),
+and llama-cpp-python[server] comes to PyPI as source only, whose build took more than 12
+minutes on the 2 cores (too slow for CI). The model answers for real; nothing is canned.
 """
 
 from __future__ import annotations
