@@ -32,6 +32,13 @@ API_ROUTES = {
     "/api/scans/{scan_id}/report": {"get"},
     "/api/apps/{model}/{app}/scans": {"get"},
     "/api/scan-tools": {"get"},
+    "/api/analyses": {"post"},
+    "/api/analyses/{analysis_id}": {"get"},
+    "/api/analyses/{analysis_id}/result": {"get"},
+    "/api/analyses/{analysis_id}/stop": {"post"},
+    "/api/apps/{model}/{app}/analyses": {"get"},
+    "/api/analysis-summary": {"get"},
+    "/api/llms": {"get"},
 }
 
 
@@ -41,7 +48,7 @@ async def test_openapi_lists_every_route(lonely: LiveGateway, http: httpx.AsyncC
     spec = r.json()
     assert {path: set(ops) for path, ops in spec["paths"].items()} == API_ROUTES
     schemas = spec["components"]["schemas"]
-    for name in ("SystemInfo", "FleetInfo", "StatusReply", "AppStatus", "ActionResult"):
+    for name in ("SystemInfo", "FleetInfo", "StatusReply", "AppStatus", "ActionResult", "AiResult"):
         assert name in schemas, name
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert spec["paths"]["/api/system"]["get"]["security"] == [{"bearer": []}]
