@@ -389,6 +389,10 @@ async def main() -> None:
     from scans import measure as measure_scans
 
     await measure_scans(results, record)
+    print("load tests...", flush=True)
+    from perf import measure as measure_perf
+
+    await measure_perf(results, record)
     print("requirements analysis...", flush=True)
     from ai import measure as measure_ai
 

@@ -1,6 +1,6 @@
 """End to end: `genfleet up` runs the whole platform (embedded nats-server, container-svc,
-scan-svc, ai-svc and the gateway as child processes) on a test fleet; the CLI drives it;
-`genfleet down` stops it."""
+scan-svc, perf-svc, ai-svc and the gateway as child processes) on a test fleet; the CLI
+drives it; `genfleet down` stops it."""
 
 from __future__ import annotations
 
@@ -216,6 +216,32 @@ def test_scan_of_a_stopped_app_says_dast_could_not_run(platform: Platform) -> No
     assert status["state"] == "COMPLETE"
     assert status["tool_status"] == {"wapiti": "unavailable"}  # never "no findings"
     assert status["counts"]["high"] == 0
+
+
+def test_perf_through_the_whole_platform(platform: Platform, tmp_path: Path) -> None:
+    """genfleet perf --watch: Locust runs against the app's backend; the result, a chart, the
+    history; a stopped app is refused with the reason."""
+    refused = platform.cli("perf", MODEL, "2", "--users", "2", "--duration", "3s")
+    assert refused.returncode == 2 and "not running" in refused.stderr, refused.stderr
+    assert platform.cli("start", MODEL, "1").returncode == 0
+    try:
+        result = platform.cli(
+            "perf", MODEL, "1", "--users", "3", "--duration", "3s",
+            "-e", "GET /api/health 2", "-e", "GET /api/tasks", "--watch", "--json",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        res = json.loads(result.stdout)
+        assert res["status"]["state"] == "COMPLETE"
+        assert {e["name"] for e in res["endpoints"]} == {"/api/health", "/api/tasks"}
+        assert res["totals"]["requests"] > 0 and res["totals"]["failures"] == 0
+        test_id = res["status"]["test_id"]
+        png = tmp_path / "rps.png"
+        chart = platform.cli("perf-result", test_id, "--chart", "rps", "-o", str(png))
+        assert chart.returncode == 0 and png.read_bytes().startswith(b"\x89PNG")
+        history = platform.cli("perf-history", MODEL, "1", "--json")
+        assert json.loads(history.stdout)[0]["test_id"] == test_id
+    finally:
+        platform.cli("stop", MODEL, "1")
 
 
 def test_check_requirements_with_the_local_model(platform: Platform) -> None:

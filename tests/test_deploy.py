@@ -1,10 +1,15 @@
-"""The platform's own deployment files are valid: the compose file and the NATS configs."""
+"""The platform's own deployment files are valid: the compose file, the NATS configs and the
+Kubernetes manifests (parsed and checked here: no cluster runs on these machines)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from container_svc.compose import compose_binary
 from genfleet_common.natsserver import nats_server_binary
@@ -45,3 +50,51 @@ def test_the_nats_configs_parse() -> None:
             check=False,
         )
         assert result.returncode == 0, (conf, result.stderr)
+
+
+K8S = REPO / "deploy/k8s"
+
+
+def k8s_documents() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for name in kustomization["resources"]:
+        docs += [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
+    return docs
+
+
+def workloads() -> list[dict[str, Any]]:
+    return [d for d in k8s_documents() if d["kind"] in ("Deployment", "StatefulSet")]
+
+
+def test_the_kubernetes_manifests_run_every_service_with_the_secret_from_a_secret() -> None:
+    docs = k8s_documents()
+    assert all(d.get("apiVersion") and d["metadata"].get("name") for d in docs)
+    modules = set()
+    for workload in workloads():
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            command = container["command"]
+            if command[:2] == ["python", "-m"]:
+                modules.add(command[2])
+                assert importlib.util.find_spec(command[2]) is not None, command
+                secret = next(e for e in container["env"] if e["name"] == "GENFLEET_SECRET_KEY")
+                assert "value" not in secret and secret["valueFrom"]["secretKeyRef"]  # no default
+    assert modules == {"container_svc", "scan_svc", "perf_svc", "ai_svc", "gateway"}
+    env = next(d for d in docs if d["metadata"]["name"] == "genfleet-env")["data"]
+    assert "GENFLEET_SECRET_KEY" not in env and env["GENFLEET_NATS_REPLICAS"] == "3"
+
+
+def test_the_kubernetes_nats_config_parses(tmp_path: Path) -> None:
+    config = next(d for d in k8s_documents() if d["metadata"]["name"] == "nats-config")
+    conf = tmp_path / "nats.conf"
+    conf.write_text(config["data"]["nats.conf"])
+    nats = next(w for w in workloads() if w["metadata"]["name"] == "nats")
+    assert nats["spec"]["replicas"] == 3
+    result = subprocess.run(
+        [nats_server_binary(), "-c", str(conf), "-t"],
+        env={**os.environ, "POD_NAME": "nats-0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -356,6 +356,150 @@ def scan_report(
         sys.stdout.buffer.write(data)
 
 
+# --- load tests --------------------------------------------------------------------------
+@app.command("perf")
+def perf_command(
+    model: Annotated[str, typer.Argument(help="The model.")],
+    number: Annotated[int, typer.Argument(metavar="N", help="The app number.")],
+    users: Annotated[int, typer.Option("--users", "-u", help="Simulated users.")] = 10,
+    spawn_rate: Annotated[
+        float, typer.Option("--spawn-rate", "-r", help="Users started per second.")
+    ] = 10.0,
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", help="How long: 30s, 2m, 1h.")
+    ] = "30s",
+    target: Annotated[str, typer.Option(help="backend or frontend.")] = "backend",
+    endpoint: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--endpoint", "-e", help="'METHOD /path [WEIGHT]', repeatable (default: GET /)."
+        ),
+    ] = None,
+    endpoints_file: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--endpoints-file", help="A JSON list of {path, method, weight, body, name}."),
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="A live view until it ends (Ctrl-C stops).")
+    ] = False,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Load-test a running app's backend (or frontend) with Locust."""
+    from pathlib import Path
+
+    from genfleet_cli.perf import parse_duration, parse_endpoint, perf
+
+    try:
+        body: dict[str, Any] = {
+            "model": model,
+            "app": number,
+            "target": target,
+            "users": users,
+            "spawn_rate": spawn_rate,
+            "duration_s": parse_duration(duration),
+        }
+        if endpoints_file:
+            body["endpoints"] = json.loads(Path(endpoints_file).read_text())
+        elif endpoint:
+            body["endpoints"] = [parse_endpoint(e) for e in endpoint]
+    except (ValueError, OSError) as exc:
+        fail(str(exc), 2)
+    api = connect(fleet, url, token)
+    code = perf(api, body, watch_=watch, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("perf-stop")
+def perf_stop(
+    test_id: Annotated[str, typer.Argument(help="The load test id.")],
+    fleet: FleetOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Stop a running load test (the stats so far become its result)."""
+    api = connect(fleet, url, token)
+    status = call(api.post, api.path("api", "perf", test_id, "stop"))
+    print(f"load test {test_id}: {status['state']}")
+
+
+@app.command("perf-result")
+def perf_result(
+    test_id: Annotated[str, typer.Argument(help="The load test id.")],
+    chart: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Write this chart's PNG instead: rps, latency or users."),
+    ] = None,
+    output: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--output", "-o", help="The PNG file (with --chart)."),
+    ] = None,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """A finished load test's result (per endpoint, errors), or one of its charts."""
+    from pathlib import Path
+
+    from genfleet_cli.perf import print_result
+
+    api = connect(fleet, url, token)
+    if chart:
+        data = call(api.download, api.path("api", "perf", test_id, "charts", chart))
+        path = Path(output or f"genfleet-perf-{test_id}-{chart}.png")
+        path.write_bytes(data)
+        print(f"wrote {path}")
+        return
+    result = call(api.get, api.path("api", "perf", test_id, "result"))
+    emit_json(result) if as_json else print_result(result)
+
+
+@app.command("perf-history")
+def perf_history(
+    model: Annotated[str, typer.Argument(help="The model.")],
+    number: Annotated[int, typer.Argument(metavar="N", help="The app number.")],
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """An app's load tests, newest first."""
+    api = connect(fleet, url, token)
+    tests = call(api.get, api.path("api", "apps", model, number, "perf"))["tests"]
+    if as_json:
+        emit_json(tests)
+        return
+    for t in tests:
+        s = t.get("summary") or {}
+        numbers = (
+            f"{s['requests']} requests, {s['rps']:.1f} RPS, p95 {s['p95_ms']:.0f} ms" if s else ""
+        )
+        print(
+            f"{t['test_id']}  {t['state']:9s} {t['users']} users {t['duration_s']:g} s  {numbers}"
+        )
+
+
+@app.command("perf-compare")
+def perf_compare(
+    a: Annotated[str, typer.Argument(help="One load test id.")],
+    b: Annotated[str, typer.Argument(help="The other.")],
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Two load tests side by side: each metric's change from A to B."""
+    from genfleet_cli.perf import print_comparison
+
+    api = connect(fleet, url, token)
+    cmp = call(api.get, "/api/perf/compare", a=a, b=b)
+    emit_json(cmp) if as_json else print_comparison(cmp)
+
+
 # --- requirements analysis -----------------------------------------------------------------
 @app.command("check")
 def check_command(

@@ -34,6 +34,7 @@ from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
 from genfleet_common.testing import TEST_SECRET, make_settings
 from genfleet_common.testing import make_test_fleet as shared_test_fleet
+from perf_svc.service import PerfService
 from scan_svc.service import ScanService
 
 PREFIX = "g-"
@@ -193,6 +194,17 @@ async def scan_svc(gw_settings: Settings) -> AsyncIterator[ScanService]:
     """The real scan-svc (its real analyzers), in-process, on the same nats-server, settings
     and fleet as `gateway`: request both to scan through the gateway."""
     svc = ScanService(gw_settings, Fleet.load(gw_settings.fleet_root))
+    await svc.start()
+    yield svc
+    await svc.stop()
+
+
+# --- perf-svc on the gateway's nats-server (for the load test routes) ------------------------
+@pytest.fixture(scope="session")
+async def perf_svc(gw_settings: Settings) -> AsyncIterator[PerfService]:
+    """The real perf-svc, in-process, on the same nats-server, settings and fleet as
+    `gateway`."""
+    svc = PerfService(gw_settings, Fleet.load(gw_settings.fleet_root))
     await svc.start()
     yield svc
     await svc.stop()

@@ -27,11 +27,19 @@ API_ROUTES = {
     "/api/tokens": {"post"},
     "/api/scans": {"post"},
     "/api/scans/batch": {"post"},
+    "/api/scans/latest": {"get"},
     "/api/scans/{scan_id}": {"get"},
     "/api/scans/{scan_id}/stop": {"post"},
     "/api/scans/{scan_id}/report": {"get"},
     "/api/apps/{model}/{app}/scans": {"get"},
     "/api/scan-tools": {"get"},
+    "/api/perf": {"post"},
+    "/api/perf/compare": {"get"},
+    "/api/perf/{test_id}": {"get"},
+    "/api/perf/{test_id}/stop": {"post"},
+    "/api/perf/{test_id}/result": {"get"},
+    "/api/perf/{test_id}/charts/{chart}": {"get"},
+    "/api/apps/{model}/{app}/perf": {"get"},
     "/api/analyses": {"post"},
     "/api/analyses/{analysis_id}": {"get"},
     "/api/analyses/{analysis_id}/result": {"get"},
@@ -48,7 +56,15 @@ async def test_openapi_lists_every_route(lonely: LiveGateway, http: httpx.AsyncC
     spec = r.json()
     assert {path: set(ops) for path, ops in spec["paths"].items()} == API_ROUTES
     schemas = spec["components"]["schemas"]
-    for name in ("SystemInfo", "FleetInfo", "StatusReply", "AppStatus", "ActionResult", "AiResult"):
+    for name in (
+        "SystemInfo",
+        "FleetInfo",
+        "StatusReply",
+        "AppStatus",
+        "ActionResult",
+        "PerfResult",
+        "AiResult",
+    ):
         assert name in schemas, name
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert spec["paths"]["/api/system"]["get"]["security"] == [{"bearer": []}]

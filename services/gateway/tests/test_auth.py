@@ -36,11 +36,19 @@ ROLES: dict[tuple[str, str], Role] = {
     ("WS", "/api/apps/{model}/{app}/logs/follow"): Role.VIEWER,
     ("POST", "/api/scans"): Role.OPERATOR,
     ("POST", "/api/scans/batch"): Role.OPERATOR,
+    ("GET", "/api/scans/latest"): Role.VIEWER,
     ("GET", "/api/scans/{scan_id}"): Role.VIEWER,
     ("POST", "/api/scans/{scan_id}/stop"): Role.OPERATOR,
     ("GET", "/api/apps/{model}/{app}/scans"): Role.VIEWER,
     ("GET", "/api/scan-tools"): Role.VIEWER,
     ("GET", "/api/scans/{scan_id}/report"): Role.VIEWER,
+    ("POST", "/api/perf"): Role.OPERATOR,
+    ("GET", "/api/perf/compare"): Role.VIEWER,
+    ("GET", "/api/perf/{test_id}"): Role.VIEWER,
+    ("POST", "/api/perf/{test_id}/stop"): Role.OPERATOR,
+    ("GET", "/api/perf/{test_id}/result"): Role.VIEWER,
+    ("GET", "/api/perf/{test_id}/charts/{chart}"): Role.VIEWER,
+    ("GET", "/api/apps/{model}/{app}/perf"): Role.VIEWER,
     ("POST", "/api/analyses"): Role.OPERATOR,
     ("GET", "/api/analyses/{analysis_id}"): Role.VIEWER,
     ("GET", "/api/analyses/{analysis_id}/result"): Role.VIEWER,
@@ -51,13 +59,23 @@ ROLES: dict[tuple[str, str], Role] = {
 }
 BELOW = {Role.OPERATOR: Role.VIEWER, Role.ADMIN: Role.OPERATOR}
 # Valid values, so that nothing but auth can refuse the request.
-PARAMS = {"model": "g-gpt-4o", "app": "1", "action": "stop", "scan_id": "0", "analysis_id": "0"}
+PARAMS = {
+    "model": "g-gpt-4o",
+    "app": "1",
+    "action": "stop",
+    "scan_id": "0",
+    "test_id": "0",
+    "chart": "rps",
+    "analysis_id": "0",
+}
 BODIES = {
     "/api/tokens": {"role": "viewer", "sub": "someone"},
     "/api/scans": {"model": "g-gpt-4o", "app": 1},
     "/api/scans/batch": {"model": "g-gpt-4o"},
+    "/api/perf": {"model": "g-gpt-4o", "app": 1},
     "/api/analyses": {"model": "g-gpt-4o", "app": 1},
 }
+QUERIES = {"/api/perf/compare": "?a=0&b=1"}
 
 
 def routes(live: LiveGateway) -> list[tuple[str, str]]:
@@ -83,7 +101,8 @@ async def call(
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     body: Any = BODIES.get(path)
-    return await http.request(method, url(live, path), headers=headers, json=body)
+    target = url(live, path) + QUERIES.get(path, "")
+    return await http.request(method, target, headers=headers, json=body)
 
 
 async def ws_close(live: LiveGateway, path: str, token: str | None) -> tuple[int, str]:
@@ -138,8 +157,9 @@ async def test_http_routes_refuse_missing_bad_and_low_tokens(
         # the right role passes auth (and then meets no container-svc: 503, or 200 for tokens)
         r = await call(http, lonely, method, path, lonely.token(role))
         # nothing but auth refuses it: services are absent (503), or the one report asked for
-        # does not exist (404: reports are read from the object store, not from a service)
-        allowed = (404,) if path.endswith("/report") else (200, 503)
+        # does not exist (404: reports and charts are read from the object store)
+        from_store = path.endswith(("/report", "/charts/{chart}"))
+        allowed = (404,) if from_store else (200, 503)
         assert r.status_code in allowed, (method, path, r.text)
 
 

@@ -199,5 +199,8 @@ async def test_card_scan_button_and_stop(
 
     await page.locator("#scan-back").click()
     await expect(summary).to_contain_text("STOPPED")
+    # a page opened later shows each app's latest scan on its card too
+    await page.reload()
+    await expect(summary).to_contain_text("STOPPED")
     assert errors == []
     await page.context.close()

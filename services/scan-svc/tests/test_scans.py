@@ -23,6 +23,8 @@ from genfleet_common.messages import (
     AppRef,
     ScanEvent,
     ScanHistory,
+    ScanLatest,
+    ScanLatestRequest,
     ScanRef,
     ScanReport,
     ScanRequest,
@@ -123,6 +125,12 @@ async def test_a_scan_runs_to_complete_with_reports_and_history(
         subjects.SCAN_HISTORY, AppRef(model=model, app=app), ScanHistory, timeout=5
     )
     assert history.scans[0].scan_id == done.scan_id
+    latest = await bus.request(
+        subjects.SCAN_LATEST, ScanLatestRequest(model=model), ScanLatest, timeout=5
+    )
+    assert latest.scans[f"{model}/app{app}"].scan_id == done.scan_id
+    assert latest.scans[f"{model}/app{app}"].state == ScanState.COMPLETE
+    assert all(key.startswith(f"{model}/") for key in latest.scans)  # that model's apps only
 
 
 async def test_a_second_scan_of_a_busy_app_is_refused(
@@ -216,6 +224,10 @@ async def test_bad_requests_are_refused(scanning: tuple[ScanService, Bus, Embedd
         )
     raw = await bus.nc.request(subjects.SCAN_START, b'{"model": "../etc", "app": 1}', timeout=5)
     assert b'"invalid"' in raw.data
+    with pytest.raises(NotFound):
+        await bus.request(
+            subjects.SCAN_LATEST, ScanLatestRequest(model="nope"), ScanLatest, timeout=10
+        )
 
 
 # --- workers as processes: a killed worker's job is taken over ---------------------------

@@ -20,6 +20,7 @@ import pytest
 from genfleet_common.errors import InvalidInput
 from genfleet_common.messages import Severity, ToolRun, ToolStatus
 from genfleet_common.process import ProcResult
+from scan_svc.findings import deduplicate
 from scan_svc.tools import STATIC_TOOLS, run_static, static_tools
 from scan_svc.tools.bandit import BanditTool
 from scan_svc.tools.base import SourceTarget
@@ -97,7 +98,8 @@ async def test_planted_vulnerability_is_found(
     hit = hits[0]
     assert hit.tool == tool and hit.target == part and hit.fingerprint
     assert hit.severity in set(Severity) and hit.rule_id and hit.title
-    if tool in ("semgrep", "detect-secrets"):  # our rule pack / mapping: the planted CWE
+    # our rule pack and mappings give the planted CWE (bandit's own for secrets: 259/321)
+    if tool in ("semgrep", "detect-secrets") or (tool == "bandit" and vuln["kind"] != "secret"):
         assert any(f.cwe == vuln["cwe"] for f in hits), [f.cwe for f in hits]
     if vuln["line"] in {f.location.line for f in hits} and vuln["kind"] != "secret":
         assert (
@@ -513,3 +515,21 @@ async def test_semgrep_also_finds(
         if (f.location.file, f.location.line, f.cwe) == (file, line, cwe)
     ]
     assert found
+
+
+@pytest.mark.parametrize("kind", ["eval", "debug"])
+async def test_bandit_and_semgrep_findings_of_one_weakness_deduplicate(
+    demo_scans: dict[str, list[ToolRun]], kind: str
+) -> None:
+    """One planted weakness found by both tools is one finding in the report."""
+    vuln = next(v for v in VULNS["vuln"] if v["kind"] == kind)
+    app = f"{vuln['model']}/app{vuln['app']}"
+    at_line = [
+        f
+        for r in demo_scans[app]
+        if r.tool in ("bandit", "semgrep")
+        for f in r.findings
+        if (f.location.file, f.location.line) == (vuln["file"], vuln["line"])
+    ]
+    assert {f.tool for f in at_line} == {"bandit", "semgrep"}
+    assert len(deduplicate(at_line)) == 1, [(f.tool, f.cwe) for f in at_line]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
+from nats.js.api import ObjectStoreConfig, StreamConfig
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -55,8 +56,11 @@ def error_reply(err: GenFleetError) -> bytes:
 
 
 class Bus:
-    def __init__(self, nc: Client) -> None:
+    def __init__(self, nc: Client, replicas: int = 1) -> None:
         self.nc = nc
+        # JetStream copies of every stream, KV and object store this bus creates: 3 on a
+        # 3-node cluster, so that losing one node loses nothing
+        self.replicas = replicas
         self.js: JetStreamContext = nc.jetstream()
         self._subs: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -65,9 +69,16 @@ class Bus:
     # --- connection ------------------------------------------------------------------------
     @classmethod
     async def connect(
-        cls, url: str, *, name: str, connect_timeout_s: float = 10.0, **options: Any
+        cls,
+        url: str,
+        *,
+        name: str,
+        replicas: int = 1,
+        connect_timeout_s: float = 10.0,
+        **options: Any,
     ) -> Bus:
         """Connect, retrying until `connect_timeout_s` (the server may still be starting).
+        `url` may list several servers of a cluster, comma-separated.
 
         nats-py itself retries (also the first connect, with max_reconnect_attempts=-1), so
         the deadline is what bounds it.
@@ -75,7 +86,7 @@ class Bus:
         try:
             async with asyncio.timeout(connect_timeout_s):
                 nc = await nats.connect(
-                    url,
+                    [server.strip() for server in url.split(",") if server.strip()],
                     name=name,
                     connect_timeout=2,
                     allow_reconnect=True,
@@ -85,7 +96,7 @@ class Bus:
                 )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             raise ServiceUnavailable(f"cannot reach NATS at {url}: {exc or 'timed out'}") from exc
-        return cls(nc)
+        return cls(nc, replicas)
 
     async def close(self) -> None:
         """Graceful shutdown: stop taking messages, let in-flight handlers finish, drain."""
@@ -186,9 +197,12 @@ class Bus:
 
     # --- JetStream resources, created idempotently -----------------------------------------
     async def ensure_stream(self, config: StreamConfig) -> None:
-        assert config.name is not None
+        name = config.name
+        assert name is not None
+        if config.num_replicas is None:
+            config = dataclasses.replace(config, num_replicas=self.replicas)
         try:
-            await self.js.stream_info(config.name)
+            await self.js.stream_info(name)
         except nats.js.errors.NotFoundError:
             await self.js.add_stream(config)
             return
@@ -200,10 +214,14 @@ class Bus:
         try:
             return await self.js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
-            return await self.js.create_key_value(bucket=bucket, history=history, ttl=ttl_s)
+            return await self.js.create_key_value(
+                bucket=bucket, history=history, ttl=ttl_s, replicas=self.replicas
+            )
 
     async def ensure_object_store(self, bucket: str) -> ObjectStore:
         try:
             return await self.js.object_store(bucket)
         except nats.js.errors.BucketNotFoundError:
-            return await self.js.create_object_store(bucket)
+            return await self.js.create_object_store(
+                bucket, config=ObjectStoreConfig(bucket=bucket, replicas=self.replicas)
+            )

@@ -154,6 +154,15 @@ class JobStore(Generic[S]):
                 continue
         return found
 
+    async def latest(self, model: str, app: int) -> S | None:
+        """The app's newest job, or None when it never had one."""
+        for job_id in await self._history_ids(model, app):
+            try:
+                return await self.get(job_id)
+            except NotFound:  # expired from the bucket: an older one may remain
+                continue
+        return None
+
     async def _history_ids(self, model: str, app: int) -> list[str]:
         try:
             entry = await self.kv.get(_app_key("history", model, app))

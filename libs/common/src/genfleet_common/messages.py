@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct
@@ -471,6 +471,14 @@ class ScanBatchReply(Message, kw_only=True):
     refused: dict[str, str] = msgspec.field(default_factory=dict)  # "Model/appN" -> why
 
 
+class ScanLatestRequest(Message, kw_only=True):
+    model: ModelName | None = None  # None: the whole fleet
+
+
+class ScanLatest(Message, kw_only=True):
+    scans: dict[str, ScanStatus]  # "Model/appN" -> its newest scan (apps never scanned: absent)
+
+
 class ScanJob(Message, kw_only=True):
     """What a worker pulls from the work queue (the status lives in KV)."""
 
@@ -493,6 +501,190 @@ class ScanReport(Message, kw_only=True):
 
 class ScanEvent(Message, tag="scan", tag_field="kind", kw_only=True):
     status: ScanStatus
+    ts: float = msgspec.field(default_factory=_now)
+
+
+# --- load tests (perf-svc) ------------------------------------------------------------------
+class HttpMethod(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+    HEAD = "HEAD"
+    OPTIONS = "OPTIONS"
+
+
+class PerfEndpoint(Struct, kw_only=True):
+    """One request the simulated users make; picked in proportion to its weight."""
+
+    path: Annotated[str, Meta(pattern=r"^/[^\s]*$", max_length=2000)]
+    method: HttpMethod = HttpMethod.GET
+    weight: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    body: Any = None  # sent as JSON when not None
+    name: Annotated[str, Meta(max_length=200)] = ""  # the label in the stats; default the path
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
+
+
+class PerfTarget(StrEnum):
+    BACKEND = "backend"
+    FRONTEND = "frontend"
+
+
+class PerfState(StrEnum):
+    STARTING = "STARTING"  # accepted, waiting for or starting on a worker
+    RUNNING = "RUNNING"  # Locust is running
+    COMPLETE = "COMPLETE"  # ran for its whole duration
+    STOPPED = "STOPPED"  # stopped by a user: the stats so far are its result
+    FAILED = "FAILED"  # could not be run (app not running, Locust failed): `error` says why
+    ERROR = "ERROR"  # a bug in GenFleet: `error` says what
+
+    @property
+    def done(self) -> bool:
+        return self in _PERF_DONE
+
+
+_PERF_DONE = {PerfState.COMPLETE, PerfState.STOPPED, PerfState.FAILED, PerfState.ERROR}
+
+Users = Annotated[int, Meta(ge=1, le=100_000)]
+SpawnRate = Annotated[float, Meta(gt=0, le=100_000)]
+PerfSeconds = Annotated[float, Meta(gt=0, le=7 * 24 * 3600)]
+WaitSeconds = Annotated[float, Meta(ge=0, le=3600)]
+
+
+class PerfSample(Struct, kw_only=True):
+    """One second of a running load test (the rates and latencies are of that second)."""
+
+    t: float  # seconds since the test started
+    users: int
+    rps: float
+    fail_rps: float
+    requests: int  # totals so far
+    failures: int
+    p50_ms: float | None = None  # None: no request ended in that second
+    p95_ms: float | None = None
+
+
+class EndpointStats(Struct, kw_only=True):
+    name: str
+    method: str  # "" for the totals
+    requests: int
+    failures: int
+    avg_ms: float
+    median_ms: float
+    p95_ms: float
+    p99_ms: float
+    min_ms: float
+    max_ms: float
+    rps: float
+    fail_rps: float = 0.0
+    avg_bytes: float = 0.0
+
+
+class PerfError(Struct, kw_only=True):
+    method: str
+    name: str
+    error: str  # e.g. "HTTPError 500" or "ConnectionRefusedError"
+    occurrences: int
+
+
+class PerfStatus(Message, kw_only=True):
+    test_id: str
+    model: str
+    app: int
+    state: PerfState
+    target: PerfTarget = PerfTarget.BACKEND
+    url: str = ""
+    users: int = 1
+    spawn_rate: float = 1.0
+    duration_s: float = 0.0
+    endpoints: list[PerfEndpoint] = msgspec.field(default_factory=list)
+    wait_min_s: float = 0.0
+    wait_max_s: float = 0.0
+    last: PerfSample | None = None  # the newest live sample
+    summary: EndpointStats | None = None  # the totals, once finished
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: str = ""
+    worker: str = ""
+    attempt: int = 0  # deliveries of its job so far
+
+    @property
+    def job_id(self) -> str:
+        return self.test_id
+
+    @property
+    def done(self) -> bool:
+        return self.state.done
+
+
+class PerfRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    target: PerfTarget = PerfTarget.BACKEND
+    users: Users = 10
+    spawn_rate: SpawnRate = 10.0
+    duration_s: PerfSeconds = 30.0  # bounded further by the setting perf_max_duration_s
+    endpoints: Annotated[list[PerfEndpoint], Meta(max_length=100)] | None = None  # None: GET /
+    wait_min_s: WaitSeconds = 0.0  # each user waits between its requests (0: none)
+    wait_max_s: WaitSeconds = 0.0
+    test_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{0,64}$")] = ""
+
+
+class PerfRef(Message, kw_only=True):
+    test_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+
+
+class PerfHistory(Message, kw_only=True):
+    tests: list[PerfStatus]
+
+
+class PerfJob(Message, kw_only=True):
+    """What a worker pulls from the work queue (the status, with the plan, lives in KV)."""
+
+    test_id: str
+    model: str
+    app: int
+
+    @property
+    def job_id(self) -> str:
+        return self.test_id
+
+
+class PerfResult(Message, kw_only=True):
+    status: PerfStatus
+    totals: EndpointStats | None
+    endpoints: list[EndpointStats]
+    errors: list[PerfError]
+    series: list[PerfSample]
+    charts: list[str] = msgspec.field(default_factory=list)  # chart names: rps, latency, users
+
+
+class PerfCompareRequest(Message, kw_only=True):
+    a: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+    b: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+
+
+class PerfDelta(Struct, kw_only=True):
+    metric: str  # rps, avg_ms, p95_ms, ...
+    a: float
+    b: float
+    change_pct: float | None  # (b - a) / a; None when a is 0
+    better: Literal["a", "b", "same"]
+
+
+class PerfComparison(Message, kw_only=True):
+    a: PerfResult
+    b: PerfResult
+    totals: list[PerfDelta]
+    endpoints: dict[str, list[PerfDelta]]  # "METHOD name" in both runs -> its deltas
+
+
+class PerfEvent(Message, tag="perf", tag_field="kind", kw_only=True):
+    status: PerfStatus
     ts: float = msgspec.field(default_factory=_now)
 
 
@@ -694,4 +886,4 @@ class AiEvent(Message, tag="ai", tag_field="kind", kw_only=True):
     ts: float = msgspec.field(default_factory=_now)
 
 
-Event = StatusEvent | ActionEvent | BatchEvent | EngineEvent | ScanEvent | AiEvent
+Event = StatusEvent | ActionEvent | BatchEvent | EngineEvent | ScanEvent | PerfEvent | AiEvent

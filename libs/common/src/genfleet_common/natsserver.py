@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from genfleet_common.errors import ServiceUnavailable
@@ -30,12 +31,25 @@ def free_port() -> int:
 
 
 class EmbeddedNats:
-    """nats-server with JetStream on 127.0.0.1, storing in `store_dir`."""
+    """nats-server with JetStream on 127.0.0.1, storing in `store_dir`; a node of a cluster
+    when given a name, a cluster port and the routes to every node (itself included)."""
 
-    def __init__(self, store_dir: Path, port: int | None = None, monitor_port: int | None = None):
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int | None = None,
+        monitor_port: int | None = None,
+        *,
+        name: str = "",
+        cluster_port: int | None = None,
+        routes: Sequence[str] = (),
+    ):
         self.store_dir = store_dir
         self.port = port or free_port()
         self.monitor_port = monitor_port or free_port()
+        self.name = name
+        self.cluster_port = cluster_port
+        self.routes = list(routes)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,6 +68,14 @@ class EmbeddedNats:
             "-sd", str(self.store_dir),
             "-l", str(log),
         ]  # fmt: skip
+        if self.name:
+            cmd += ["--name", self.name]
+        if self.cluster_port is not None:
+            cmd += [
+                "--cluster_name", "genfleet",
+                "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
+                "--routes", ",".join(self.routes),
+            ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

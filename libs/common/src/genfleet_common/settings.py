@@ -38,6 +38,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # bus
     nats_url: str = "nats://127.0.0.1:4222"
     request_timeout_s: float = 30.0  # default wait for a command reply
+    nats_replicas: int = 1  # JetStream copies of streams, KV, object stores: 3 on a cluster
     # fleet
     fleet_root: str = "examples/fleet"
     # docker
@@ -55,6 +56,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     scan_max_attempts: int = 3  # deliveries of one scan job before it ends FAILED
     zap_url: str = ""  # an OWASP ZAP daemon, e.g. http://127.0.0.1:8090 (none by default)
     zap_api_key: str = ""  # its API key: never a default
+    # load tests
+    perf_max_duration_s: float = 3600.0  # the longest load test a user may ask for
+    perf_max_users: int = 5000
+    perf_start_timeout_s: float = 60.0  # Locust's start-up, beyond the test's own duration
+    perf_stop_grace_s: float = 10.0  # a stopped Locust may take this long to report, then killed
+    perf_ack_wait_s: float = 30.0  # a worker silent this long is taken for dead: job redelivered
+    perf_max_attempts: int = 3  # deliveries of one load test job before it ends FAILED
     # requirements analysis (ai-svc)
     ai_backend: str = "gpt4all"  # gpt4all (in-process, local file) | openai (a server)
     ai_model: str = ""  # gpt4all: a .gguf file in ai_models_dir (""/default: SmolLM2 135M)

@@ -35,6 +35,7 @@ SCAN_STOP = command(SCAN, "stop")
 SCAN_HISTORY = command(SCAN, "history")
 SCAN_BATCH = command(SCAN, "batch")
 SCAN_TOOLS = command(SCAN, "tools")
+SCAN_LATEST = command(SCAN, "latest")
 
 # --- jobs (JetStream work queues) and their state -------------------------------------------
 SCAN_JOBS_STREAM = "GENFLEET_SCAN_JOBS"
@@ -101,3 +102,19 @@ def event_filter(kind: str = "*", model: str | None = None, app: int | None = No
 # --- log follow -----------------------------------------------------------------------------
 def log_stream(stream_id: str) -> str:
     return f"{PREFIX}.logs.{stream_id}"
+
+
+# --- load tests (perf-svc) ------------------------------------------------------------------
+PERF = "perf"
+PERF_QUEUE = "perf-svc"
+PERF_START = command(PERF, "start")
+PERF_STATUS = command(PERF, "status")
+PERF_STOP = command(PERF, "stop")
+PERF_RESULT = command(PERF, "result")
+PERF_HISTORY = command(PERF, "history")
+PERF_COMPARE = command(PERF, "compare")
+PERF_JOBS_STREAM = "GENFLEET_PERF_JOBS"
+PERF_JOB = f"{PREFIX}.job.perf"
+PERF_WORKERS = "perf-workers"  # the durable consumer every perf worker pulls from
+PERF_STATE_BUCKET = "genfleet-perf"  # KV: test status, the running test per app, history
+PERF_RESULTS_BUCKET = "genfleet-perf-results"  # object store: result JSON and chart PNGs

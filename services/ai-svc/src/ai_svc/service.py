@@ -34,7 +34,11 @@ class AiService:
         self.worker: JobWorker[AiJob] | None = None
 
     async def start(self) -> Bus:
-        bus = await Bus.connect(self.settings.nats_url, name=f"ai-svc {self.name}")
+        bus = await Bus.connect(
+            self.settings.nats_url,
+            name=f"ai-svc {self.name}",
+            replicas=self.settings.nats_replicas,
+        )
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
         state = await bus.ensure_kv(subjects.AI_STATE_BUCKET, history=1)

@@ -62,7 +62,9 @@ class ContainerService:
                     self.cache.apply_snapshot(await asyncio.to_thread(self.engine.list_containers))
 
     async def start(self) -> Bus:
-        bus = await Bus.connect(self.settings.nats_url, name="container-svc")
+        bus = await Bus.connect(
+            self.settings.nats_url, name="container-svc", replicas=self.settings.nats_replicas
+        )
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
         self._tasks.append(asyncio.create_task(self._send_outbox(bus)))

@@ -31,7 +31,11 @@ class ScanService:
         self.worker: JobWorker[ScanJob] | None = None
 
     async def start(self) -> Bus:
-        bus = await Bus.connect(self.settings.nats_url, name=f"scan-svc {self.name}")
+        bus = await Bus.connect(
+            self.settings.nats_url,
+            name=f"scan-svc {self.name}",
+            replicas=self.settings.nats_replicas,
+        )
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
         store = scan_store(await bus.ensure_kv(subjects.SCAN_STATE_BUCKET, history=1))

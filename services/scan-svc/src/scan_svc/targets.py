@@ -6,6 +6,7 @@ from pathlib import Path
 
 from genfleet_common.errors import InvalidInput
 from genfleet_common.messages import AppSpec
+from genfleet_common.targets import app_urls
 from scan_svc.tools.base import SourceTarget, UrlTarget
 
 PARTS = ("backend", "frontend")
@@ -14,19 +15,6 @@ PARTS = ("backend", "frontend")
 def source_targets(app: AppSpec) -> list[SourceTarget]:
     root = Path(app.path)
     return [SourceTarget(root, part) for part in PARTS if (root / part).is_dir()]
-
-
-def app_urls(app: AppSpec) -> dict[str, str]:
-    """URL -> part (the compose service) for every published TCP port of the app."""
-    urls: dict[str, str] = {}
-    for service in app.services:
-        for port in service.ports:
-            if port.protocol != "tcp":
-                continue
-            host = port.host_ip if port.host_ip not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
-            host = f"[{host}]" if ":" in host else host
-            urls[f"http://{host}:{port.host_port}/"] = service.name
-    return urls
 
 
 def choose_urls(app: AppSpec, wanted: list[str] | None) -> list[str]:

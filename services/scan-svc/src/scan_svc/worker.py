@@ -29,10 +29,9 @@ from genfleet_common.messages import (
     ScanReport,
     ScanState,
     ScanStatus,
-    StatusReply,
-    StatusRequest,
 )
 from genfleet_common.settings import Settings
+from genfleet_common.targets import part_running
 from scan_svc.engine import Scan
 from scan_svc.findings import deduplicate
 from scan_svc.reports import store_reports
@@ -134,23 +133,7 @@ class Scans:
 
     async def _is_running(self, app: AppSpec, part: str) -> str:
         """ "" when the app's `part` service runs (asked of container-svc), else why not."""
-        try:
-            reply = await self.bus.request(
-                subjects.CONTAINER_STATUS,
-                StatusRequest(model=app.model, app=app.number),
-                StatusReply,
-                timeout=5,
-            )
-        except GenFleetError as exc:
-            return f"cannot tell whether {app.key} runs: {exc.message}"
-        for container in reply.apps[0].containers if reply.apps else []:
-            if container.service == part:
-                return (
-                    ""
-                    if container.running
-                    else f"{app.key}'s {part} is not running: start it first"
-                )
-        return f"{app.key} has no service {part!r}"
+        return await part_running(self.bus, app, part)
 
     async def run(self, job: ScanJob, attempt: int, ctx: JobContext) -> None:
         try:

@@ -28,6 +28,8 @@ from genfleet_common.messages import (
     ScanBatchReply,
     ScanBatchRequest,
     ScanHistory,
+    ScanLatest,
+    ScanLatestRequest,
     ScanRef,
     ScanRequest,
     ScanStatus,
@@ -86,6 +88,21 @@ def register(app: FastAPI, ctx: Context) -> None:
             validate_model_name(body.model)
         request = ScanBatchRequest(model=body.model, tools=body.tools)
         return ok(await ctx.commands.call(subjects.SCAN_BATCH, request))
+
+    # before /api/scans/{scan_id}: "latest" would pass for a scan id
+    @app.get(
+        "/api/scans/latest", tags=tags, dependencies=viewer,
+        responses=answers(ScanLatest, 401, 403, 404, 422, 503),
+    )  # fmt: skip
+    async def latest_scans(
+        model: Annotated[
+            str | None, Query(description="Only this model's apps (default: the fleet)")
+        ] = None,
+    ) -> Response:
+        """Each app's newest scan, keyed "Model/appN" (apps never scanned are absent)."""
+        if model is not None:
+            validate_model_name(model)
+        return ok(await ctx.commands.call(subjects.SCAN_LATEST, ScanLatestRequest(model=model)))
 
     @app.get(
         "/api/scans/{scan_id}", tags=tags, dependencies=viewer,

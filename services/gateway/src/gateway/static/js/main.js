@@ -1,6 +1,6 @@
 // GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
-// an app's security scans (#scan/<model>/<n>, see scans.js) and requirements analyses
-// (#ai/<model>/<n>, see ai.js).
+// an app's security scans (#scan/<model>/<n>, see scans.js), load tests (#perf/<model>/<n>,
+// see perf.js) and requirements analyses (#ai/<model>/<n>, see ai.js).
 
 import {
   api,
@@ -18,6 +18,7 @@ import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
 import { AiView, aiHash } from "./ai.js";
+import { PerfView, perfHash } from "./perf.js";
 import { isDone, ScanView } from "./scans.js";
 import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
 
@@ -56,14 +57,16 @@ const events = new EventStream({
 });
 
 const scanView = new ScanView({ events, appInfo: scanAppInfo });
-const aiView = new AiView({ events, appInfo: scanAppInfo });
 events.on("scan", (event) => renderCardScan(event.status));
+const perfView = new PerfView({ events, appInfo: scanAppInfo });
+const aiView = new AiView({ events, appInfo: scanAppInfo });
 
 // --- login --------------------------------------------------------------------------------
 function showLogin(message = "") {
   events.stop();
   logView.close();
   scanView.close();
+  perfView.close();
   aiView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
@@ -131,6 +134,7 @@ async function boot() {
   $("#login").hidden = true;
   route();
   refreshSystem();
+  loadLatestScans();
   clearInterval(state.systemTimer);
   state.systemTimer = setInterval(() => {
     if (document.visibilityState === "visible") refreshSystem();
@@ -335,6 +339,12 @@ function renderApp(model, spec) {
         dataset: { action: "scans" },
         "aria-label": `Show the scans of ${key}`,
       }, "scans"),
+      h("a", {
+        href: perfHash(model.name, spec.number),
+        class: "scans-link",
+        dataset: { action: "perf" },
+        "aria-label": `Load-test ${key}`,
+      }, "load tests"),
       h("a", {
         href: aiHash(model.name, spec.number),
         class: "scans-link",
@@ -583,10 +593,11 @@ function openLogs(key) {
 // --- scans ---------------------------------------------------------------------------------
 const scanHash = (model, number) => `#scan/${seg(model)}/${number}`;
 
-/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans,
- * #ai/<model>/<n>[/<analysis id>] its requirements analyses, anything else the fleet. */
+/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, #perf/<model>/<n>[/<test
+ * id>] its load tests, #ai/<model>/<n>[/<analysis id>] its requirements analyses, anything else
+ * the fleet. */
 function route() {
-  const match = /^#(scan|ai)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  const match = /^#(scan|perf|ai)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
     let model = "";
@@ -597,20 +608,15 @@ function route() {
     }
     entry = state.apps.get(appKey(model, Number(match[3])));
   }
-  if (entry && match[1] === "scan") {
-    $("#models").hidden = true;
-    aiView.close();
-    scanView.open(entry.model, entry.spec.number, match[4] || "");
-  } else if (entry) {
-    $("#models").hidden = true;
-    scanView.close();
-    aiView.open(entry.model, entry.spec.number, match[4] || "");
-  } else {
-    scanView.close();
-    aiView.close();
-    $("#models").hidden = false;
-    if (match) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
-  }
+  const view = match?.[1];
+  if (entry && view === "scan") scanView.open(entry.model, entry.spec.number, match[4] || "");
+  else scanView.close();
+  if (entry && view === "perf") perfView.open(entry.model, entry.spec.number, match[4] || "");
+  else perfView.close();
+  if (entry && view === "ai") aiView.open(entry.model, entry.spec.number, match[4] || "");
+  else aiView.close();
+  $("#models").hidden = Boolean(entry);
+  if (match && !entry) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
 }
 
 window.addEventListener("hashchange", () => {
@@ -633,6 +639,8 @@ function renderCardScan(status, fromReply = false) {
   if (!entry) return;
   // a start's answer (STARTING) may arrive after the scan's first events: keep the newer
   if (fromReply && entry.scan?.scan_id === status.scan_id) return;
+  // the page's first load of the latest scans may answer after a newer scan's events
+  if (fromReply && (entry.scan?.started_at ?? 0) > (status.started_at ?? 0)) return;
   entry.scan = status;
   const line = entry.card.querySelector(".scan-line");
   const c = status.counts || {};
@@ -647,6 +655,17 @@ function renderCardScan(status, fromReply = false) {
   line.replaceChildren(h("a", { href: `${scanHash(status.model, status.app)}/${seg(status.scan_id)}` }, text));
   line.dataset.state = status.state;
   line.hidden = false;
+}
+
+/** Each card's latest scan, once: the scan events keep them current from then on. */
+async function loadLatestScans() {
+  try {
+    const reply = await api("GET", "/api/scans/latest");
+    for (const status of Object.values(reply.scans)) renderCardScan(status, true);
+  } catch (err) {
+    // no scan service (yet): the cards have no scan line, as before any scan
+    console.info("latest scans not loaded:", describeError(err));
+  }
 }
 
 async function runCardScan(key, button) {
@@ -669,6 +688,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView, aiView };
+window.genfleet = { events, state, logView, scanView, perfView, aiView };
 
 boot();

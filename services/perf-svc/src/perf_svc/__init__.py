@@ -1,0 +1,1 @@
+"""perf-svc: load tests of running apps with Locust, run in a child process."""

@@ -1,0 +1,70 @@
+"""perf-svc wiring: settings, fleet, bus, state, the job worker, the handlers, shutdown."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from genfleet_common import subjects
+from genfleet_common.bus import Bus
+from genfleet_common.fleet import Fleet
+from genfleet_common.jobs import JobStore, JobWorker, jobs_stream
+from genfleet_common.logs import get_logger
+from genfleet_common.messages import PerfJob, PerfStatus
+from genfleet_common.service import run_until_signalled
+from genfleet_common.settings import Settings
+from genfleet_common.streams import EVENTS_STREAM
+from perf_svc.handlers import Handlers
+from perf_svc.worker import PerfRunner
+
+log = get_logger("perf")
+JOBS_STREAM = jobs_stream(subjects.PERF_JOBS_STREAM, subjects.PERF_JOB)
+
+
+class PerfService:
+    def __init__(self, settings: Settings, fleet: Fleet) -> None:
+        self.settings = settings
+        self.fleet = fleet
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
+        self.bus: Bus | None = None
+        self.worker: JobWorker[PerfJob] | None = None
+
+    async def start(self) -> Bus:
+        bus = await Bus.connect(
+            self.settings.nats_url,
+            name=f"perf-svc {self.name}",
+            replicas=self.settings.nats_replicas,
+        )
+        self.bus = bus
+        await bus.ensure_stream(EVENTS_STREAM)
+        store = JobStore(
+            await bus.ensure_kv(subjects.PERF_STATE_BUCKET, history=1), PerfStatus, "perf test"
+        )
+        results = await bus.ensure_object_store(subjects.PERF_RESULTS_BUCKET)
+        runner = PerfRunner(bus, store, results, self.fleet, self.settings, self.name)
+        self.worker = JobWorker(
+            bus,
+            runner,
+            PerfJob,
+            kind=subjects.PERF,
+            stream=JOBS_STREAM,
+            durable=subjects.PERF_WORKERS,
+            ack_wait_s=self.settings.perf_ack_wait_s,
+            max_attempts=self.settings.perf_max_attempts,
+        )
+        await self.worker.start()
+        await Handlers(bus, store, results, self.fleet, self.settings).register()
+        log.info("ready", extra={"worker": self.name})
+        return bus
+
+    async def stop(self) -> None:
+        """Drain: no new commands or jobs; a running test goes back to the queue."""
+        if self.worker is not None:
+            await self.worker.stop()
+        if self.bus is not None:
+            await self.bus.close()
+
+
+async def run(settings: Settings) -> None:
+    service = PerfService(settings, Fleet.load(settings.fleet_root))
+    await run_until_signalled("perf", service.start, service.stop)

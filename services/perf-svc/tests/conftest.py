@@ -1,0 +1,84 @@
+"""Fixtures for perf-svc: a private test fleet (models `p-*`, ports 3xxx), container-svc (so
+"is the app running" is asked for real), perf-svc itself, and one demo app really running."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from genfleet_common.bus import Bus
+from genfleet_common.fleet import Fleet, project_name
+from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import make_settings, make_test_fleet
+from perf_svc.service import PerfService
+
+PREFIX, DIGIT = "p-", 3
+RUNNING = ("p-claude-3.5-sonnet", 1)  # started by the `running_app` fixture
+
+
+@dataclass
+class RunningApp:
+    model: str
+    app: int
+    compose_args: list[str]
+
+    def backend_log(self) -> str:
+        return compose([*self.compose_args, "logs", "--no-color", "backend"]).stdout
+
+
+def compose(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    from container_svc.compose import compose_binary  # the tests' way to run Compose
+
+    return subprocess.run(
+        [compose_binary(), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def project(fleet: Path, model: str, app: int) -> list[str]:
+    folder = fleet / "models" / model / f"app{app}"
+    return ["-p", project_name(model, app), "-f", str(folder / "docker-compose.yml")]
+
+
+@pytest.fixture(scope="session")
+def perf_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_test_fleet(tmp_path_factory.mktemp("perf") / "fleet", PREFIX, port_digit=DIGIT)
+
+
+@pytest.fixture(scope="session")
+def running_app(docker_engine: None, perf_fleet: Path) -> Iterator[RunningApp]:
+    """RUNNING's compose project, started fresh; always `down -v` after."""
+    args = project(perf_fleet, *RUNNING)
+    try:
+        compose([*args, "down", "-v", "--timeout", "2"])
+        up = compose([*args, "up", "-d", "--build", "--wait"])
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+        yield RunningApp(*RUNNING, args)
+    finally:
+        compose([*args, "down", "-v", "--timeout", "2"])
+
+
+@pytest.fixture(scope="session")
+async def perf_platform(
+    docker_engine: None, perf_fleet: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[PerfService, Bus, EmbeddedNats]]:
+    """nats-server, container-svc and perf-svc (short stop grace: tests wait for it)."""
+    from container_svc.service import ContainerService
+
+    tmp = tmp_path_factory.mktemp("perf-svc")
+    with EmbeddedNats(tmp / "nats") as server:
+        settings = make_settings(
+            tmp, server.url, perf_fleet, perf_max_duration_s=120.0, perf_stop_grace_s=5.0
+        )
+        containers = ContainerService(settings, Fleet.load(perf_fleet))
+        await containers.start()
+        service = PerfService(settings, Fleet.load(perf_fleet))
+        await service.start()
+        client = await Bus.connect(server.url, name="perf-tests")
+        yield service, client, server
+        await client.close()
+        await service.stop()
+        await containers.stop()
