@@ -393,6 +393,10 @@ async def main() -> None:
     from perf import measure as measure_perf
 
     await measure_perf(results, record)
+    print("requirements analysis...", flush=True)
+    from ai import measure as measure_ai
+
+    await measure_ai(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 

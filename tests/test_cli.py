@@ -1,5 +1,6 @@
-"""End to end: `genfleet up` runs the whole platform (embedded nats-server, container-svc and
-the gateway as child processes) on a test fleet; the CLI drives it; `genfleet down` stops it."""
+"""End to end: `genfleet up` runs the whole platform (embedded nats-server, container-svc,
+scan-svc, perf-svc, ai-svc and the gateway as child processes) on a test fleet; the CLI
+drives it; `genfleet down` stops it."""
 
 from __future__ import annotations
 
@@ -45,7 +46,13 @@ class Platform:
 def platform(tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> Iterator[Platform]:
     tmp = tmp_path_factory.mktemp("e2e")
     fleet = make_test_fleet(tmp / "fleet", "e-", port_digit=8)
-    env = {**os.environ, "GENFLEET_STATE_DIR": str(tmp / "state")}
+    env = {
+        **os.environ,
+        "GENFLEET_STATE_DIR": str(tmp / "state"),
+        # ai-svc's local model: a small context and short answers keep `check` quick
+        "GENFLEET_AI_CONTEXT": "1024",
+        "GENFLEET_AI_RETRIES": "1",
+    }
     env.pop("GENFLEET_SECRET_KEY", None)  # a key of its own, generated on first run
     port = free_port()
     log = (tmp / "up.log").open("wb")
@@ -235,6 +242,27 @@ def test_perf_through_the_whole_platform(platform: Platform, tmp_path: Path) -> 
         assert json.loads(history.stdout)[0]["test_id"] == test_id
     finally:
         platform.cli("stop", MODEL, "1")
+
+
+def test_check_requirements_with_the_local_model(platform: Platform) -> None:
+    """genfleet check --watch through the whole platform: ai-svc (started by `genfleet up`)
+    asks the real local model; the result says what the model really answered."""
+    result = platform.cli(
+        "check", MODEL, "1", "-r", "general-2", "--max-tokens", "24", "--watch", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"]["state"] == "COMPLETE"
+    (r,) = data["results"]
+    assert r["requirement"]["id"] == "general-2" and r["status"] in ("verdict", "failed")
+    assert r["raw"] and r["completion_tokens"] > 0
+    assert "general-2" in result.stderr  # the live progress line
+    summary = platform.cli("check-summary", MODEL)
+    assert summary.returncode == 0 and f"{MODEL}/app1" in summary.stdout
+    models = platform.cli("check-models")
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf" in models.stdout and "available" in models.stdout
+    bad = platform.cli("check", MODEL, "1", "-r", "nope-1")
+    assert bad.returncode == 1 and "unknown requirement" in bad.stderr
 
 
 def test_doctor_and_down(platform: Platform) -> None:

@@ -161,6 +161,25 @@ def _base_images(root: Path) -> Check:
     )
 
 
+def _ai_model(settings: Settings) -> Check:
+    """ai-svc's local model (a missing one makes its analyses "unavailable", not fail)."""
+    from ai_svc.llms import models_dir
+    from ai_svc.modelprep import PATCHED_NAME
+
+    if settings.ai_backend == "openai":
+        url = settings.ai_openai_url or "(no ai_openai_url set)"
+        return Check("ai model", bool(settings.ai_openai_url), f"OpenAI-compatible server {url}",
+                     "set GENFLEET_AI_OPENAI_URL", warning=True)  # fmt: skip
+    path = models_dir(settings) / (settings.ai_model or PATCHED_NAME)
+    if path.is_file():
+        return Check("ai model", True, f"{path.name} ({path.stat().st_size // 2**20} MiB)")
+    return Check(
+        "ai model", False, f"{path} is missing: analyses will be unavailable",
+        "scripts/setup.sh prepares the default model", warning=True,
+    )  # fmt: skip
+
+
 def run_checks(settings: Settings, fleet_root: str) -> list[Check]:
     engine, info = _engine(settings)
-    return [engine, _compose(), _nats(), *_ports(settings), *_fleet(fleet_root, info)]
+    checks = [engine, _compose(), _nats(), *_ports(settings), *_fleet(fleet_root, info)]
+    return [*checks, _ai_model(settings)]

@@ -1,8 +1,9 @@
 """`genfleet up` / `genfleet down`: the whole platform on one machine.
 
-up starts an embedded nats-server, container-svc, scan-svc, perf-svc and the gateway as child
-processes, waits until the gateway answers with container-svc behind it, records the instance,
-and stays in the foreground until Ctrl-C / SIGTERM (or `genfleet down`), then stops them in order.
+up starts an embedded nats-server, container-svc, scan-svc, perf-svc, ai-svc and the gateway
+as child processes, waits until the gateway answers with container-svc behind it, records
+the instance, and stays in the foreground until Ctrl-C / SIGTERM (or `genfleet down`), then
+stops them in order.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from genfleet_common.natsserver import EmbeddedNats, port_in_use
 from genfleet_common.settings import Settings
 from genfleet_common.tokens import Role, create_token
 
-SERVICES = ("container_svc", "scan_svc", "perf_svc", "gateway")
+SERVICES = ("container_svc", "scan_svc", "perf_svc", "ai_svc", "gateway")
 TOKEN_TTL_S = 30 * 24 * 3600
 
 

@@ -498,3 +498,95 @@ def perf_compare(
     api = connect(fleet, url, token)
     cmp = call(api.get, "/api/perf/compare", a=a, b=b)
     emit_json(cmp) if as_json else print_comparison(cmp)
+
+
+# --- requirements analysis -----------------------------------------------------------------
+@app.command("check")
+def check_command(
+    model: Annotated[str, typer.Argument(help="The model that generated the app.")],
+    number: Annotated[int, typer.Argument(metavar="N", help="The app number.")],
+    requirement: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option("--requirement", "-r", help="A requirement id (repeat; default: all)."),
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="gpt4all (local file) or openai (the configured server).")
+    ] = None,
+    llm: Annotated[
+        str | None, typer.Option(help="The checking model (see `genfleet check-models`).")
+    ] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Answer limit per requirement.")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ask the model even for unchanged code.")
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Follow the analysis until it ends.")
+    ] = False,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Check app N of MODEL against its written requirements with an LLM."""
+    from genfleet_cli.checks import check
+
+    api = connect(fleet, url, token)
+    body = {
+        "model": model, "app": number, "requirements": requirement or None, "backend": backend,
+        "llm": llm, "max_tokens": max_tokens, "use_cache": not no_cache,
+    }  # fmt: skip
+    if not check(api, body, watch_=watch, as_json=as_json):
+        raise typer.Exit(1)
+
+
+@app.command("check-stop")
+def check_stop(
+    analysis_id: Annotated[str, typer.Argument(help="The analysis id.")],
+    fleet: FleetOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Stop a running analysis."""
+    api = connect(fleet, url, token)
+    status = call(api.post, api.path("api", "analyses", analysis_id, "stop"))
+    print(f"analysis {analysis_id}: {status['state']}")
+
+
+@app.command("check-models")
+def check_models(
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """The checking models: local .gguf files (GPT4All) and the configured server's."""
+    api = connect(fleet, url, token)
+    llms = call(api.get, "/api/llms")["llms"]
+    if as_json:
+        emit_json(llms)
+        return
+    for m in llms:
+        mark = "*" if m["default"] else " "
+        state = "available" if m["available"] else f"unavailable: {m['reason']}"
+        ctx = f", context {m['context_window']}" if m.get("context_window") else ""
+        print(f"{mark} {m['backend']:8} {m['name']}{ctx}: {state}")
+
+
+@app.command("check-summary")
+def check_summary(
+    model: Annotated[Optional[str], typer.Argument(help="One model (default: all).")] = None,  # noqa: UP045
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Requirements met / total per app and per model (latest complete analyses)."""
+    api = connect(fleet, url, token)
+    data = call(api.get, "/api/analysis-summary", **({"model": model} if model else {}))
+    if as_json:
+        emit_json(data)
+        return
+    for m in data["models"]:
+        print(f"{m['model']} ({m['llm_id']}): {m['met']}/{m['total']} met over {m['apps']} apps")
+    for a in data["apps"]:
+        print(f"  {a['model']}/app{a['app']} ({a['llm_id']}): {a['met']}/{a['total']} met")

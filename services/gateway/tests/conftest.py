@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import websockets
 
+from ai_svc.llms import PROJECT_MODELS
+from ai_svc.modelprep import PATCHED_NAME
+from ai_svc.service import AiService
 from container_svc.service import ContainerService
 from gateway.testing import CHROMIUM, CHROMIUM_ARGS, LiveGateway, gateway_on
 from genfleet_common import subjects
@@ -201,6 +205,25 @@ async def perf_svc(gw_settings: Settings) -> AsyncIterator[PerfService]:
     """The real perf-svc, in-process, on the same nats-server, settings and fleet as
     `gateway`."""
     svc = PerfService(gw_settings, Fleet.load(gw_settings.fleet_root))
+    await svc.start()
+    yield svc
+    await svc.stop()
+
+
+# --- ai-svc on the gateway's nats-server (for the analysis page of the dashboard) -----------
+@pytest.fixture(scope="session")
+async def ai_svc(gw_settings: Settings) -> AsyncIterator[AiService]:
+    """The real ai-svc with the real local model, on the same nats-server and fleet as
+    `gateway`; short answers and a small context keep it quick on 2 cores."""
+    if not (PROJECT_MODELS / PATCHED_NAME).is_file():
+        reason = "the local model is missing: scripts/setup.sh prepares it"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    settings = msgspec.structs.replace(
+        gw_settings, ai_context=1024, ai_max_tokens=24, ai_retries=0, ai_threads=2
+    )
+    svc = AiService(settings, Fleet.load(settings.fleet_root))
     await svc.start()
     yield svc
     await svc.stop()

@@ -40,6 +40,13 @@ API_ROUTES = {
     "/api/perf/{test_id}/result": {"get"},
     "/api/perf/{test_id}/charts/{chart}": {"get"},
     "/api/apps/{model}/{app}/perf": {"get"},
+    "/api/analyses": {"post"},
+    "/api/analyses/{analysis_id}": {"get"},
+    "/api/analyses/{analysis_id}/result": {"get"},
+    "/api/analyses/{analysis_id}/stop": {"post"},
+    "/api/apps/{model}/{app}/analyses": {"get"},
+    "/api/analysis-summary": {"get"},
+    "/api/llms": {"get"},
 }
 
 
@@ -56,6 +63,7 @@ async def test_openapi_lists_every_route(lonely: LiveGateway, http: httpx.AsyncC
         "AppStatus",
         "ActionResult",
         "PerfResult",
+        "AiResult",
     ):
         assert name in schemas, name
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

@@ -49,6 +49,13 @@ ROLES: dict[tuple[str, str], Role] = {
     ("GET", "/api/perf/{test_id}/result"): Role.VIEWER,
     ("GET", "/api/perf/{test_id}/charts/{chart}"): Role.VIEWER,
     ("GET", "/api/apps/{model}/{app}/perf"): Role.VIEWER,
+    ("POST", "/api/analyses"): Role.OPERATOR,
+    ("GET", "/api/analyses/{analysis_id}"): Role.VIEWER,
+    ("GET", "/api/analyses/{analysis_id}/result"): Role.VIEWER,
+    ("POST", "/api/analyses/{analysis_id}/stop"): Role.OPERATOR,
+    ("GET", "/api/apps/{model}/{app}/analyses"): Role.VIEWER,
+    ("GET", "/api/analysis-summary"): Role.VIEWER,
+    ("GET", "/api/llms"): Role.VIEWER,
 }
 BELOW = {Role.OPERATOR: Role.VIEWER, Role.ADMIN: Role.OPERATOR}
 # Valid values, so that nothing but auth can refuse the request.
@@ -59,12 +66,14 @@ PARAMS = {
     "scan_id": "0",
     "test_id": "0",
     "chart": "rps",
+    "analysis_id": "0",
 }
 BODIES = {
     "/api/tokens": {"role": "viewer", "sub": "someone"},
     "/api/scans": {"model": "g-gpt-4o", "app": 1},
     "/api/scans/batch": {"model": "g-gpt-4o"},
     "/api/perf": {"model": "g-gpt-4o", "app": 1},
+    "/api/analyses": {"model": "g-gpt-4o", "app": 1},
 }
 QUERIES = {"/api/perf/compare": "?a=0&b=1"}
 

@@ -63,6 +63,22 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     perf_stop_grace_s: float = 10.0  # a stopped Locust may take this long to report, then killed
     perf_ack_wait_s: float = 30.0  # a worker silent this long is taken for dead: job redelivered
     perf_max_attempts: int = 3  # deliveries of one load test job before it ends FAILED
+    # requirements analysis (ai-svc)
+    ai_backend: str = "gpt4all"  # gpt4all (in-process, local file) | openai (a server)
+    ai_model: str = ""  # gpt4all: a .gguf file in ai_models_dir (""/default: SmolLM2 135M)
+    ai_models_dir: str = ""  # "": the project's .tools/models (prepared by scripts/setup.sh)
+    ai_openai_url: str = ""  # e.g. http://127.0.0.1:4891/v1 (GPT4All), :11434/v1 (Ollama)
+    ai_openai_model: str = ""  # the server's model name ("": its first listed model)
+    ai_openai_api_key: str = ""  # sent as a Bearer token when set
+    ai_openai_context: int = 4096  # the server model's context window, in tokens
+    ai_context: int = 4096  # the in-process model's context window (n_ctx), in tokens
+    ai_max_tokens: int = 256  # answer length limit per requirement
+    ai_threads: int = 0  # gpt4all CPU threads; 0: every core
+    ai_seed: int = 42  # temperature is always 0; the seed for servers that sample anyway
+    ai_retries: int = 2  # re-asks after an answer that is not the expected JSON
+    ai_request_timeout_s: float = 600.0  # one model call
+    ai_ack_wait_s: float = 30.0
+    ai_max_attempts: int = 3
     # gateway
     host: str = "127.0.0.1"
     port: int = 8000

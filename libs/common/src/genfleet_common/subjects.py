@@ -50,6 +50,24 @@ def control(kind: str, job_id: str) -> str:
     return f"{PREFIX}.ctl.{kind}.{job_id}"
 
 
+# --- requirements analysis (ai-svc) ---------------------------------------------------------
+AI = "ai"
+AI_QUEUE = "ai-svc"
+AI_START = command(AI, "start")
+AI_STATUS = command(AI, "status")
+AI_STOP = command(AI, "stop")
+AI_RESULT = command(AI, "result")
+AI_HISTORY = command(AI, "history")
+AI_SUMMARY = command(AI, "summary")
+AI_MODELS = command(AI, "models")
+AI_JOBS_STREAM = "GENFLEET_AI_JOBS"
+AI_JOB = f"{PREFIX}.job.ai"
+AI_WORKERS = "ai-workers"
+AI_STATE_BUCKET = "genfleet-ai"  # KV: analysis status, running per app, history, summaries
+AI_RESULTS_BUCKET = "genfleet-ai-results"  # KV: each analysis's per-requirement results
+AI_CACHE_BUCKET = "genfleet-ai-cache"  # KV: verdicts by (code, requirement, model, prompt)
+
+
 # --- events ---------------------------------------------------------------------------------
 EVENTS_STREAM = "GENFLEET_EVENTS"
 EVENTS_ALL = f"{PREFIX}.evt.>"

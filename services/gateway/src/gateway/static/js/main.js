@@ -1,6 +1,6 @@
 // GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
-// an app's security scans (#scan/<model>/<n>, see scans.js) and load tests (#perf/<model>/<n>,
-// see perf.js).
+// an app's security scans (#scan/<model>/<n>, see scans.js), load tests (#perf/<model>/<n>,
+// see perf.js) and requirements analyses (#ai/<model>/<n>, see ai.js).
 
 import {
   api,
@@ -17,6 +17,7 @@ import {
 import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
+import { AiView, aiHash } from "./ai.js";
 import { PerfView, perfHash } from "./perf.js";
 import { isDone, ScanView } from "./scans.js";
 import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
@@ -58,6 +59,7 @@ const events = new EventStream({
 const scanView = new ScanView({ events, appInfo: scanAppInfo });
 events.on("scan", (event) => renderCardScan(event.status));
 const perfView = new PerfView({ events, appInfo: scanAppInfo });
+const aiView = new AiView({ events, appInfo: scanAppInfo });
 
 // --- login --------------------------------------------------------------------------------
 function showLogin(message = "") {
@@ -65,6 +67,7 @@ function showLogin(message = "") {
   logView.close();
   scanView.close();
   perfView.close();
+  aiView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
   $("#login").hidden = false;
@@ -342,6 +345,12 @@ function renderApp(model, spec) {
         dataset: { action: "perf" },
         "aria-label": `Load-test ${key}`,
       }, "load tests"),
+      h("a", {
+        href: aiHash(model.name, spec.number),
+        class: "scans-link",
+        dataset: { action: "requirements" },
+        "aria-label": `Show the requirements analyses of ${key}`,
+      }, "requirements"),
       h("span", { class: "scan-line", dataset: { testid: "scan-summary" }, hidden: true, role: "status" }),
     ),
     h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
@@ -585,9 +594,10 @@ function openLogs(key) {
 const scanHash = (model, number) => `#scan/${seg(model)}/${number}`;
 
 /** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, #perf/<model>/<n>[/<test
- * id>] its load tests, anything else the fleet. */
+ * id>] its load tests, #ai/<model>/<n>[/<analysis id>] its requirements analyses, anything else
+ * the fleet. */
 function route() {
-  const match = /^#(scan|perf)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  const match = /^#(scan|perf|ai)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
     let model = "";
@@ -603,6 +613,8 @@ function route() {
   else scanView.close();
   if (entry && view === "perf") perfView.open(entry.model, entry.spec.number, match[4] || "");
   else perfView.close();
+  if (entry && view === "ai") aiView.open(entry.model, entry.spec.number, match[4] || "");
+  else aiView.close();
   $("#models").hidden = Boolean(entry);
   if (match && !entry) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
 }
@@ -676,6 +688,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView, perfView };
+window.genfleet = { events, state, logView, scanView, perfView, aiView };
 
 boot();

@@ -1,0 +1,104 @@
+"""`genfleet check`: check an app's written requirements with an LLM; watch it live."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from genfleet_cli.client import Api, ApiError
+
+DONE = ("COMPLETE", "UNAVAILABLE", "FAILED", "ERROR", "STOPPED")
+
+
+def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
+    """A progress bar from the `ai` events (one per requirement) until the analysis ends."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    aid = status["analysis_id"]
+    with (
+        api.websocket("/api/events", kind="ai", model=status["model"], app=status["app"]) as ws,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[state]}"),
+            console=Console(stderr=True),  # stdout is for the result (--json too)
+        ) as progress,
+    ):  # fmt: skip
+        bar = progress.add_task(
+            f"{status['model']}/app{status['app']}",
+            total=status["counts"]["total"] or None,
+            state=status["state"],
+        )
+        # it may have moved on before the socket opened: ask once, then follow the events
+        status = api.get(api.path("api", "analyses", aid))
+        while status["state"] not in DONE:
+            frame = ws.recv(timeout_s=5)
+            if frame is None:
+                if ws.closed:
+                    break
+                continue
+            event = frame["event"]
+            if event["status"]["analysis_id"] != aid:
+                continue
+            status = event["status"]
+            state = status["state"] + (f" {status['current']}" if status.get("current") else "")
+            progress.update(bar, completed=status["counts"]["done"], state=state)
+            result = event.get("result")
+            if result:
+                progress.console.print(f"  {_line(result)}")
+    final: dict[str, Any] = api.get(api.path("api", "analyses", aid))
+    return final
+
+
+def _line(r: dict[str, Any]) -> str:
+    req = r["requirement"]
+    if r["status"] == "verdict":
+        verdict = f"{'MET' if r['met'] else 'NOT MET'} ({r['confidence']})"
+    else:
+        verdict = r["status"].upper()
+    cached = " [cached]" if r.get("cached") else ""
+    return f"{req['id']}: {verdict}{cached}: {req['text'][:70]}"
+
+
+def _report(result: dict[str, Any]) -> str:
+    s = result["status"]
+    c = s["counts"]
+    lines = [
+        f"{s['model']}/app{s['app']} checked by {s['llm_id']}: {s['state']}"
+        + (f" ({s['error']})" if s.get("error") else ""),
+        f"  requirements met {c['met']}/{c['total']}; not met {c['not_met']}, "
+        f"failed {c['failed']}, unavailable {c['unavailable']}",
+    ]
+    for r in result["results"]:
+        lines.append(f"  {_line(r)}")
+        if r["status"] == "verdict":
+            lines.append(f"      {r['explanation'][:200]}")
+            for ev in r["evidence"]:
+                span = f":{ev['start']}-{ev['end']}" if ev.get("start") else ""
+                mark = "" if ev["valid"] else f"  (not checked: {ev['note']})"
+                lines.append(f"      evidence {ev['file']}{span}{mark}")
+        elif r.get("error"):
+            lines.append(f"      {r['error'][:200]}")
+            if r.get("raw"):
+                lines.append(f"      raw answer: {r['raw'][:160]!r}")
+    return "\n".join(lines)
+
+
+def check(api: Api, body: dict[str, Any], *, watch_: bool, as_json: bool) -> bool:
+    try:
+        status = api.post("/api/analyses", body)
+        if watch_:
+            status = watch(api, status)
+            result = api.get(api.path("api", "analyses", status["analysis_id"], "result"))
+    except ApiError as exc:
+        print(f"genfleet: {exc.message}", file=sys.stderr)
+        return False
+    if not watch_:
+        print(json.dumps(status, indent=2) if as_json else (
+            f"{status['model']}/app{status['app']}: analysis {status['analysis_id']} "
+            f"{status['state']} ({status['counts']['total']} requirements, {status['llm_id']})"
+        ))  # fmt: skip
+        return True
+    print(json.dumps(result, indent=2) if as_json else _report(result))
+    return bool(result["status"]["state"] == "COMPLETE")

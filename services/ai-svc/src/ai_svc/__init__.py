@@ -1,0 +1,1 @@
+"""ai-svc: requirements analysis of generated apps with a local or OpenAI-compatible LLM."""

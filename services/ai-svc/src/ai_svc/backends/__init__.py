@@ -1,0 +1,1 @@
+"""Model backends: in-process GPT4All, and any OpenAI-compatible server."""

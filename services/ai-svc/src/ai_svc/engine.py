@@ -1,0 +1,195 @@
+"""One analysis: every requested requirement of one app, checked by one model.
+
+Per requirement: the cached verdict when the code, requirement, model and prompt are
+unchanged; else the relevant code (within the model's context window), the question, and a
+strictly parsed answer, re-asked when it is not the expected JSON. The backend is checked
+only when a requirement needs it, so a fully cached analysis runs without the model. When no
+model can be reached, the requirements left are "unavailable": never a made-up verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from ai_svc import context, prompt
+from ai_svc.backends.base import (
+    BackendFailed,
+    BackendUnavailable,
+    Cancel,
+    Completion,
+    LlmBackend,
+)
+from ai_svc.cache import VerdictCache
+from ai_svc.requirements import AppRequirements
+from ai_svc.verdicts import NotAVerdict, check_evidence, parse
+from genfleet_common.messages import (
+    AiCounts,
+    AiState,
+    AiStatus,
+    Requirement,
+    RequirementResult,
+    VerdictStatus,
+)
+
+Publish = Callable[[AiStatus, RequirementResult | None], Awaitable[None]]
+RETRY_TOKENS = 80  # the re-ask's own words, on top of the unusable answer
+
+
+def count(results: list[RequirementResult], total: int) -> AiCounts:
+    c = AiCounts(total=total, done=len(results))
+    for r in results:
+        if r.status == VerdictStatus.VERDICT:
+            if r.met:
+                c.met += 1
+            else:
+                c.not_met += 1
+        elif r.status == VerdictStatus.FAILED:
+            c.failed += 1
+        else:
+            c.unavailable += 1
+    return c
+
+
+class Analysis:
+    def __init__(
+        self,
+        status: AiStatus,
+        *,
+        app_dir: Path,
+        spec: AppRequirements,
+        requirements: list[Requirement],
+        backend: LlmBackend,
+        cache: VerdictCache | None,
+        max_tokens: int,
+        retries: int,
+        publish: Publish,
+    ) -> None:
+        self.status = status
+        self.app_dir = app_dir
+        self.spec = spec
+        self.requirements = requirements
+        self.backend = backend
+        self.cache = cache
+        self.max_tokens = max_tokens
+        self.retries = retries
+        self.publish = publish
+        self.cancel = Cancel()
+        self.results: list[RequirementResult] = []
+        self._checked = False
+        self._unavailable = ""
+
+    async def run(self) -> AiStatus:
+        s = self.status
+        files = await asyncio.to_thread(context.source_files, self.app_dir)
+        code = context.code_hash(files)
+        s.state, s.counts = AiState.RUNNING, count([], len(self.requirements))
+        await self.publish(s, None)
+        for i, req in enumerate(self.requirements):
+            s.current = req.id
+            result = await self._one(req, files, code)
+            self.results.append(result)
+            s.counts = count(self.results, len(self.requirements))
+            s.progress = round(100 * (i + 1) / len(self.requirements))
+            s.current = ""
+            await self.publish(s, result)
+        s.ended_at = time.time()
+        verdicts = s.counts.met + s.counts.not_met + s.counts.failed
+        if verdicts == 0 and self._unavailable:
+            s.state, s.error = AiState.UNAVAILABLE, self._unavailable
+        else:
+            s.state = AiState.COMPLETE
+            if self._unavailable:
+                s.error = f"the model became unavailable: {self._unavailable}"
+        return s
+
+    async def _one(
+        self, req: Requirement, files: list[context.SourceFile], code: str
+    ) -> RequirementResult:
+        key = VerdictCache.key(
+            code, req.text, self.backend.llm_id,
+            f"max_tokens={self.max_tokens};retries={self.retries};"
+            f"context={self.backend.context_window}",
+        )  # fmt: skip
+        if self.cache is not None:
+            hit = await self.cache.get(key)
+            if hit is not None:
+                hit.requirement, hit.cached = req, True
+                return hit
+        if not self._checked and not self._unavailable:
+            try:
+                await self.backend.check()
+                self._checked = True
+            except BackendUnavailable as exc:
+                self._unavailable = str(exc)
+        if self._unavailable:
+            return RequirementResult(
+                requirement=req, status=VerdictStatus.UNAVAILABLE, error=self._unavailable
+            )
+        result = await self._ask(req, files)
+        if result.status == VerdictStatus.UNAVAILABLE:
+            self._unavailable = result.error
+        elif self.cache is not None:
+            await self.cache.put(key, result)
+        return result
+
+    def budget(self, req: Requirement) -> int:
+        """Tokens left for code: the window minus the answer, one re-ask, and the words."""
+        reserve = self.max_tokens * (2 if self.retries else 1) + RETRY_TOKENS
+        overhead = prompt.overhead_tokens(self.spec.name, self.spec.description, req)
+        return self.backend.context_window - reserve - overhead
+
+    async def _ask(self, req: Requirement, files: list[context.SourceFile]) -> RequirementResult:
+        budget = self.budget(req)
+        shown = context.choose(files, req.text, budget)
+        result = RequirementResult(
+            requirement=req, status=VerdictStatus.FAILED, context=shown.parts, deterministic=True
+        )
+        if files and not shown.parts:
+            # asking without the code would invite a verdict on nothing
+            result.error = (
+                f"no code fits the model's context window ({self.backend.context_window} "
+                f"tokens; {max(budget, 0)} left after the answer and the question): raise "
+                "the context setting or lower max_tokens"
+            )
+            result.deterministic = False  # not the model's answer: never cached
+            return result
+        messages = prompt.first_turn(self.spec.name, self.spec.description, req, shown.text)
+        question = messages[-1].content
+        try:
+            async with self.backend.conversation(messages[0].content, self.cancel) as chat:
+                for attempt in range(1, self.retries + 2):
+                    result.attempts = attempt
+                    try:
+                        done = await chat.ask(question, self.max_tokens)
+                    except BackendFailed as exc:
+                        result.error, result.deterministic = str(exc), False
+                        continue
+                    self._add(result, done)
+                    try:
+                        answer = parse(done.text)
+                    except NotAVerdict as exc:
+                        result.error = f"not the expected JSON: {exc}"
+                        question = prompt.RETRY.format(problem=str(exc)[:200])
+                        continue
+                    result.status, result.error = VerdictStatus.VERDICT, ""
+                    result.met, result.confidence = answer.met, answer.confidence
+                    result.explanation = answer.explanation
+                    result.evidence = await asyncio.to_thread(
+                        check_evidence, answer.evidence, self.app_dir
+                    )
+                    return result
+        except BackendUnavailable as exc:
+            result.status, result.error = VerdictStatus.UNAVAILABLE, str(exc)
+            return result
+        result.error = f"no usable answer after {result.attempts} attempt(s): {result.error}"
+        return result
+
+    @staticmethod
+    def _add(result: RequirementResult, done: Completion) -> None:
+        result.raw = done.text[:8000]
+        result.prompt_tokens += done.prompt_tokens
+        result.completion_tokens += done.completion_tokens
+        result.seconds = round(result.seconds + done.seconds, 3)

@@ -1,0 +1,96 @@
+"""ai-svc as its own process: SIGTERM mid-analysis exits at once and cleanly, the analysis
+goes back to the queue, and another worker finishes it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ai_svc.llms import Llms
+from ai_svc.worker import ai_store
+from genfleet_common import subjects
+from genfleet_common.bus import Bus
+from genfleet_common.messages import AiRef, AiRequest, AiState, AiStatus, Backend
+from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import TEST_SECRET, make_settings
+
+from .conftest import PREFIX, TEST_SETTINGS
+
+MODEL = f"{PREFIX}claude-3.5-sonnet"
+
+
+def worker(nats_url: str, fleet: Path, state: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GENFLEET_NATS_URL": nats_url,
+        "GENFLEET_FLEET_ROOT": str(fleet),
+        "GENFLEET_STATE_DIR": str(state),
+        "GENFLEET_SECRET_KEY": TEST_SECRET,
+        "GENFLEET_LOG_LEVEL": "WARNING",
+        "GENFLEET_AI_ACK_WAIT_S": "5",
+        **{f"GENFLEET_{k.upper()}": str(v) for k, v in TEST_SETTINGS.items()},
+    }
+    return subprocess.Popen([sys.executable, "-m", "ai_svc"], env=env)
+
+
+async def status_of(bus: Bus, analysis_id: str) -> AiStatus:
+    return await bus.request(
+        subjects.AI_STATUS, AiRef(analysis_id=analysis_id), AiStatus, timeout=10
+    )
+
+
+async def test_sigterm_requeues_and_another_worker_finishes(
+    tmp_path: Path, ai_fleet: Path, model_file: Path
+) -> None:
+    with EmbeddedNats(tmp_path / "nats") as server:
+        first = worker(server.url, ai_fleet, tmp_path / "state")
+        bus = await Bus.connect(server.url, name="ai-shutdown-test")
+        second = None
+        try:
+            await bus.wait_ready(subjects.AI_STATUS, timeout_s=60)
+            status = await bus.request(
+                subjects.AI_START,
+                AiRequest(model=MODEL, app=1, requirements=["general-1", "general-2", "general-3"],
+                          use_cache=False),
+                AiStatus, timeout=30,
+            )  # fmt: skip
+            async with asyncio.timeout(120):
+                while (await status_of(bus, status.analysis_id)).state != AiState.RUNNING:
+                    await asyncio.sleep(0.1)
+            first.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(first.wait, 30) == 0
+            # no worker runs now: read the state where every replica reads it
+            store = ai_store(await bus.js.key_value(subjects.AI_STATE_BUCKET))
+            requeued = await store.get(status.analysis_id)
+            assert requeued.state == AiState.QUEUED and "requeued" in requeued.error
+            second = worker(server.url, ai_fleet, tmp_path / "state")
+            await bus.wait_ready(subjects.AI_STATUS, timeout_s=60)
+            async with asyncio.timeout(300):
+                while not (final := await status_of(bus, status.analysis_id)).state.done:
+                    await asyncio.sleep(0.3)
+            assert final.state == AiState.COMPLETE and final.attempt == 2
+            assert final.counts.done == 3
+        finally:
+            await bus.close()
+            for proc in (first, second):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+
+
+async def test_no_configured_server_is_unavailable(tmp_path: Path, ai_fleet: Path) -> None:
+    settings = make_settings(tmp_path, "nats://127.0.0.1:1", ai_fleet)  # no ai_openai_url
+    llms = Llms(settings)
+    kind, name = await llms.resolve(Backend.OPENAI, None)
+    backend = llms.backend(kind, name)
+    from ai_svc.backends.base import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="no OpenAI-compatible server is configured"):
+        await backend.check()
+    await llms.close()

@@ -1,0 +1,39 @@
+"""The dashboard's requirements page in a real browser, with the real ai-svc and its local
+model behind the gateway: start an analysis, watch it live, read the requirements table."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from ai_svc.service import AiService
+from gateway.auth import Role
+from gateway.testing import LiveGateway, open_page, sign_in
+
+MODEL = "g-gpt-4o"
+
+
+@pytest.mark.docker
+async def test_requirements_page_runs_an_analysis_live(
+    browser: Browser, gateway: LiveGateway, ai_svc: AiService
+) -> None:
+    page, errors = await open_page(browser)
+    await sign_in(page, gateway.url, gateway.token(Role.OPERATOR))
+    await expect(page.locator('[data-action="requirements"]')).not_to_have_count(0)
+    await page.goto(f"{gateway.url}/#ai/{MODEL}/2")
+    view = page.get_by_test_id("ai-view")
+    await expect(view).to_be_visible()
+    await expect(page.get_by_test_id("ai-llm").locator("option")).not_to_have_count(0)
+    await page.get_by_test_id("ai-start").click()
+    await expect(page.get_by_test_id("ai-form-result")).to_contain_text("queued")
+    await expect(page.get_by_test_id("ai-state")).to_have_attribute(
+        "data-state", "COMPLETE", timeout=300_000
+    )
+    rows = page.get_by_test_id("ai-requirements").locator("tr")
+    await expect(rows).to_have_count(10)  # app 2's spec: 4 general + 6 specific features
+    verdicts = await page.get_by_test_id("verdict").all_inner_texts()
+    assert all(v in ("met", "not met", "failed (no usable answer)") for v in verdicts), verdicts
+    await expect(page.get_by_test_id("ai-counts")).to_contain_text("/10 met")
+    await expect(page.get_by_test_id("ai-summary")).to_contain_text(MODEL)
+    await expect(page.get_by_test_id("ai-history").locator("li")).not_to_have_count(0)
+    assert errors == []
