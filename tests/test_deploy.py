@@ -15,6 +15,7 @@ from container_svc.compose import compose_binary
 from genfleet_common.natsserver import nats_server_binary
 
 REPO = Path(__file__).resolve().parents[1]
+SERVICES = {"container_svc", "scan_svc", "perf_svc", "ai_svc", "gateway"}
 
 
 def test_the_platform_compose_file_is_valid_and_needs_a_secret() -> None:
@@ -36,6 +37,9 @@ def test_the_platform_compose_file_is_valid_and_needs_a_secret() -> None:
         check=False,
     )
     assert refused.returncode != 0 and "GENFLEET_SECRET_KEY" in refused.stderr  # no default key
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    modules = {s["command"][2] for s in services.values() if s["command"][:2] == ["python", "-m"]}
+    assert modules == SERVICES
 
 
 def test_the_nats_configs_parse() -> None:
@@ -79,7 +83,7 @@ def test_the_kubernetes_manifests_run_every_service_with_the_secret_from_a_secre
                 assert importlib.util.find_spec(command[2]) is not None, command
                 secret = next(e for e in container["env"] if e["name"] == "GENFLEET_SECRET_KEY")
                 assert "value" not in secret and secret["valueFrom"]["secretKeyRef"]  # no default
-    assert modules == {"container_svc", "scan_svc", "perf_svc", "ai_svc", "gateway"}
+    assert modules == SERVICES
     env = next(d for d in docs if d["metadata"]["name"] == "genfleet-env")["data"]
     assert "GENFLEET_SECRET_KEY" not in env and env["GENFLEET_NATS_REPLICAS"] == "3"
 
