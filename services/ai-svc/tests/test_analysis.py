@@ -21,6 +21,7 @@ from genfleet_common.bus import Bus
 from genfleet_common.errors import Busy, InvalidInput, Malformed, NotFound
 from genfleet_common.messages import (
     AiHistory,
+    AiLatest,
     AiRef,
     AiRequest,
     AiState,
@@ -30,6 +31,7 @@ from genfleet_common.messages import (
     AppRef,
     Backend,
     Empty,
+    LatestRequest,
     LlmList,
     VerdictStatus,
 )
@@ -76,6 +78,9 @@ async def test_real_analysis_with_the_local_model(ai_bus: Bus) -> None:
         subjects.AI_HISTORY, AppRef(model=MODEL, app=1), AiHistory, timeout=10
     )
     assert history.analyses[0].analysis_id == s.analysis_id
+    latest = await ai_bus.request(subjects.AI_LATEST, LatestRequest(), AiLatest, timeout=10)
+    mine_latest = latest.analyses[f"{MODEL}/app1"]
+    assert mine_latest.analysis_id == s.analysis_id and mine_latest.counts == s.counts
 
 
 async def test_a_second_run_reads_the_cache(ai_bus: Bus) -> None:
@@ -141,6 +146,12 @@ async def test_a_missing_model_file_is_unavailable(ai_bus: Bus) -> None:
     assert "does not exist" in run.status.error
     assert [r.status for r in run.result.results] == [VerdictStatus.UNAVAILABLE] * 2
     assert all(r.met is None and r.attempts == 0 for r in run.result.results)
+    # the app's latest analysis says so too: the fleet view's card never shows it as clean
+    latest = await ai_bus.request(
+        subjects.AI_LATEST, LatestRequest(model=MODEL), AiLatest, timeout=10
+    )
+    mine = latest.analyses[f"{MODEL}/app1"]
+    assert mine.analysis_id == run.status.analysis_id and mine.state == AiState.UNAVAILABLE
 
 
 async def test_a_model_the_server_does_not_serve_is_unavailable(ai_bus: Bus) -> None:
@@ -231,4 +242,8 @@ async def test_unknown_analysis_is_not_found(ai_bus: Bus) -> None:
     with pytest.raises(NotFound):
         await ai_bus.request(
             subjects.AI_SUMMARY, AiSummaryRequest(model="no-such-model"), AiSummary, timeout=10
+        )
+    with pytest.raises(NotFound):
+        await ai_bus.request(
+            subjects.AI_LATEST, LatestRequest(model="no-such-model"), AiLatest, timeout=10
         )

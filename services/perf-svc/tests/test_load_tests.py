@@ -18,10 +18,12 @@ from genfleet_common.bus import Bus
 from genfleet_common.errors import Busy, Conflict, NotFound
 from genfleet_common.messages import (
     AppRef,
+    LatestRequest,
     PerfCompareRequest,
     PerfComparison,
     PerfEvent,
     PerfHistory,
+    PerfLatest,
     PerfRef,
     PerfRequest,
     PerfResult,
@@ -131,6 +133,14 @@ async def test_a_load_test_counts_what_the_app_served(
         timeout=5,
     )
     assert history.tests[0].test_id == done.test_id
+    # each app's newest test, for the fleet view's cards: this one, with its totals
+    latest = await bus.request(
+        subjects.PERF_LATEST, LatestRequest(model=running_app.model), PerfLatest, timeout=5
+    )
+    mine = latest.tests[f"{running_app.model}/app{running_app.app}"]
+    assert mine.test_id == done.test_id and mine.state == PerfState.COMPLETE
+    assert mine.summary == totals
+    assert all(key.startswith(f"{running_app.model}/") for key in latest.tests)
 
 
 async def test_a_stop_ends_the_test_early_with_the_stats_so_far(
@@ -224,3 +234,7 @@ async def test_a_stopped_or_unknown_app_is_refused(
         await bus.request(subjects.PERF_STATUS, PerfRef(test_id="nope"), PerfStatus, timeout=5)
     with pytest.raises(NotFound):
         await bus.request(subjects.PERF_RESULT, PerfRef(test_id="nope"), PerfResult, timeout=5)
+    with pytest.raises(NotFound):
+        await bus.request(
+            subjects.PERF_LATEST, LatestRequest(model="no-such-model"), PerfLatest, timeout=5
+        )

@@ -21,10 +21,10 @@ from genfleet_common.errors import ActionTimeout, Busy, InvalidInput, NotFound, 
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     AppRef,
+    LatestRequest,
     ScanEvent,
     ScanHistory,
     ScanLatest,
-    ScanLatestRequest,
     ScanRef,
     ScanReport,
     ScanRequest,
@@ -126,7 +126,7 @@ async def test_a_scan_runs_to_complete_with_reports_and_history(
     )
     assert history.scans[0].scan_id == done.scan_id
     latest = await bus.request(
-        subjects.SCAN_LATEST, ScanLatestRequest(model=model), ScanLatest, timeout=5
+        subjects.SCAN_LATEST, LatestRequest(model=model), ScanLatest, timeout=5
     )
     assert latest.scans[f"{model}/app{app}"].scan_id == done.scan_id
     assert latest.scans[f"{model}/app{app}"].state == ScanState.COMPLETE
@@ -225,9 +225,7 @@ async def test_bad_requests_are_refused(scanning: tuple[ScanService, Bus, Embedd
     raw = await bus.nc.request(subjects.SCAN_START, b'{"model": "../etc", "app": 1}', timeout=5)
     assert b'"invalid"' in raw.data
     with pytest.raises(NotFound):
-        await bus.request(
-            subjects.SCAN_LATEST, ScanLatestRequest(model="nope"), ScanLatest, timeout=10
-        )
+        await bus.request(subjects.SCAN_LATEST, LatestRequest(model="nope"), ScanLatest, timeout=10)
 
 
 # --- workers as processes: a killed worker's job is taken over ---------------------------

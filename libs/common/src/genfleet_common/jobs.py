@@ -35,6 +35,7 @@ from nats.js.kv import KeyValue
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import Busy, NotFound
+from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
 
 log = get_logger("jobs")
@@ -162,6 +163,13 @@ class JobStore(Generic[S]):
             except NotFound:  # expired from the bucket: an older one may remain
                 continue
         return None
+
+    async def latest_per_app(self, fleet: Fleet, model: str | None = None) -> dict[str, S]:
+        """Each app's newest job keyed "Model/appN", of the fleet or one model (NotFound for
+        an unknown model); apps that never had a job are absent."""
+        apps = list(fleet.model(model).apps) if model else fleet.apps()
+        found = await asyncio.gather(*(self.latest(a.model, a.number) for a in apps))
+        return {a.key: s for a, s in zip(apps, found, strict=True) if s is not None}
 
     async def _history_ids(self, model: str, app: int) -> list[str]:
         try:

@@ -457,6 +457,12 @@ class AppRef(Message, kw_only=True):
     app: AppNumber
 
 
+class LatestRequest(Message, kw_only=True):
+    """Each app's newest job (scan, load test, analysis): the `latest` commands."""
+
+    model: ModelName | None = None  # None: the whole fleet
+
+
 class ScanHistory(Message, kw_only=True):
     scans: list[ScanStatus]
 
@@ -469,10 +475,6 @@ class ScanBatchRequest(Message, kw_only=True):
 class ScanBatchReply(Message, kw_only=True):
     scans: list[ScanStatus]  # one per app, queued
     refused: dict[str, str] = msgspec.field(default_factory=dict)  # "Model/appN" -> why
-
-
-class ScanLatestRequest(Message, kw_only=True):
-    model: ModelName | None = None  # None: the whole fleet
 
 
 class ScanLatest(Message, kw_only=True):
@@ -640,6 +642,10 @@ class PerfRef(Message, kw_only=True):
 
 class PerfHistory(Message, kw_only=True):
     tests: list[PerfStatus]
+
+
+class PerfLatest(Message, kw_only=True):
+    tests: dict[str, PerfStatus]  # "Model/appN" -> its newest load test (never tested: absent)
 
 
 class PerfJob(Message, kw_only=True):
@@ -832,6 +838,10 @@ class AiResult(Message, kw_only=True):
 
 class AiHistory(Message, kw_only=True):
     analyses: list[AiStatus]
+
+
+class AiLatest(Message, kw_only=True):
+    analyses: dict[str, AiStatus]  # "Model/appN" -> its newest analysis (never run: absent)
 
 
 class AiSummaryRequest(Message, kw_only=True):

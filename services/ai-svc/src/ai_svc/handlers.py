@@ -1,4 +1,4 @@
-"""ai-svc's bus commands: start, status, stop, result, history, summary, models. Any replica
+"""ai-svc's bus commands: start, status, stop, result, history, summary, models, latest. Any replica
 answers any of them: the state and results are in KV, the work in the queue."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from genfleet_common.messages import (
     AiCounts,
     AiHistory,
     AiJob,
+    AiLatest,
     AiRef,
     AiRequest,
     AiResult,
@@ -28,6 +29,7 @@ from genfleet_common.messages import (
     AiSummaryRequest,
     AppRef,
     Empty,
+    LatestRequest,
     LlmList,
 )
 from genfleet_common.settings import Settings
@@ -59,6 +61,7 @@ class Handlers:
         await self.bus.serve(subjects.AI_HISTORY, AppRef, self.history, queue=q)
         await self.bus.serve(subjects.AI_SUMMARY, AiSummaryRequest, self.summary, queue=q)
         await self.bus.serve(subjects.AI_MODELS, Empty, self.models, queue=q)
+        await self.bus.serve(subjects.AI_LATEST, LatestRequest, self.latest, queue=q)
 
     async def start(self, req: AiRequest) -> AiStatus:
         """Validate everything a user can get wrong now (a 4xx), then queue the analysis."""
@@ -113,6 +116,10 @@ class Handlers:
     async def history(self, req: AppRef) -> AiHistory:
         app = self.fleet.app(req.model, req.app)
         return AiHistory(analyses=await self.store.history(app.model, app.number))
+
+    async def latest(self, req: LatestRequest) -> AiLatest:
+        """Each app's newest analysis (whatever its state), for the fleet view's cards."""
+        return AiLatest(analyses=await self.store.latest_per_app(self.fleet, req.model))
 
     async def summary(self, req: AiSummaryRequest) -> AiSummary:
         if req.model is not None:

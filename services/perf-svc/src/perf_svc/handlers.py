@@ -1,5 +1,6 @@
-"""perf-svc's bus commands: start, status, stop, result, history, compare. Any replica answers
-any of them: the state is in KV, the work in the queue, the results in the object store."""
+"""perf-svc's bus commands: start, status, stop, result, history, compare, latest. Any replica
+answers any of them: the state is in KV, the work in the queue, the results in the object
+store."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from genfleet_common.errors import Conflict, InvalidInput, NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     AppRef,
+    LatestRequest,
     PerfCompareRequest,
     PerfComparison,
     PerfHistory,
     PerfJob,
+    PerfLatest,
     PerfRef,
     PerfRequest,
     PerfResult,
@@ -63,6 +66,7 @@ class Handlers:
         await self.bus.serve(subjects.PERF_RESULT, PerfRef, self.result, queue=q)
         await self.bus.serve(subjects.PERF_HISTORY, AppRef, self.history, queue=q)
         await self.bus.serve(subjects.PERF_COMPARE, PerfCompareRequest, self.compare, queue=q)
+        await self.bus.serve(subjects.PERF_LATEST, LatestRequest, self.latest, queue=q)
 
     async def start(self, req: PerfRequest) -> PerfStatus:
         """Queue a load test of a registered app's running backend or frontend."""
@@ -128,6 +132,10 @@ class Handlers:
     async def history(self, req: AppRef) -> PerfHistory:
         app = self.fleet.app(req.model, req.app)
         return PerfHistory(tests=await self.store.history(app.model, app.number))
+
+    async def latest(self, req: LatestRequest) -> PerfLatest:
+        """Each app's newest load test, for a fleet view opened after the tests ran."""
+        return PerfLatest(tests=await self.store.latest_per_app(self.fleet, req.model))
 
     async def compare(self, req: PerfCompareRequest) -> PerfComparison:
         return compare(

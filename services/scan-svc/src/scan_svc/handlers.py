@@ -3,7 +3,6 @@ any of them: the state is in KV, the work in the queue."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 
@@ -15,12 +14,12 @@ from genfleet_common.messages import (
     AppRef,
     AppSpec,
     Empty,
+    LatestRequest,
     ScanBatchReply,
     ScanBatchRequest,
     ScanHistory,
     ScanJob,
     ScanLatest,
-    ScanLatestRequest,
     ScanRef,
     ScanRequest,
     ScanState,
@@ -51,7 +50,7 @@ class Handlers:
         await self.bus.serve(subjects.SCAN_HISTORY, AppRef, self.history, queue=q)
         await self.bus.serve(subjects.SCAN_BATCH, ScanBatchRequest, self.batch, queue=q)
         await self.bus.serve(subjects.SCAN_TOOLS, Empty, self.tools, queue=q)
-        await self.bus.serve(subjects.SCAN_LATEST, ScanLatestRequest, self.latest, queue=q)
+        await self.bus.serve(subjects.SCAN_LATEST, LatestRequest, self.latest, queue=q)
 
     async def _enqueue(self, app: AppSpec, req: ScanRequest) -> ScanStatus:
         tools = self.toolbox.choose(req.tools)
@@ -121,13 +120,9 @@ class Handlers:
                 reply.refused[app.key] = err.message
         return reply
 
-    async def latest(self, req: ScanLatestRequest) -> ScanLatest:
+    async def latest(self, req: LatestRequest) -> ScanLatest:
         """Each app's newest scan, for a fleet view that opens after the scans were run."""
-        apps = list(self.fleet.model(req.model).apps) if req.model else self.fleet.apps()
-        found = await asyncio.gather(*(self.store.latest(a.model, a.number) for a in apps))
-        return ScanLatest(
-            scans={a.key: s for a, s in zip(apps, found, strict=True) if s is not None}
-        )
+        return ScanLatest(scans=await self.store.latest_per_app(self.fleet, req.model))
 
     async def tools(self, _: Empty) -> ToolList:
         return ToolList(static=list(self.toolbox.static), dast=list(self.toolbox.dast))

@@ -1,4 +1,5 @@
-"""Requirements analysis (ai-svc): start, status, result, stop, history, summary, models.
+"""Requirements analysis (ai-svc): start, status, result, stop, history, summary, models,
+each app's latest.
 
 Analyses are jobs: a start answers at once with the analysis's status (QUEUED); progress
 arrives as `ai` events on /api/events, one per requirement checked, with its result.
@@ -17,11 +18,12 @@ from gateway.auth import Role, require
 from gateway.context import Context
 from gateway.envelope import ok
 from gateway.openapi import answers
-from gateway.routes.params import AppPath, ModelPath, model_app
+from gateway.routes.params import AppPath, ModelPath, ModelQuery, latest_request, model_app
 from genfleet_common import subjects
 from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
     AiHistory,
+    AiLatest,
     AiRef,
     AiRequest,
     AiResult,
@@ -78,6 +80,15 @@ def register(app: FastAPI, ctx: Context) -> None:
             requirements=body.requirements, max_tokens=body.max_tokens, use_cache=body.use_cache,
         )  # fmt: skip
         return ok(await ctx.commands.call(subjects.AI_START, request, timeout_s=MODELS_TIMEOUT_S))
+
+    # before /api/analyses/{analysis_id}: "latest" would pass for an analysis id
+    @app.get(
+        "/api/analyses/latest", tags=tags, dependencies=viewer,
+        responses=answers(AiLatest, 401, 403, 404, 422, 503),
+    )  # fmt: skip
+    async def latest_analyses(model: ModelQuery = None) -> Response:
+        """Each app's newest analysis, keyed "Model/appN" (apps never analysed are absent)."""
+        return ok(await ctx.commands.call(subjects.AI_LATEST, latest_request(model)))
 
     @app.get(
         "/api/analyses/{analysis_id}", tags=tags, dependencies=viewer,

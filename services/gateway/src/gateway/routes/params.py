@@ -8,7 +8,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from genfleet_common.fleet import MAX_APP_NUMBER, validate_app_number, validate_model_name
-from genfleet_common.messages import Action
+from genfleet_common.messages import Action, LatestRequest
 from genfleet_common.settings import Settings
 
 # The path/query declarations document the parameters; the fleet's own validators then give
@@ -24,10 +24,19 @@ ServiceQuery = Annotated[
     ),
 ]
 ID_PATTERN = r"^[A-Za-z0-9._:-]*$"
+ModelQuery = Annotated[
+    str | None,
+    Query(max_length=256, description="Only this model's apps (default: the fleet)"),
+]
 
 
 def model_app(model: str, app: int) -> tuple[str, int]:
     return validate_model_name(model), validate_app_number(app)
+
+
+def latest_request(model: str | None) -> LatestRequest:
+    """The request of a `latest` command (each app's newest scan, test, analysis)."""
+    return LatestRequest(model=None if model is None else validate_model_name(model))
 
 
 class ActionOptions(BaseModel):

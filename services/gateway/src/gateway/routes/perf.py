@@ -1,4 +1,5 @@
-"""Load tests: start, status, stop, result, charts, history per app, compare two runs.
+"""Load tests: start, status, stop, result, charts, history per app, compare two runs, each
+app's latest.
 
 A load test is a job: a start answers at once with its status (STARTING); live stats arrive
 every second as `perf` events on /api/events; the result and its PNG charts are read from
@@ -20,7 +21,7 @@ from gateway.auth import Role, require
 from gateway.context import Context
 from gateway.envelope import ok
 from gateway.openapi import answers
-from gateway.routes.params import AppPath, ModelPath, model_app
+from gateway.routes.params import AppPath, ModelPath, ModelQuery, latest_request, model_app
 from genfleet_common import subjects
 from genfleet_common.errors import InvalidInput, NotFound
 from genfleet_common.messages import (
@@ -28,6 +29,7 @@ from genfleet_common.messages import (
     PerfCompareRequest,
     PerfComparison,
     PerfHistory,
+    PerfLatest,
     PerfRef,
     PerfRequest,
     PerfResult,
@@ -86,7 +88,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         is not running or a test of the app is already running."""
         return ok(await ctx.commands.call(subjects.PERF_START, perf_request(body)))
 
-    # before /api/perf/{test_id}: "compare" would match the id pattern
+    # before /api/perf/{test_id}: "compare" and "latest" would match the id pattern
     @app.get(
         "/api/perf/compare", tags=tags, dependencies=viewer,
         responses=answers(PerfComparison, 401, 403, 404, 422, 503),
@@ -95,6 +97,14 @@ def register(app: FastAPI, ctx: Context) -> None:
         """Two finished tests side by side: both results, and for the totals and each endpoint
         both ran, each metric's change from a to b and which is better."""
         return ok(await ctx.commands.call(subjects.PERF_COMPARE, PerfCompareRequest(a=a, b=b)))
+
+    @app.get(
+        "/api/perf/latest", tags=tags, dependencies=viewer,
+        responses=answers(PerfLatest, 401, 403, 404, 422, 503),
+    )  # fmt: skip
+    async def latest_perf(model: ModelQuery = None) -> Response:
+        """Each app's newest load test, keyed "Model/appN" (apps never tested are absent)."""
+        return ok(await ctx.commands.call(subjects.PERF_LATEST, latest_request(model)))
 
     @app.get(
         "/api/perf/{test_id}", tags=tags, dependencies=viewer,

@@ -18,7 +18,7 @@ from gateway.auth import Role, require
 from gateway.context import Context
 from gateway.envelope import ok
 from gateway.openapi import answers
-from gateway.routes.params import AppPath, ModelPath, model_app
+from gateway.routes.params import AppPath, ModelPath, ModelQuery, latest_request, model_app
 from genfleet_common import subjects
 from genfleet_common.errors import NotFound
 from genfleet_common.fleet import validate_model_name
@@ -29,7 +29,6 @@ from genfleet_common.messages import (
     ScanBatchRequest,
     ScanHistory,
     ScanLatest,
-    ScanLatestRequest,
     ScanRef,
     ScanRequest,
     ScanStatus,
@@ -94,15 +93,9 @@ def register(app: FastAPI, ctx: Context) -> None:
         "/api/scans/latest", tags=tags, dependencies=viewer,
         responses=answers(ScanLatest, 401, 403, 404, 422, 503),
     )  # fmt: skip
-    async def latest_scans(
-        model: Annotated[
-            str | None, Query(description="Only this model's apps (default: the fleet)")
-        ] = None,
-    ) -> Response:
+    async def latest_scans(model: ModelQuery = None) -> Response:
         """Each app's newest scan, keyed "Model/appN" (apps never scanned are absent)."""
-        if model is not None:
-            validate_model_name(model)
-        return ok(await ctx.commands.call(subjects.SCAN_LATEST, ScanLatestRequest(model=model)))
+        return ok(await ctx.commands.call(subjects.SCAN_LATEST, latest_request(model)))
 
     @app.get(
         "/api/scans/{scan_id}", tags=tags, dependencies=viewer,
