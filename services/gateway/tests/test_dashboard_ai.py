@@ -1,7 +1,10 @@
 """The dashboard's requirements page in a real browser, with the real ai-svc and its local
-model behind the gateway: start an analysis, watch it live, read the requirements table."""
+model behind the gateway: start an analysis, watch it live, read the requirements table; the
+app's card sums up its latest analysis, live and after a reload."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -36,4 +39,25 @@ async def test_requirements_page_runs_an_analysis_live(
     await expect(page.get_by_test_id("ai-counts")).to_contain_text("/10 met")
     await expect(page.get_by_test_id("ai-summary")).to_contain_text(MODEL)
     await expect(page.get_by_test_id("ai-history").locator("li")).not_to_have_count(0)
+
+    # the card on the fleet page: "requirements 7/10 met · 2 failed", as the page counted
+    counts = await page.get_by_test_id("ai-counts").inner_text()
+    found = re.search(r"(\d+)/10 met · \d+ not met · (\d+) failed · (\d+) unavailable", counts)
+    assert found, counts
+    met, failed, unavailable = (int(n) for n in found.groups())
+    expected = " · ".join(
+        [f"requirements {met}/10 met"]
+        + ([f"{failed} failed"] if failed else [])
+        + ([f"{unavailable} unavailable"] if unavailable else [])
+    )
+    await page.goto(f"{gateway.url}/#")
+    await expect(view).to_be_hidden()
+    card_line = page.locator(f'[data-app="{MODEL}/app2"]').get_by_test_id("card-ai")
+    await expect(card_line).to_have_text(expected)
+    await page.reload()  # a page opened later shows it too, and links to that analysis
+    await expect(card_line).to_have_text(expected)
+    await card_line.locator("a").click()
+    await expect(view).to_be_visible()
+    await expect(page.get_by_test_id("ai-state")).to_have_attribute("data-state", "COMPLETE")
+    assert re.search(rf"#ai/{re.escape(MODEL)}/2/\w+$", page.url), page.url
     assert errors == []

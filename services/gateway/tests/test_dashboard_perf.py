@@ -2,7 +2,8 @@
 real gateway, container-svc and perf-svc, with a running demo app: from the card's "load
 tests" link a test runs live from the event WebSocket (numbers and SVG charts grow while it
 runs, the page never polls its status), ends COMPLETE with per-endpoint stats; two tests are
-compared; a stop button ends a long test early."""
+compared; a stop button ends a long test early. The app's card sums up its latest test, live
+and after a reload."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ MODEL = "g-claude-3.5-sonnet"
 KEY = f"{MODEL}/app2"
 SCREENSHOT = Path("/tmp/dashboard-perf.png")
 STATUS_POLL = re.compile(r"/api/perf/[A-Za-z0-9]+$")
+# e.g. "load test COMPLETE · 399 RPS · p95 22 ms · 0% failed"
+CARD_LINE = r"load test {} · \d+ RPS · p95 \d+ ms · (0|<0\.1|[\d.]+)% failed$"
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +73,9 @@ async def test_perf_view_runs_a_test_live_and_compares(
     await expect(page.get_by_test_id("perf-numbers")).to_contain_text("requests")
     assert await page.locator(".perf-charts svg").count() == 3
     assert not [u for u in requests if STATUS_POLL.search(u)], "the page polled a status"
+    # the card (under the view) followed the same events
+    card_line = card.get_by_test_id("card-perf")
+    await expect(card_line).to_have_text(re.compile(CARD_LINE.format("COMPLETE")))
 
     # a long second test, stopped from the page: STOPPED with the stats so far
     await run("2", "120")
@@ -87,4 +93,17 @@ async def test_perf_view_runs_a_test_live_and_compares(
     await expect(table).to_be_visible()
     await expect(table.locator('tr[data-metric="rps"]')).to_be_visible()
     await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # back on the fleet, the card sums up the app's latest test (the stopped one), links to
+    # it, and a page opened later shows it too
+    await view.locator("a.back").click()
+    await expect(view).to_be_hidden()
+    stopped = re.compile(CARD_LINE.format("STOPPED"))
+    await expect(card_line).to_have_text(stopped)
+    await page.reload()
+    await expect(card_line).to_have_text(stopped)
+    link = card_line.locator("a")
+    await expect(link).to_have_attribute("href", re.compile(rf"^#perf/{re.escape(MODEL)}/2/\w+$"))
+    await link.click()
+    await expect(state).to_have_text("STOPPED")
     assert errors == []

@@ -163,7 +163,7 @@ async def test_scan_view_bandit_scan_live_to_findings(
     # back to the fleet: the card's line shows the scan's outcome (from the same events)
     await page.locator("#scan-back").click()
     await expect(view).to_be_hidden()
-    await expect(card.get_by_test_id("scan-summary")).to_contain_text("COMPLETE")
+    await expect(card.get_by_test_id("card-scan")).to_contain_text("COMPLETE")
     assert errors == []
     await page.context.close()
 
@@ -178,7 +178,7 @@ async def test_card_scan_button_and_stop(
     card = page.locator(f'[data-app="{KEY}"]')
     await card.locator('[data-action="scan"]').click()
     await expect(card.get_by_test_id("result")).to_contain_text("started")
-    summary = card.get_by_test_id("scan-summary")
+    summary = card.get_by_test_id("card-scan")
     await expect(summary).to_contain_text("scan ")
 
     await summary.locator("a").click()  # to that scan, selected

@@ -18,8 +18,9 @@ import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
 import { AiView, aiHash } from "./ai.js";
+import { CardJobs, scanHash } from "./joblines.js";
 import { PerfView, perfHash } from "./perf.js";
-import { isDone, ScanView } from "./scans.js";
+import { ScanView } from "./scans.js";
 import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
 
 const APP_ACTIONS = ["start", "stop", "restart", "build"];
@@ -57,7 +58,7 @@ const events = new EventStream({
 });
 
 const scanView = new ScanView({ events, appInfo: scanAppInfo });
-events.on("scan", (event) => renderCardScan(event.status));
+const cardJobs = new CardJobs({ events, cardOf: (model, number) => state.apps.get(appKey(model, number))?.card ?? null });
 const perfView = new PerfView({ events, appInfo: scanAppInfo });
 const aiView = new AiView({ events, appInfo: scanAppInfo });
 
@@ -134,7 +135,7 @@ async function boot() {
   $("#login").hidden = true;
   route();
   refreshSystem();
-  loadLatestScans();
+  cardJobs.loadLatest();
   clearInterval(state.systemTimer);
   state.systemTimer = setInterval(() => {
     if (document.visibilityState === "visible") refreshSystem();
@@ -351,12 +352,12 @@ function renderApp(model, spec) {
         dataset: { action: "requirements" },
         "aria-label": `Show the requirements analyses of ${key}`,
       }, "requirements"),
-      h("span", { class: "scan-line", dataset: { testid: "scan-summary" }, hidden: true, role: "status" }),
     ),
+    cardJobs.lines(),
     h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
     h("pre", { class: "output", dataset: { testid: "output" }, hidden: true, "aria-label": `Output of ${key}` }),
   );
-  state.apps.set(key, { model: model.name, spec, status: null, card, output: [], busy: null, scan: null });
+  state.apps.set(key, { model: model.name, spec, status: null, card, output: [], busy: null });
   return card;
 }
 
@@ -590,9 +591,7 @@ function openLogs(key) {
   logView.open(entry.model, entry.spec.number, services);
 }
 
-// --- scans ---------------------------------------------------------------------------------
-const scanHash = (model, number) => `#scan/${seg(model)}/${number}`;
-
+// --- scans, load tests, analyses -----------------------------------------------------------
 /** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, #perf/<model>/<n>[/<test
  * id>] its load tests, #ai/<model>/<n>[/<analysis id>] its requirements analyses, anything else
  * the fleet. */
@@ -633,41 +632,6 @@ function scanAppInfo(model, number) {
   };
 }
 
-/** The card's one-line summary of its app's latest scan, from scan events. */
-function renderCardScan(status, fromReply = false) {
-  const entry = status && state.apps.get(appKey(status.model, status.app));
-  if (!entry) return;
-  // a start's answer (STARTING) may arrive after the scan's first events: keep the newer
-  if (fromReply && entry.scan?.scan_id === status.scan_id) return;
-  // the page's first load of the latest scans may answer after a newer scan's events
-  if (fromReply && (entry.scan?.started_at ?? 0) > (status.started_at ?? 0)) return;
-  entry.scan = status;
-  const line = entry.card.querySelector(".scan-line");
-  const c = status.counts || {};
-  let text = `scan ${status.state}`;
-  if (!isDone(status.state)) text += ` · ${status.progress ?? 0} %`;
-  else if (status.state === "COMPLETE") {
-    const found = ["high", "medium", "low", "info"].filter((r) => c[r]).map((r) => `${c[r]} ${r}`);
-    text += found.length ? ` · ${found.join(", ")}` : " · no findings";
-    const blind = Object.values(status.tool_status || {}).filter((v) => v === "failed" || v === "unavailable").length;
-    if (blind) text += ` · ${blind} tool${blind === 1 ? "" : "s"} could not check`;
-  } else if (status.error) text += `: ${status.error}`;
-  line.replaceChildren(h("a", { href: `${scanHash(status.model, status.app)}/${seg(status.scan_id)}` }, text));
-  line.dataset.state = status.state;
-  line.hidden = false;
-}
-
-/** Each card's latest scan, once: the scan events keep them current from then on. */
-async function loadLatestScans() {
-  try {
-    const reply = await api("GET", "/api/scans/latest");
-    for (const status of Object.values(reply.scans)) renderCardScan(status, true);
-  } catch (err) {
-    // no scan service (yet): the cards have no scan line, as before any scan
-    console.info("latest scans not loaded:", describeError(err));
-  }
-}
-
 async function runCardScan(key, button) {
   const entry = state.apps.get(key);
   if (!entry) return;
@@ -676,7 +640,7 @@ async function runCardScan(key, button) {
   try {
     const status = await api("POST", "/api/scans", { model: entry.model, app: entry.spec.number });
     setResult(entry, "ok", `scan ${status.scan_id} started (${status.tools.length} tools)`);
-    renderCardScan(status, true);
+    cardJobs.show("scan", status, true);
   } catch (err) {
     if (err.status === 401) return;
     const text = err.status === 409 ? "a scan of this app is already running" : describeError(err);
@@ -688,6 +652,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView, perfView, aiView };
+window.genfleet = { events, state, logView, scanView, perfView, aiView, cardJobs };
 
 boot();
