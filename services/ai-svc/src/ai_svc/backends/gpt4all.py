@@ -208,8 +208,12 @@ class _Chat:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             self.cancel.set()
-            with contextlib.suppress(Exception):
-                await task  # the lock is released only once the thread has let go of the model
+            # the lock is released only once the thread has let go of the model, even through
+            # a second cancellation (a shutdown just after a stop): closing the model under a
+            # running generation crashes the process
+            while not task.done():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.shield(task)
             raise
 
 
