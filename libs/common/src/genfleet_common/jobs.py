@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -37,6 +39,8 @@ from genfleet_common.bus import Bus
 from genfleet_common.errors import Busy, NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
+from genfleet_common.settings import Settings
+from genfleet_common.streams import EVENTS_STREAM
 
 log = get_logger("jobs")
 
@@ -346,3 +350,35 @@ class JobWorker(Generic[J]):
             await asyncio.sleep(every)
             with contextlib.suppress(nats.errors.Error):
                 await msg.in_progress()
+
+
+# --- a job-running service ------------------------------------------------------------------
+class JobService(Generic[J]):
+    """What scan-svc, perf-svc and ai-svc share around their own parts: a name per worker
+    process, a bus with the events stream, and a stop that drains (the running job goes back
+    to the queue). A subclass connects in its `start`, then builds its worker and handlers."""
+
+    service = ""  # "scan-svc", ...: in the bus connection's name
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
+        self.bus: Bus | None = None
+        self.worker: JobWorker[J] | None = None
+
+    async def connect(self) -> Bus:
+        bus = await Bus.connect(
+            self.settings.nats_url,
+            name=f"{self.service} {self.name}",
+            replicas=self.settings.nats_replicas,
+        )
+        self.bus = bus
+        await bus.ensure_stream(EVENTS_STREAM)
+        return bus
+
+    async def stop(self) -> None:
+        """Drain: no new commands or jobs; a running job goes back to the queue."""
+        if self.worker is not None:
+            await self.worker.stop()
+        if self.bus is not None:
+            await self.bus.close()

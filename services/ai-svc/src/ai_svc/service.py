@@ -3,9 +3,6 @@ graceful shutdown."""
 
 from __future__ import annotations
 
-import os
-import socket
-
 from ai_svc.cache import VerdictCache
 from ai_svc.handlers import Handlers
 from ai_svc.llms import Llms
@@ -14,33 +11,25 @@ from ai_svc.worker import Analyses, ai_store
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobWorker
+from genfleet_common.jobs import JobService
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import AiJob
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
-from genfleet_common.streams import EVENTS_STREAM
 
 log = get_logger("ai")
 
 
-class AiService:
+class AiService(JobService[AiJob]):
+    service = "ai-svc"
+
     def __init__(self, settings: Settings, fleet: Fleet) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.fleet = fleet
         self.llms = Llms(settings)
-        self.name = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
-        self.bus: Bus | None = None
-        self.worker: JobWorker[AiJob] | None = None
 
     async def start(self) -> Bus:
-        bus = await Bus.connect(
-            self.settings.nats_url,
-            name=f"ai-svc {self.name}",
-            replicas=self.settings.nats_replicas,
-        )
-        self.bus = bus
-        await bus.ensure_stream(EVENTS_STREAM)
+        bus = await self.connect()
         state = await bus.ensure_kv(subjects.AI_STATE_BUCKET, history=1)
         results = Results(await bus.ensure_kv(subjects.AI_RESULTS_BUCKET, history=1), state)
         cache = VerdictCache(await bus.ensure_kv(subjects.AI_CACHE_BUCKET, history=1))
@@ -55,11 +44,8 @@ class AiService:
         return bus
 
     async def stop(self) -> None:
-        """Drain: no new commands or jobs; a running analysis goes back to the queue."""
-        if self.worker is not None:
-            await self.worker.stop()
-        if self.bus is not None:
-            await self.bus.close()
+        """Drain (see JobService), then let go of the loaded models."""
+        await super().stop()
         await self.llms.close()
 
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobStore, JobWorker, jobs_stream
+from genfleet_common.jobs import JobService, JobStore, JobWorker, jobs_stream
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import PerfJob, PerfStatus
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
-from genfleet_common.streams import EVENTS_STREAM
 from perf_svc.handlers import Handlers
 from perf_svc.worker import PerfRunner
 
@@ -21,22 +17,15 @@ log = get_logger("perf")
 JOBS_STREAM = jobs_stream(subjects.PERF_JOBS_STREAM, subjects.PERF_JOB)
 
 
-class PerfService:
+class PerfService(JobService[PerfJob]):
+    service = "perf-svc"
+
     def __init__(self, settings: Settings, fleet: Fleet) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.fleet = fleet
-        self.name = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
-        self.bus: Bus | None = None
-        self.worker: JobWorker[PerfJob] | None = None
 
     async def start(self) -> Bus:
-        bus = await Bus.connect(
-            self.settings.nats_url,
-            name=f"perf-svc {self.name}",
-            replicas=self.settings.nats_replicas,
-        )
-        self.bus = bus
-        await bus.ensure_stream(EVENTS_STREAM)
+        bus = await self.connect()
         store = JobStore(
             await bus.ensure_kv(subjects.PERF_STATE_BUCKET, history=1), PerfStatus, "perf test"
         )
@@ -56,13 +45,6 @@ class PerfService:
         await Handlers(bus, store, results, self.fleet, self.settings).register()
         log.info("ready", extra={"worker": self.name})
         return bus
-
-    async def stop(self) -> None:
-        """Drain: no new commands or jobs; a running test goes back to the queue."""
-        if self.worker is not None:
-            await self.worker.stop()
-        if self.bus is not None:
-            await self.bus.close()
 
 
 async def run(settings: Settings) -> None:
