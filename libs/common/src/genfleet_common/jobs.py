@@ -12,9 +12,9 @@ stop and a worker picking the job never overwrite each other.
 - Deliveries are unlimited at the stream level and counted here, so a job whose workers keep
   dying is handed to `runner.give_up`: never lost, never stuck running.
 - A stop reaches the running job through its control subject (`subjects.control`): the job's
-  task is cancelled at once.
-- On shutdown the running job is cancelled, `runner.requeue` records it, and it is nak'ed:
-  another worker takes it now.
+  task is cancelled at once (and the runner sees the stop in KV at its next progress write).
+- On shutdown the running job is cancelled until it ends (see `cancel_until_done`),
+  `runner.requeue` records it, and it is nak'ed: another worker takes it now.
 - An undecodable job is dead-lettered with the reason, never dropped silently.
 """
 
@@ -202,6 +202,22 @@ class JobStore(Generic[S]):
 
 
 # --- work -----------------------------------------------------------------------------------
+RECANCEL_EVERY_S = 1.0
+
+
+async def cancel_until_done(task: asyncio.Task[Any]) -> None:
+    """Cancel `task`, and cancel it again while it keeps running.
+
+    Python 3.11's `asyncio.wait_for` (inside every nats-py request, so every KV write or
+    JetStream publish of a job) returns its result and drops the cancellation when the reply
+    arrives together with it: the job would run on to its end. Used on shutdown, where a
+    runner re-raises at once and its cleanup (killing its child, waiting for its thread)
+    survives another cancellation."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=RECANCEL_EVERY_S)
+
+
 class Job(Protocol):
     @property
     def job_id(self) -> str: ...
@@ -282,8 +298,7 @@ class JobWorker(Generic[J]):
     async def stop(self) -> None:
         """Shutdown: take no more jobs; the running one goes back to the queue."""
         self.shutting_down = True
-        for task in self.running.values():
-            task.cancel()
+        await asyncio.gather(*(cancel_until_done(t) for t in list(self.running.values())))
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
         # the pull subscription too: left open, the connection's drain waits for it in vain
