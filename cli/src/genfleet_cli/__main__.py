@@ -1,3 +1,3 @@
-from genfleet_cli.main import app
+from genfleet_cli.main import main
 
-app(prog_name="genfleet")
+main()
