@@ -24,6 +24,7 @@ from typing import Any
 
 import docker
 import msgspec
+import psutil
 import uvloop
 
 from container_svc.compose import Compose
@@ -155,7 +156,11 @@ async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds:
                 compose.command(app, "down", "--timeout", "1"), capture_output=True, check=True
             )
 
-    sequential, batch = [], []
+    def busy_cpu_s() -> float:  # the whole machine's: dockerd and the kernel do most of it
+        t = psutil.cpu_times()
+        return t.user + t.nice + t.system + t.irq + t.softirq
+
+    sequential, batch, batch_cpu = [], [], []
     for _ in range(rounds):
         await asyncio.to_thread(down_all)
         t = time.perf_counter()
@@ -168,7 +173,7 @@ async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds:
             )
         sequential.append(time.perf_counter() - t)
         await asyncio.to_thread(down_all)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), busy_cpu_s()
         result = await bus.request(
             subjects.CONTAINER_BATCH,
             BatchRequest(action=Action.START, model="bench-m1"),  # the service's parallelism
@@ -176,6 +181,7 @@ async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds:
             timeout=600,
         )
         batch.append(time.perf_counter() - t)
+        batch_cpu.append(busy_cpu_s() - cpu)
         assert not result.failed, result.failed
     await asyncio.to_thread(down_all)
     seq, bat = statistics.median(sequential), statistics.median(batch)
@@ -183,7 +189,16 @@ async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds:
         f"  10 apps: sequential compose up -d {[round(x, 2) for x in sequential]} s,"
         f" GenFleet batch start {[round(x, 2) for x in batch]} s"
     )
+    # The work itself (the engine's, the kernel's) takes CPU time that no parallelism can
+    # shrink: at best a batch takes that time spread over every core.
+    cores = psutil.cpu_count() or 1
+    floor = statistics.median(batch_cpu) / cores
+    print(
+        f"  batch CPU time {statistics.median(batch_cpu):.2f} s on {cores} cores:"
+        f" at best {floor:.2f} s, a speedup of at most {seq / floor:.2f}x on this machine"
+    )
     record(results, "batch_speedup", seq / bat, "x", ">= 1.6")
+    record(results, "batch_speedup_ceiling", seq / floor, "x", "info")
 
 
 class Http:
