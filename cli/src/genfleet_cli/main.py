@@ -125,7 +125,7 @@ def up(
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
     nats_port: Annotated[int, typer.Option(help="Embedded nats-server port.")] = 4222,
 ) -> None:
-    """Run GenFleet here: an embedded nats-server, container-svc, scan-svc and the gateway."""
+    """Run GenFleet here: an embedded nats-server, every service and the gateway (foreground)."""
     from pathlib import Path
 
     from genfleet_cli.launcher import LaunchError, Plan, error_text
