@@ -10,8 +10,6 @@ generated once and stored (mode 0600) in the state directory, so two installs ne
 from __future__ import annotations
 
 import os
-import secrets
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +101,8 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
 
 
 def _from_file(path: Path) -> dict[str, Any]:
+    import tomllib  # here, like `secrets` below: every CLI call loads settings, few need these
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
@@ -140,6 +140,8 @@ def stored_secret_key(state_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    import secrets
+
     state_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
     # O_EXCL: two services starting at once must not write two different keys
