@@ -8,6 +8,8 @@ Imports are kept lazy: `genfleet start` should cost little more than the action 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -53,6 +55,9 @@ def main() -> None:
     every function's signature (~25 ms for all of ours, a quarter of a `genfleet start`); a
     call names its command first, so only that one is made. Anything else (no command, a
     global --help, a name that does not exist) gets them all."""
+    # At exit, every object goes to the permanent generation: the interpreter's last garbage
+    # collection then has nothing to walk (~12 ms of a 90 ms call), and the process is ending.
+    atexit.register(gc.freeze)
     wanted = sys.argv[1] if len(sys.argv) > 1 else ""
     named = [
         c
