@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from container_svc.testing import down_all
+from genfleet_common.fleet import Fleet
 from genfleet_common.natsserver import free_port
 from genfleet_common.testing import make_test_fleet
 
@@ -83,8 +85,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> I
     if proc.poll() is None:
         proc.terminate()
         proc.wait(60)
-    for app in ("1", "2"):  # leave no containers behind, whatever the tests did
-        platform.cli("stop", MODEL, app)
+    down_all(Fleet.load(fleet).apps())  # whatever the tests did (the platform is gone now)
 
 
 def test_apps_lists_the_fleet_as_json(platform: Platform) -> None:

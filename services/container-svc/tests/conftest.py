@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from container_svc.service import ContainerService
+from container_svc.testing import down_all
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.natsserver import EmbeddedNats
@@ -38,18 +39,7 @@ async def service(
     await svc.start()
     await svc.cache.wait_for(lambda: svc.cache.synced, 10)
     yield svc
-    # leave no test containers behind
-    import subprocess
-
-    from container_svc.compose import Compose
-
-    compose = Compose()
-    for app in svc.fleet.apps():
-        subprocess.run(
-            compose.command(app, "down", "--volumes", "--timeout", "2"),
-            capture_output=True,
-            check=False,
-        )
+    down_all(svc.fleet.apps())
     await svc.stop()
 
 

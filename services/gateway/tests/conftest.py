@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ai_svc.llms import PROJECT_MODELS
 from ai_svc.modelprep import PATCHED_NAME
 from ai_svc.service import AiService
 from container_svc.service import ContainerService
+from container_svc.testing import down_all
 from gateway.testing import CHROMIUM, CHROMIUM_ARGS, LiveGateway, gateway_on
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
@@ -77,15 +77,7 @@ async def container_svc(
     await svc.start()
     await svc.cache.wait_for(lambda: svc.cache.synced, 10)
     yield svc
-    from container_svc.compose import Compose  # leave no test containers behind
-
-    compose = Compose()
-    for app in svc.fleet.apps():
-        subprocess.run(
-            compose.command(app, "down", "--volumes", "--timeout", "2"),
-            capture_output=True,
-            check=False,
-        )
+    down_all(svc.fleet.apps())
     await svc.stop()
 
 

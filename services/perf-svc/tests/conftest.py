@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from container_svc.testing import compose, down, up_fresh
 from genfleet_common.bus import Bus
-from genfleet_common.fleet import Fleet, project_name
+from genfleet_common.fleet import Fleet
+from genfleet_common.messages import AppSpec
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import make_settings, make_test_fleet
 from perf_svc.service import PerfService
@@ -22,25 +23,18 @@ RUNNING = ("p-claude-3.5-sonnet", 1)  # started by the `running_app` fixture
 
 @dataclass
 class RunningApp:
-    model: str
-    app: int
-    compose_args: list[str]
+    spec: AppSpec
+
+    @property
+    def model(self) -> str:
+        return self.spec.model
+
+    @property
+    def app(self) -> int:
+        return self.spec.number
 
     def backend_log(self) -> str:
-        return compose([*self.compose_args, "logs", "--no-color", "backend"]).stdout
-
-
-def compose(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    from container_svc.compose import compose_binary  # the tests' way to run Compose
-
-    return subprocess.run(
-        [compose_binary(), *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def project(fleet: Path, model: str, app: int) -> list[str]:
-    folder = fleet / "models" / model / f"app{app}"
-    return ["-p", project_name(model, app), "-f", str(folder / "docker-compose.yml")]
+        return compose(self.spec, "logs", "--no-color", "backend").stdout
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +45,13 @@ def perf_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def running_app(docker_engine: None, perf_fleet: Path) -> Iterator[RunningApp]:
     """RUNNING's compose project, started fresh; always `down -v` after."""
-    args = project(perf_fleet, *RUNNING)
+    spec = Fleet.load(perf_fleet).app(*RUNNING)
     try:
-        compose([*args, "down", "-v", "--timeout", "2"])
-        up = compose([*args, "up", "-d", "--build", "--wait"])
+        up = up_fresh(spec)
         assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
-        yield RunningApp(*RUNNING, args)
+        yield RunningApp(spec)
     finally:
-        compose([*args, "down", "-v", "--timeout", "2"])
+        down(spec)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import time
 import tomllib
 from collections.abc import Iterator
@@ -24,7 +23,8 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from genfleet_common.fleet import project_name
+from container_svc.testing import down_all, up_fresh
+from genfleet_common.fleet import Fleet
 from genfleet_common.messages import Severity, ToolStatus
 from genfleet_common.testing import make_test_fleet
 from scan_svc.blame import likely_source
@@ -292,14 +292,6 @@ async def test_an_unreachable_target_fails(wapiti: str, tmp_path: Path) -> None:
     assert run.version.count(".") == 2  # e.g. 3.2.3
 
 
-def compose(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    from container_svc.compose import compose_binary  # the tests' way to run Compose
-
-    return subprocess.run(
-        [compose_binary(), *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 @pytest.fixture(scope="module")
 def running_apps(
     docker_engine: None, wapiti: str, tmp_path_factory: pytest.TempPathFactory
@@ -307,27 +299,18 @@ def running_apps(
     """The apps these tests scan, started fresh at once; always `down -v` after."""
     fleet = make_test_fleet(tmp_path_factory.mktemp("dast") / "fleet", PREFIX, DIGIT)
     wanted = {(v["model"], v["app"]) for v in FOR_WAPITI} | {(m, int(n)) for m, n in CLEAN}
-    apps = {key: fleet / "models" / (PREFIX + key[0]) / f"app{key[1]}" for key in sorted(wanted)}
-
-    def project(key: tuple[str, int]) -> list[str]:
-        app = apps[key]
-        return ["-p", project_name(PREFIX + key[0], key[1]), "-f", str(app / "docker-compose.yml")]
-
-    def start(key: tuple[str, int]) -> subprocess.CompletedProcess[str]:
-        compose([*project(key), "down", "-v", "--timeout", "2"])
-        return compose([*project(key), "up", "-d", "--build", "--wait"])
-
+    registry = Fleet.load(fleet)
+    specs = {key: registry.app(PREFIX + key[0], key[1]) for key in sorted(wanted)}
     try:
-        with ThreadPoolExecutor(len(apps)) as pool:
-            results = dict(zip(apps, pool.map(start, apps), strict=True))
+        with ThreadPoolExecutor(len(specs)) as pool:
+            results = dict(zip(specs, pool.map(up_fresh, specs.values()), strict=True))
         failed = {
             k: r.stdout[-2000:] + r.stderr[-2000:] for k, r in results.items() if r.returncode
         }
         assert not failed, failed
-        yield apps
+        yield {key: Path(spec.path) for key, spec in specs.items()}
     finally:
-        with ThreadPoolExecutor(len(apps)) as pool:
-            list(pool.map(lambda k: compose([*project(k), "down", "-v", "--timeout", "2"]), apps))
+        down_all(specs.values())
 
 
 def backend_url(model: str, app: int, path: str = "/") -> str:
