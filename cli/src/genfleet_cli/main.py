@@ -52,8 +52,8 @@ def _group() -> None:
 
 def main() -> None:
     """The `genfleet` entry point. Before it runs a command, typer makes a click command of
-    every function's signature (~25 ms for all of ours, a quarter of a `genfleet start`); a
-    call names its command first, so only that one is made. Anything else (no command, a
+    every function's signature (~25 ms for all of ours); a call names its command first, so
+    only that one is made. Anything else (no command, a
     global --help, a name that does not exist) gets them all."""
     # At exit, every object goes to the permanent generation: the interpreter's last garbage
     # collection then has nothing to walk (~12 ms of a 90 ms call), and the process is ending.
