@@ -26,7 +26,7 @@ from ai_svc.modelprep import PATCHED_NAME
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import AiEvent, AiRef, AiRequest, AiResult, AiState, AiStatus
+from genfleet_common.messages import AnalysisEvent, JobRef, AnalysisRequest, AnalysisResult, JobState, AnalysisStatus
 from genfleet_common.natsserver import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,26 +80,26 @@ class Raw:
 
 async def through_ai_svc(bus: Bus) -> tuple[str, int, float]:
     done = asyncio.get_running_loop().create_future()
-    decoder = msgspec.json.Decoder(AiEvent)
+    decoder = msgspec.json.Decoder(AnalysisEvent)
 
     async def on_event(msg: Any) -> None:
         event = decoder.decode(msg.data)
         if event.status.state.done and not done.done():
             done.set_result(event.status)
 
-    sub = await bus.nc.subscribe(subjects.event("ai", *APP), cb=on_event)
-    request = AiRequest(
+    sub = await bus.nc.subscribe(subjects.event(subjects.ANALYSIS, *APP), cb=on_event)
+    request = AnalysisRequest(
         model=APP[0], app=APP[1], requirements=[REQUIREMENT], use_cache=False,
         max_tokens=MAX_TOKENS,
     )  # fmt: skip
     t = time.perf_counter()
-    status = await bus.request(subjects.AI_START, request, AiStatus, timeout=60)
-    final: AiStatus = await asyncio.wait_for(done, 600)
+    status = await bus.request(subjects.ANALYSIS_START, request, AnalysisStatus, timeout=60)
+    final: AnalysisStatus = await asyncio.wait_for(done, 600)
     seconds = time.perf_counter() - t
     await sub.unsubscribe()
-    assert final.state == AiState.COMPLETE, final
+    assert final.state == JobState.COMPLETE, final
     result = await bus.request(
-        subjects.AI_RESULT, AiRef(analysis_id=status.analysis_id), AiResult, timeout=10
+        subjects.ANALYSIS_RESULT, JobRef(analysis_id=status.analysis_id), AnalysisResult, timeout=10
     )
     (r,) = result.results
     return r.raw, r.completion_tokens, seconds
@@ -129,7 +129,7 @@ async def measure(results: dict[str, Any], record: Any) -> None:
             proc = subprocess.Popen([sys.executable, "-m", "ai_svc"], env=env)
             bus = await Bus.connect(server.url, name="ai-bench")
             try:
-                await bus.wait_ready(subjects.AI_STATUS)
+                await bus.wait_ready(subjects.ANALYSIS_STATUS)
                 raw = Raw()
                 await through_ai_svc(bus)  # warm-up: ai-svc loads its model on first use
                 raw.generate(system, question)

@@ -18,7 +18,7 @@ def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
 
     aid = status["analysis_id"]
     with (
-        api.websocket("/api/events", kind="ai", model=status["model"], app=status["app"]) as ws,
+        api.websocket("/api/events", kind="analysis", model=status["model"], app=status["app"]) as ws,
         Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[state]}"),

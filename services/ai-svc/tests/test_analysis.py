@@ -20,14 +20,14 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import Busy, InvalidInput, Malformed, NotFound
 from genfleet_common.messages import (
-    AiHistory,
-    AiLatest,
-    AiRef,
-    AiRequest,
-    AiState,
-    AiStatus,
-    AiSummary,
-    AiSummaryRequest,
+    AnalysisHistory,
+    AnalysisLatest,
+    JobRef,
+    AnalysisRequest,
+    JobState,
+    AnalysisStatus,
+    AnalysisSummary,
+    AnalysisSummaryRequest,
     AppRef,
     Backend,
     Empty,
@@ -44,9 +44,9 @@ TWO = ["general-2", "specific-1"]  # SQLite storage; POST /api/tasks
 
 
 async def test_real_analysis_with_the_local_model(ai_bus: Bus) -> None:
-    run = await analyse(ai_bus, AiRequest(model=MODEL, app=1, requirements=TWO, use_cache=False))
+    run = await analyse(ai_bus, AnalysisRequest(model=MODEL, app=1, requirements=TWO, use_cache=False))
     s = run.status
-    assert s.state == AiState.COMPLETE, s.error
+    assert s.state == JobState.COMPLETE, s.error
     assert s.backend == Backend.GPT4ALL and s.llm_id == "gpt4all:SmolLM2-135M-Instruct.Q4_1.gguf"
     assert (s.counts.total, s.counts.done, s.progress) == (2, 2, 100)
     assert s.counts.met + s.counts.not_met + s.counts.failed == 2
@@ -64,38 +64,38 @@ async def test_real_analysis_with_the_local_model(ai_bus: Bus) -> None:
             assert "not the expected JSON" in r.error
     # live progress: queued, running, one event per requirement with its result, the end
     states = [e.status.state for e in run.events]
-    assert states[0] == AiState.QUEUED and states[-1] == AiState.COMPLETE
+    assert states[0] == JobState.QUEUED and states[-1] == JobState.COMPLETE
     assert [e.result.requirement.id for e in run.events if e.result] == TWO
     # the app's summary and its model's
     summary = await ai_bus.request(
-        subjects.AI_SUMMARY, AiSummaryRequest(model=MODEL), AiSummary, timeout=10
+        subjects.ANALYSIS_SUMMARY, AnalysisSummaryRequest(model=MODEL), AnalysisSummary, timeout=10
     )
     mine = [a for a in summary.apps if a.analysis_id == s.analysis_id]
     assert len(mine) == 1 and (mine[0].met, mine[0].total) == (s.counts.met, 2)
     per_model = {(m.model, m.llm_id): m for m in summary.models}
     assert per_model[(MODEL, s.llm_id)].total >= 2
     history = await ai_bus.request(
-        subjects.AI_HISTORY, AppRef(model=MODEL, app=1), AiHistory, timeout=10
+        subjects.ANALYSIS_HISTORY, AppRef(model=MODEL, app=1), AnalysisHistory, timeout=10
     )
     assert history.analyses[0].analysis_id == s.analysis_id
-    latest = await ai_bus.request(subjects.AI_LATEST, LatestRequest(), AiLatest, timeout=10)
+    latest = await ai_bus.request(subjects.ANALYSIS_LATEST, LatestRequest(), AnalysisLatest, timeout=10)
     mine_latest = latest.analyses[f"{MODEL}/app1"]
     assert mine_latest.analysis_id == s.analysis_id and mine_latest.counts == s.counts
 
 
 async def test_a_second_run_reads_the_cache(ai_bus: Bus) -> None:
-    request = AiRequest(model=MODEL, app=2, requirements=["general-2"])
+    request = AnalysisRequest(model=MODEL, app=2, requirements=["general-2"])
     first = await analyse(ai_bus, request)
-    assert first.status.state == AiState.COMPLETE
+    assert first.status.state == JobState.COMPLETE
     assert not first.result.results[0].cached
     second = await analyse(ai_bus, request)
-    assert second.status.state == AiState.COMPLETE
+    assert second.status.state == JobState.COMPLETE
     again = second.result.results[0]
     assert again.cached and again.status == first.result.results[0].status
     assert again.raw == first.result.results[0].raw
     # asked not to use it: the model answers again (the same, at temperature 0)
     fresh = await analyse(
-        ai_bus, AiRequest(model=MODEL, app=2, requirements=["general-2"], use_cache=False)
+        ai_bus, AnalysisRequest(model=MODEL, app=2, requirements=["general-2"], use_cache=False)
     )
     assert not fresh.result.results[0].cached
     assert fresh.result.results[0].raw == first.result.results[0].raw
@@ -108,9 +108,9 @@ async def test_an_answer_that_cannot_be_the_json_ends_failed_with_the_raw_answer
     short, re-asked, and recorded as failed with what it wrote. No verdict is guessed."""
     run = await analyse(
         ai_bus,
-        AiRequest(model=MODEL, app=1, requirements=["general-1"], max_tokens=16, use_cache=False),
+        AnalysisRequest(model=MODEL, app=1, requirements=["general-1"], max_tokens=16, use_cache=False),
     )
-    assert run.status.state == AiState.COMPLETE
+    assert run.status.state == JobState.COMPLETE
     (r,) = run.result.results
     assert r.status == VerdictStatus.FAILED and r.met is None
     assert r.attempts == 2 and r.raw and r.completion_tokens > 0
@@ -120,11 +120,11 @@ async def test_an_answer_that_cannot_be_the_json_ends_failed_with_the_raw_answer
 async def test_openai_backend_against_a_real_server(ai_bus: Bus, openai_server: str) -> None:
     run = await analyse(
         ai_bus,
-        AiRequest(model=MODEL, app=1, backend=Backend.OPENAI, requirements=["general-2"],
+        AnalysisRequest(model=MODEL, app=1, backend=Backend.OPENAI, requirements=["general-2"],
                   use_cache=False),
     )  # fmt: skip
     s = run.status
-    assert s.state == AiState.COMPLETE, s.error
+    assert s.state == JobState.COMPLETE, s.error
     assert s.llm == "SmolLM2-135M-Instruct.Q4_1.gguf"  # the server's first model
     assert s.llm_id.startswith("openai:SmolLM2-135M-Instruct.Q4_1.gguf@127.0.0.1:")
     (r,) = run.result.results
@@ -133,7 +133,7 @@ async def test_openai_backend_against_a_real_server(ai_bus: Bus, openai_server: 
 
 
 async def test_models_are_listed(ai_bus: Bus) -> None:
-    llms = (await ai_bus.request(subjects.AI_MODELS, Empty(), LlmList, timeout=30)).llms
+    llms = (await ai_bus.request(subjects.ANALYSIS_LLMS, Empty(), LlmList, timeout=30)).llms
     local = [m for m in llms if m.backend == Backend.GPT4ALL]
     assert any(m.default and m.available and m.context_window == 1024 for m in local)
     served = [m for m in llms if m.backend == Backend.OPENAI]
@@ -141,26 +141,26 @@ async def test_models_are_listed(ai_bus: Bus) -> None:
 
 
 async def test_a_missing_model_file_is_unavailable(ai_bus: Bus) -> None:
-    run = await analyse(ai_bus, AiRequest(model=MODEL, app=1, llm="missing.gguf", requirements=TWO))
-    assert run.status.state == AiState.UNAVAILABLE
+    run = await analyse(ai_bus, AnalysisRequest(model=MODEL, app=1, llm="missing.gguf", requirements=TWO))
+    assert run.status.state == JobState.UNAVAILABLE
     assert "does not exist" in run.status.error
     assert [r.status for r in run.result.results] == [VerdictStatus.UNAVAILABLE] * 2
     assert all(r.met is None and r.attempts == 0 for r in run.result.results)
     # the app's latest analysis says so too: the fleet view's card never shows it as clean
     latest = await ai_bus.request(
-        subjects.AI_LATEST, LatestRequest(model=MODEL), AiLatest, timeout=10
+        subjects.ANALYSIS_LATEST, LatestRequest(model=MODEL), AnalysisLatest, timeout=10
     )
     mine = latest.analyses[f"{MODEL}/app1"]
-    assert mine.analysis_id == run.status.analysis_id and mine.state == AiState.UNAVAILABLE
+    assert mine.analysis_id == run.status.analysis_id and mine.state == JobState.UNAVAILABLE
 
 
 async def test_a_model_the_server_does_not_serve_is_unavailable(ai_bus: Bus) -> None:
     run = await analyse(
         ai_bus,
-        AiRequest(model=MODEL, app=1, backend=Backend.OPENAI, llm="no-such-model",
+        AnalysisRequest(model=MODEL, app=1, backend=Backend.OPENAI, llm="no-such-model",
                   requirements=["general-1"]),
     )  # fmt: skip
-    assert run.status.state == AiState.UNAVAILABLE
+    assert run.status.state == JobState.UNAVAILABLE
     assert "does not serve 'no-such-model'" in run.status.error
 
 
@@ -168,9 +168,9 @@ async def test_an_unreachable_server_is_unavailable(ai_fleet: Path) -> None:
     """A real connection to a port nobody listens on: every requirement unavailable."""
     server = OpenAIServer(f"http://127.0.0.1:{free_port()}", api_key="", timeout_s=5, seed=1)
     spec = load(ai_fleet / "requirements.json")[1]
-    status = AiStatus(
+    status = AnalysisStatus(
         analysis_id="x", model=MODEL, app=1, backend=Backend.OPENAI, llm="m", llm_id="openai:m",
-        state=AiState.QUEUED,
+        state=JobState.QUEUED,
     )  # fmt: skip
 
     async def publish(*_: object) -> None:
@@ -185,23 +185,23 @@ async def test_an_unreachable_server_is_unavailable(ai_fleet: Path) -> None:
         final = await analysis.run()
     finally:
         await server.close()
-    assert final.state == AiState.UNAVAILABLE
+    assert final.state == JobState.UNAVAILABLE
     assert "no OpenAI-compatible server answers" in final.error
     assert [r.status for r in analysis.results] == [VerdictStatus.UNAVAILABLE] * 3
 
 
 async def test_stop_ends_a_running_analysis(ai_bus: Bus) -> None:
     status = await ai_bus.request(
-        subjects.AI_START, AiRequest(model=MODEL, app=2, use_cache=False), AiStatus, timeout=30
+        subjects.ANALYSIS_START, AnalysisRequest(model=MODEL, app=2, use_cache=False), AnalysisStatus, timeout=30
     )
     with pytest.raises(Busy):
-        await ai_bus.request(subjects.AI_START, AiRequest(model=MODEL, app=2), AiStatus, timeout=30)
-    ref = AiRef(analysis_id=status.analysis_id)
-    stopped = await ai_bus.request(subjects.AI_STOP, ref, AiStatus, timeout=10)
-    assert stopped.state == AiState.STOPPED
+        await ai_bus.request(subjects.ANALYSIS_START, AnalysisRequest(model=MODEL, app=2), AnalysisStatus, timeout=30)
+    ref = JobRef(analysis_id=status.analysis_id)
+    stopped = await ai_bus.request(subjects.ANALYSIS_STOP, ref, AnalysisStatus, timeout=10)
+    assert stopped.state == JobState.STOPPED
     await asyncio.sleep(1)
-    assert (await ai_bus.request(subjects.AI_STATUS, ref, AiStatus, timeout=10)).state == (
-        AiState.STOPPED
+    assert (await ai_bus.request(subjects.ANALYSIS_STATUS, ref, AnalysisStatus, timeout=10)).state == (
+        JobState.STOPPED
     )
 
 
@@ -224,7 +224,7 @@ async def test_stop_ends_a_running_analysis(ai_bus: Bus) -> None:
 async def test_bad_requests_get_typed_errors(
     ai_bus: Bus, request_json: bytes, error: type[Exception]
 ) -> None:
-    reply = await ai_bus.nc.request(subjects.AI_START, request_json, timeout=10)
+    reply = await ai_bus.nc.request(subjects.ANALYSIS_START, request_json, timeout=10)
     import msgspec
 
     from genfleet_common.errors import error_from_code
@@ -236,14 +236,14 @@ async def test_bad_requests_get_typed_errors(
 
 
 async def test_unknown_analysis_is_not_found(ai_bus: Bus) -> None:
-    for subject in (subjects.AI_STATUS, subjects.AI_RESULT, subjects.AI_STOP):
+    for subject in (subjects.ANALYSIS_STATUS, subjects.ANALYSIS_RESULT, subjects.ANALYSIS_STOP):
         with pytest.raises(NotFound):
-            await ai_bus.request(subject, AiRef(analysis_id="0123abcd"), AiStatus, timeout=10)
+            await ai_bus.request(subject, JobRef(analysis_id="0123abcd"), AnalysisStatus, timeout=10)
     with pytest.raises(NotFound):
         await ai_bus.request(
-            subjects.AI_SUMMARY, AiSummaryRequest(model="no-such-model"), AiSummary, timeout=10
+            subjects.ANALYSIS_SUMMARY, AnalysisSummaryRequest(model="no-such-model"), AnalysisSummary, timeout=10
         )
     with pytest.raises(NotFound):
         await ai_bus.request(
-            subjects.AI_LATEST, LatestRequest(model="no-such-model"), AiLatest, timeout=10
+            subjects.ANALYSIS_LATEST, LatestRequest(model="no-such-model"), AnalysisLatest, timeout=10
         )

@@ -16,7 +16,7 @@ from ai_svc.llms import Llms
 from ai_svc.worker import ai_store
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
-from genfleet_common.messages import AiRef, AiRequest, AiState, AiStatus, Backend
+from genfleet_common.messages import JobRef, AnalysisRequest, JobState, AnalysisStatus, Backend
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import TEST_SECRET, make_settings
 
@@ -39,9 +39,9 @@ def worker(nats_url: str, fleet: Path, state: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "ai_svc"], env=env)
 
 
-async def status_of(bus: Bus, analysis_id: str) -> AiStatus:
+async def status_of(bus: Bus, analysis_id: str) -> AnalysisStatus:
     return await bus.request(
-        subjects.AI_STATUS, AiRef(analysis_id=analysis_id), AiStatus, timeout=10
+        subjects.ANALYSIS_STATUS, JobRef(analysis_id=analysis_id), AnalysisStatus, timeout=10
     )
 
 
@@ -53,28 +53,28 @@ async def test_sigterm_requeues_and_another_worker_finishes(
         bus = await Bus.connect(server.url, name="ai-shutdown-test")
         second = None
         try:
-            await bus.wait_ready(subjects.AI_STATUS, timeout_s=60)
+            await bus.wait_ready(subjects.ANALYSIS_STATUS, timeout_s=60)
             status = await bus.request(
-                subjects.AI_START,
-                AiRequest(model=MODEL, app=1, requirements=["general-1", "general-2", "general-3"],
+                subjects.ANALYSIS_START,
+                AnalysisRequest(model=MODEL, app=1, requirements=["general-1", "general-2", "general-3"],
                           use_cache=False),
-                AiStatus, timeout=30,
+                AnalysisStatus, timeout=30,
             )  # fmt: skip
             async with asyncio.timeout(120):
-                while (await status_of(bus, status.analysis_id)).state != AiState.RUNNING:
+                while (await status_of(bus, status.analysis_id)).state != JobState.RUNNING:
                     await asyncio.sleep(0.1)
             first.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(first.wait, 30) == 0
             # no worker runs now: read the state where every replica reads it
-            store = ai_store(await bus.js.key_value(subjects.AI_STATE_BUCKET))
+            store = ai_store(await bus.js.key_value(subjects.ANALYSIS_STATE_BUCKET))
             requeued = await store.get(status.analysis_id)
-            assert requeued.state == AiState.QUEUED and "requeued" in requeued.error
+            assert requeued.state == JobState.QUEUED and "requeued" in requeued.error
             second = worker(server.url, ai_fleet, tmp_path / "state")
-            await bus.wait_ready(subjects.AI_STATUS, timeout_s=60)
+            await bus.wait_ready(subjects.ANALYSIS_STATUS, timeout_s=60)
             async with asyncio.timeout(300):
                 while not (final := await status_of(bus, status.analysis_id)).state.done:
                     await asyncio.sleep(0.3)
-            assert final.state == AiState.COMPLETE and final.attempt == 2
+            assert final.state == JobState.COMPLETE and final.attempt == 2
             assert final.counts.done == 3
         finally:
             await bus.close()

@@ -69,7 +69,7 @@ async def test_an_analysis_through_the_api(
             ),
             timeout=300,
         )
-        assert done["event"]["kind"] == "ai"
+        assert done["event"]["kind"] == "analysis"
         checked = [fr for fr in f.items if fr["event"].get("result")]
         assert checked[0]["event"]["result"]["requirement"]["id"] == "general-2"
     r = await http.get(

@@ -65,7 +65,7 @@ async def test_openapi_lists_every_route(lonely: LiveGateway, http: httpx.AsyncC
         "AppStatus",
         "ActionResult",
         "PerfResult",
-        "AiResult",
+        "AnalysisResult",
     ):
         assert name in schemas, name
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

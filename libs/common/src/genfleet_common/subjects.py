@@ -37,10 +37,25 @@ SCAN_BATCH = command(SCAN, "batch")
 SCAN_TOOLS = command(SCAN, "tools")
 SCAN_LATEST = command(SCAN, "latest")
 
+
 # --- jobs (JetStream work queues) and their state -------------------------------------------
-SCAN_JOBS_STREAM = "GENFLEET_SCAN_JOBS"
-SCAN_JOB = f"{PREFIX}.job.scan"
-SCAN_WORKERS = "scan-workers"  # the durable consumer every scan worker pulls from
+def job(kind: str) -> str:
+    """Where jobs of `kind` are queued."""
+    return f"{PREFIX}.job.{kind}"
+
+
+def jobs_stream(kind: str) -> str:
+    return f"GENFLEET_{kind.upper()}_JOBS"
+
+
+def workers(kind: str) -> str:
+    """The durable consumer every worker of `kind` pulls from."""
+    return f"{kind}-workers"
+
+
+SCAN_JOBS_STREAM = jobs_stream(SCAN)
+SCAN_JOB = job(SCAN)
+SCAN_WORKERS = workers(SCAN)
 SCAN_STATE_BUCKET = "genfleet-scans"  # KV: scan status, the running scan per app, history
 REPORTS_BUCKET = "genfleet-reports"  # object store: JSON, SARIF, markdown, HTML reports
 
@@ -50,23 +65,25 @@ def control(kind: str, job_id: str) -> str:
     return f"{PREFIX}.ctl.{kind}.{job_id}"
 
 
-# --- requirements analysis (ai-svc) ---------------------------------------------------------
-AI = "ai"
-AI_QUEUE = "ai-svc"
-AI_START = command(AI, "start")
-AI_STATUS = command(AI, "status")
-AI_STOP = command(AI, "stop")
-AI_RESULT = command(AI, "result")
-AI_HISTORY = command(AI, "history")
-AI_SUMMARY = command(AI, "summary")
-AI_MODELS = command(AI, "models")
-AI_LATEST = command(AI, "latest")
-AI_JOBS_STREAM = "GENFLEET_AI_JOBS"
-AI_JOB = f"{PREFIX}.job.ai"
-AI_WORKERS = "ai-workers"
-AI_STATE_BUCKET = "genfleet-ai"  # KV: analysis status, running per app, history, summaries
-AI_RESULTS_BUCKET = "genfleet-ai-results"  # KV: each analysis's per-requirement results
-AI_CACHE_BUCKET = "genfleet-ai-cache"  # KV: verdicts by (code, requirement, model, prompt)
+# --- requirements analysis (ai-svc): is each written requirement of an app met? -----------
+ANALYSIS = "analysis"
+ANALYSIS_QUEUE = "ai-svc"
+ANALYSIS_START = command(ANALYSIS, "start")
+ANALYSIS_STATUS = command(ANALYSIS, "status")
+ANALYSIS_STOP = command(ANALYSIS, "stop")
+ANALYSIS_RESULT = command(ANALYSIS, "result")
+ANALYSIS_HISTORY = command(ANALYSIS, "history")
+ANALYSIS_SUMMARY = command(ANALYSIS, "summary")
+ANALYSIS_LLMS = command(ANALYSIS, "llms")
+ANALYSIS_LATEST = command(ANALYSIS, "latest")
+ANALYSIS_JOBS_STREAM = jobs_stream(ANALYSIS)
+ANALYSIS_JOB = job(ANALYSIS)
+ANALYSIS_WORKERS = workers(ANALYSIS)
+ANALYSIS_STATE_BUCKET = "genfleet-analyses"  # KV: status, running per app, history, summaries
+ANALYSIS_RESULTS_BUCKET = "genfleet-analysis-results"  # KV: each analysis's results
+ANALYSIS_CACHE_BUCKET = (
+    "genfleet-analysis-cache"  # KV: verdicts by (code, requirement, llm, prompt)
+)
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -115,8 +132,8 @@ PERF_RESULT = command(PERF, "result")
 PERF_HISTORY = command(PERF, "history")
 PERF_COMPARE = command(PERF, "compare")
 PERF_LATEST = command(PERF, "latest")
-PERF_JOBS_STREAM = "GENFLEET_PERF_JOBS"
-PERF_JOB = f"{PREFIX}.job.perf"
-PERF_WORKERS = "perf-workers"  # the durable consumer every perf worker pulls from
+PERF_JOBS_STREAM = jobs_stream(PERF)
+PERF_JOB = job(PERF)
+PERF_WORKERS = workers(PERF)
 PERF_STATE_BUCKET = "genfleet-perf"  # KV: test status, the running test per app, history
 PERF_RESULTS_BUCKET = "genfleet-perf-results"  # object store: result JSON and chart PNGs

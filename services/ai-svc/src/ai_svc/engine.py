@@ -26,20 +26,20 @@ from ai_svc.cache import VerdictCache
 from ai_svc.requirements import AppRequirements
 from ai_svc.verdicts import NotAVerdict, check_evidence, parse
 from genfleet_common.messages import (
-    AiCounts,
-    AiState,
-    AiStatus,
+    AnalysisCounts,
+    JobState,
+    AnalysisStatus,
     Requirement,
     RequirementResult,
     VerdictStatus,
 )
 
-Publish = Callable[[AiStatus, RequirementResult | None], Awaitable[None]]
+Publish = Callable[[AnalysisStatus, RequirementResult | None], Awaitable[None]]
 RETRY_TOKENS = 80  # the re-ask's own words, on top of the unusable answer
 
 
-def count(results: list[RequirementResult], total: int) -> AiCounts:
-    c = AiCounts(total=total, done=len(results))
+def count(results: list[RequirementResult], total: int) -> AnalysisCounts:
+    c = AnalysisCounts(total=total, done=len(results))
     for r in results:
         if r.status == VerdictStatus.VERDICT:
             if r.met:
@@ -56,7 +56,7 @@ def count(results: list[RequirementResult], total: int) -> AiCounts:
 class Analysis:
     def __init__(
         self,
-        status: AiStatus,
+        status: AnalysisStatus,
         *,
         app_dir: Path,
         spec: AppRequirements,
@@ -81,11 +81,11 @@ class Analysis:
         self._checked = False
         self._unavailable = ""
 
-    async def run(self) -> AiStatus:
+    async def run(self) -> AnalysisStatus:
         s = self.status
         files = await asyncio.to_thread(context.source_files, self.app_dir)
         code = context.code_hash(files)
-        s.state, s.counts = AiState.RUNNING, count([], len(self.requirements))
+        s.state, s.counts = JobState.RUNNING, count([], len(self.requirements))
         await self.publish(s, None)
         for i, req in enumerate(self.requirements):
             s.current = req.id
@@ -98,9 +98,9 @@ class Analysis:
         s.ended_at = time.time()
         verdicts = s.counts.met + s.counts.not_met + s.counts.failed
         if verdicts == 0 and self._unavailable:
-            s.state, s.error = AiState.UNAVAILABLE, self._unavailable
+            s.state, s.error = JobState.UNAVAILABLE, self._unavailable
         else:
-            s.state = AiState.COMPLETE
+            s.state = JobState.COMPLETE
             if self._unavailable:
                 s.error = f"the model became unavailable: {self._unavailable}"
         return s

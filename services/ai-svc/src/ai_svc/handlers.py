@@ -16,17 +16,17 @@ from genfleet_common.bus import Bus, encode
 from genfleet_common.errors import NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
-    AiCounts,
-    AiHistory,
-    AiJob,
-    AiLatest,
-    AiRef,
-    AiRequest,
-    AiResult,
-    AiState,
-    AiStatus,
-    AiSummary,
-    AiSummaryRequest,
+    AnalysisCounts,
+    AnalysisHistory,
+    AnalysisJob,
+    AnalysisLatest,
+    JobRef,
+    AnalysisRequest,
+    AnalysisResult,
+    JobState,
+    AnalysisStatus,
+    AnalysisSummary,
+    AnalysisSummaryRequest,
     AppRef,
     Empty,
     LatestRequest,
@@ -53,79 +53,79 @@ class Handlers:
         self.settings = settings
 
     async def register(self) -> None:
-        q = subjects.AI_QUEUE
-        await self.bus.serve(subjects.AI_START, AiRequest, self.start, queue=q)
-        await self.bus.serve(subjects.AI_STATUS, AiRef, self.status, queue=q)
-        await self.bus.serve(subjects.AI_STOP, AiRef, self.stop, queue=q)
-        await self.bus.serve(subjects.AI_RESULT, AiRef, self.result, queue=q)
-        await self.bus.serve(subjects.AI_HISTORY, AppRef, self.history, queue=q)
-        await self.bus.serve(subjects.AI_SUMMARY, AiSummaryRequest, self.summary, queue=q)
-        await self.bus.serve(subjects.AI_MODELS, Empty, self.models, queue=q)
-        await self.bus.serve(subjects.AI_LATEST, LatestRequest, self.latest, queue=q)
+        q = subjects.ANALYSIS_QUEUE
+        await self.bus.serve(subjects.ANALYSIS_START, AnalysisRequest, self.start, queue=q)
+        await self.bus.serve(subjects.ANALYSIS_STATUS, JobRef, self.status, queue=q)
+        await self.bus.serve(subjects.ANALYSIS_STOP, JobRef, self.stop, queue=q)
+        await self.bus.serve(subjects.ANALYSIS_RESULT, JobRef, self.result, queue=q)
+        await self.bus.serve(subjects.ANALYSIS_HISTORY, AppRef, self.history, queue=q)
+        await self.bus.serve(subjects.ANALYSIS_SUMMARY, AnalysisSummaryRequest, self.summary, queue=q)
+        await self.bus.serve(subjects.ANALYSIS_LLMS, Empty, self.models, queue=q)
+        await self.bus.serve(subjects.ANALYSIS_LATEST, LatestRequest, self.latest, queue=q)
 
-    async def start(self, req: AiRequest) -> AiStatus:
+    async def start(self, req: AnalysisRequest) -> AnalysisStatus:
         """Validate everything a user can get wrong now (a 4xx), then queue the analysis."""
         app = self.fleet.app(req.model, req.app)
         spec = requirements.for_app(self.fleet, app.number)
         chosen = requirements.choose(spec, req.requirements)
         backend, llm = await self.llms.resolve(req.backend, req.llm)
         llm_id = self.llms.backend(backend, llm).llm_id
-        status = AiStatus(
+        status = AnalysisStatus(
             analysis_id=req.analysis_id or secrets.token_hex(8),
             model=app.model, app=app.number, backend=backend, llm=llm, llm_id=llm_id,
-            state=AiState.QUEUED, counts=AiCounts(total=len(chosen)), started_at=time.time(),
+            state=JobState.QUEUED, counts=AnalysisCounts(total=len(chosen)), started_at=time.time(),
         )  # fmt: skip
         await self.store.create(status)  # Busy when the app's analysis is already running
-        job = AiJob(
+        job = AnalysisJob(
             analysis_id=status.analysis_id, model=app.model, app=app.number, backend=backend,
             llm=llm, requirements=[r.id for r in chosen],
             max_tokens=req.max_tokens or self.settings.ai_max_tokens, use_cache=req.use_cache,
         )  # fmt: skip
-        await self.bus.js.publish(subjects.AI_JOB, encode(job))
+        await self.bus.js.publish(subjects.ANALYSIS_JOB, encode(job))
         await publish_status(self.bus, status)
         return status
 
-    async def status(self, req: AiRef) -> AiStatus:
+    async def status(self, req: JobRef) -> AnalysisStatus:
         return await self.store.get(req.analysis_id)
 
-    async def stop(self, req: AiRef) -> AiStatus:
+    async def stop(self, req: JobRef) -> AnalysisStatus:
         """Marked STOPPED in KV at once; its worker is told to cancel it now."""
 
-        def change(current: AiStatus) -> AiStatus | None:
+        def change(current: AnalysisStatus) -> AnalysisStatus | None:
             if current.state.done:
                 return None
-            current.state, current.ended_at, current.current = AiState.STOPPED, time.time(), ""
+            current.state, current.ended_at, current.current = JobState.STOPPED, time.time(), ""
             return current
 
         status = await self.store.update(req.analysis_id, change)
         await self.bus.nc.publish(subjects.control("ai", req.analysis_id), b"stop")
-        if status.state == AiState.STOPPED:
+        if status.state == JobState.STOPPED:
             await publish_status(self.bus, status)
         await self.store.release(status)  # a queued analysis has no worker to release it
         return status
 
-    async def result(self, req: AiRef) -> AiResult:
+    async def result(self, req: JobRef) -> AnalysisResult:
         status = await self.store.get(req.analysis_id)  # NotFound for an unknown id
         try:
             found = await self.results.get(req.analysis_id)
         except NotFound:  # queued: nothing checked yet
-            return AiResult(status=status, prompt_version=PROMPT_VERSION, results=[])
+            return AnalysisResult(status=status, prompt_version=PROMPT_VERSION, results=[])
         found.status = status  # the state in KV is the authority (a stop, a takeover)
         return found
 
-    async def history(self, req: AppRef) -> AiHistory:
+    async def history(self, req: AppRef) -> AnalysisHistory:
         app = self.fleet.app(req.model, req.app)
-        return AiHistory(analyses=await self.store.history(app.model, app.number))
+        return AnalysisHistory(analyses=await self.store.history(app.model, app.number))
 
-    async def latest(self, req: LatestRequest) -> AiLatest:
+    async def latest(self, req: LatestRequest) -> AnalysisLatest:
         """Each app's newest analysis (whatever its state), for the fleet view's cards."""
-        return AiLatest(analyses=await self.store.latest_per_app(self.fleet, req.model))
+        return AnalysisLatest(analyses=await self.store.latest_per_app(self.fleet, req.model))
 
-    async def summary(self, req: AiSummaryRequest) -> AiSummary:
+    async def summary(self, req: AnalysisSummaryRequest) -> AnalysisSummary:
         if req.model is not None:
             self.fleet.model(req.model)
         apps, models = await self.results.summaries(req.model)
-        return AiSummary(apps=apps, models=models)
+        return AnalysisSummary(apps=apps, models=models)
 
     async def models(self, _: Empty) -> LlmList:
         return LlmList(llms=await self.llms.list())

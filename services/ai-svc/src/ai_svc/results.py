@@ -1,6 +1,6 @@
 """Analyses' results and the summaries built from them, in KV.
 
-`result.<id>` in the results bucket: the AiResult, rewritten after each requirement, so a
+`result.<id>` in the results bucket: the AnalysisResult, rewritten after each requirement, so a
 running analysis shows what it has so far. `summary.<model>.app<N>.<llm>` in the state bucket:
 the app's latest complete analysis by that checking model (met / total), which the summaries
 per app and per model are read from.
@@ -16,15 +16,15 @@ from nats.js.kv import KeyValue
 
 from genfleet_common.errors import NotFound
 from genfleet_common.messages import (
-    AiResult,
-    AiState,
-    AppSummary,
-    ModelSummary,
+    AnalysisResult,
+    JobState,
+    AppAnalysisSummary,
+    ModelAnalysisSummary,
 )
 
 _enc = msgspec.json.Encoder()
-_result = msgspec.json.Decoder(AiResult)
-_summary = msgspec.json.Decoder(AppSummary)
+_result = msgspec.json.Decoder(AnalysisResult)
+_summary = msgspec.json.Decoder(AppAnalysisSummary)
 
 
 def _summary_key(model: str, app: int, llm_id: str) -> str:
@@ -37,18 +37,18 @@ class Results:
         self.results = results
         self.state = state
 
-    async def put(self, result: AiResult) -> None:
+    async def put(self, result: AnalysisResult) -> None:
         await self.results.put(f"result.{result.status.analysis_id}", _enc.encode(result))
         s = result.status
-        if s.state == AiState.COMPLETE:
-            summary = AppSummary(
+        if s.state == JobState.COMPLETE:
+            summary = AppAnalysisSummary(
                 model=s.model, app=s.app, llm_id=s.llm_id, analysis_id=s.analysis_id,
                 met=s.counts.met, total=s.counts.total, failed=s.counts.failed,
                 unavailable=s.counts.unavailable, ended_at=s.ended_at,
             )  # fmt: skip
             await self.state.put(_summary_key(s.model, s.app, s.llm_id), _enc.encode(summary))
 
-    async def get(self, analysis_id: str) -> AiResult:
+    async def get(self, analysis_id: str) -> AnalysisResult:
         try:
             entry = await self.results.get(f"result.{analysis_id}")
         except nats.js.errors.KeyNotFoundError as exc:
@@ -57,9 +57,9 @@ class Results:
             ) from exc
         return _result.decode(entry.value or b"")
 
-    async def summaries(self, model: str | None) -> tuple[list[AppSummary], list[ModelSummary]]:
+    async def summaries(self, model: str | None) -> tuple[list[AppAnalysisSummary], list[ModelAnalysisSummary]]:
         prefix = f"summary.{model}." if model else "summary."
-        apps: list[AppSummary] = []
+        apps: list[AppAnalysisSummary] = []
         # one watcher reads every current summary and ends (None) once it has them all
         watcher = await self.state.watch(prefix + ">", ignore_deletes=True)
         try:
@@ -71,11 +71,11 @@ class Results:
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
         apps.sort(key=lambda a: (a.model, a.app, a.llm_id))
-        by_model: dict[tuple[str, str], ModelSummary] = {}
+        by_model: dict[tuple[str, str], ModelAnalysisSummary] = {}
         for a in apps:
             m = by_model.setdefault(
                 (a.model, a.llm_id),
-                ModelSummary(model=a.model, llm_id=a.llm_id, apps=0, met=0, total=0),
+                ModelAnalysisSummary(model=a.model, llm_id=a.llm_id, apps=0, met=0, total=0),
             )
             m.apps += 1
             m.met += a.met

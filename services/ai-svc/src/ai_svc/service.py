@@ -13,14 +13,14 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobService
 from genfleet_common.logs import get_logger
-from genfleet_common.messages import AiJob
+from genfleet_common.messages import AnalysisJob
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 
 log = get_logger("ai")
 
 
-class AiService(JobService[AiJob]):
+class AiService(JobService[AnalysisJob]):
     service = "ai-svc"
 
     def __init__(self, settings: Settings, fleet: Fleet) -> None:
@@ -30,9 +30,9 @@ class AiService(JobService[AiJob]):
 
     async def start(self) -> Bus:
         bus = await self.connect()
-        state = await bus.ensure_kv(subjects.AI_STATE_BUCKET, history=1)
-        results = Results(await bus.ensure_kv(subjects.AI_RESULTS_BUCKET, history=1), state)
-        cache = VerdictCache(await bus.ensure_kv(subjects.AI_CACHE_BUCKET, history=1))
+        state = await bus.ensure_kv(subjects.ANALYSIS_STATE_BUCKET, history=1)
+        results = Results(await bus.ensure_kv(subjects.ANALYSIS_RESULTS_BUCKET, history=1), state)
+        cache = VerdictCache(await bus.ensure_kv(subjects.ANALYSIS_CACHE_BUCKET, history=1))
         store = ai_store(state)
         analyses = Analyses(
             bus, store, results, cache, self.fleet, self.llms, self.settings, self.name

@@ -28,30 +28,30 @@ from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobContext, JobStore, JobWorker, jobs_stream
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
-    AiEvent,
-    AiJob,
-    AiResult,
-    AiState,
-    AiStatus,
+    AnalysisEvent,
+    AnalysisJob,
+    AnalysisResult,
+    JobState,
+    AnalysisStatus,
     RequirementResult,
 )
 from genfleet_common.settings import Settings
 
 log = get_logger("ai.worker")
 
-JOBS_STREAM = jobs_stream(subjects.AI_JOBS_STREAM, subjects.AI_JOB)
-AiStore = JobStore[AiStatus]
+JOBS_STREAM = jobs_stream(subjects.ANALYSIS_JOBS_STREAM, subjects.ANALYSIS_JOB)
+AiStore = JobStore[AnalysisStatus]
 
 
 def ai_store(kv: KeyValue) -> AiStore:
-    return JobStore(kv, AiStatus, "analysis")
+    return JobStore(kv, AnalysisStatus, "analysis")
 
 
 async def publish_status(
-    bus: Bus, status: AiStatus, result: RequirementResult | None = None
+    bus: Bus, status: AnalysisStatus, result: RequirementResult | None = None
 ) -> None:
     await bus.publish(
-        subjects.event("ai", status.model, status.app), AiEvent(status=status, result=result)
+        subjects.event(subjects.ANALYSIS, status.model, status.app), AnalysisEvent(status=status, result=result)
     )
 
 
@@ -82,45 +82,45 @@ class Analyses:
         self.settings = settings
         self.name = name
 
-    def worker(self) -> JobWorker[AiJob]:
+    def worker(self) -> JobWorker[AnalysisJob]:
         return JobWorker(
-            self.bus, self, AiJob,
-            kind="ai", stream=JOBS_STREAM, durable=subjects.AI_WORKERS,
+            self.bus, self, AnalysisJob,
+            kind="ai", stream=JOBS_STREAM, durable=subjects.ANALYSIS_WORKERS,
             ack_wait_s=self.settings.ai_ack_wait_s, max_attempts=self.settings.ai_max_attempts,
         )  # fmt: skip
 
-    async def give_up(self, job: AiJob, attempts: int) -> None:
+    async def give_up(self, job: AnalysisJob, attempts: int) -> None:
         status = await self.store.get(job.analysis_id)
         if not status.state.done:
             why = f"the workers running this analysis stopped answering {attempts - 1} times"
-            await self._finish(status, AiState.FAILED, why, [])
+            await self._finish(status, JobState.FAILED, why, [])
 
-    async def requeue(self, job: AiJob) -> None:
+    async def requeue(self, job: AnalysisJob) -> None:
         status = await self.store.get(job.analysis_id)
         if status.state.done:
             return
         status.state, status.error, status.worker = (
-            AiState.QUEUED,
+            JobState.QUEUED,
             "requeued: its worker stopped",
             "",
         )
         await self.store.put(status)
         await publish_status(self.bus, status)
 
-    async def _claim(self, job: AiJob, attempt: int) -> AiStatus:
+    async def _claim(self, job: AnalysisJob, attempt: int) -> AnalysisStatus:
         note = "" if attempt == 1 else f"taken over after its worker was lost (delivery {attempt})"
 
-        def change(current: AiStatus) -> AiStatus | None:
+        def change(current: AnalysisStatus) -> AnalysisStatus | None:
             if current.state.done:
                 return None
             current.state, current.worker, current.attempt, current.error = (
-                AiState.RUNNING, self.name, attempt, note,
+                JobState.RUNNING, self.name, attempt, note,
             )  # fmt: skip
             return current
 
         return await self.store.update(job.analysis_id, change)
 
-    async def run(self, job: AiJob, attempt: int, ctx: JobContext) -> None:
+    async def run(self, job: AnalysisJob, attempt: int, ctx: JobContext) -> None:
         try:
             status = await self._claim(job, attempt)
         except GenFleetError as exc:
@@ -135,7 +135,7 @@ class Analyses:
             spec = requirements.for_app(self.fleet, job.app)
             chosen = requirements.choose(spec, job.requirements)
         except GenFleetError as exc:  # the fleet changed since the start was accepted
-            await self._finish(status, AiState.ERROR, exc.message, [])
+            await self._finish(status, JobState.ERROR, exc.message, [])
             return
         analysis = Analysis(
             status, app_dir=Path(app.path), spec=spec, requirements=chosen,
@@ -150,12 +150,12 @@ class Analyses:
             analysis.cancel.set()
             if ctx.shutting_down:
                 raise  # back to the queue: see requeue
-            await self._finish(status, AiState.STOPPED, "", analysis.results)
+            await self._finish(status, JobState.STOPPED, "", analysis.results)
             return
         except Exception as exc:
             log.exception("analysis failed", extra={"analysis": job.analysis_id})
             await self._finish(
-                status, AiState.ERROR, f"{type(exc).__name__}: {exc}", analysis.results
+                status, JobState.ERROR, f"{type(exc).__name__}: {exc}", analysis.results
             )
             return
         # results first: whoever sees COMPLETE can read them (and the summary)
@@ -165,29 +165,29 @@ class Analyses:
             await publish_status(self.bus, final)
         await self.store.release(final)
 
-    async def _write(self, status: AiStatus) -> None:
-        def change(current: AiStatus) -> AiStatus:
-            if current.state == AiState.STOPPED:
+    async def _write(self, status: AnalysisStatus) -> None:
+        def change(current: AnalysisStatus) -> AnalysisStatus:
+            if current.state == JobState.STOPPED:
                 raise StopRequested
             return status
 
         await self.store.update(status.analysis_id, change)
 
     async def _progress(
-        self, status: AiStatus, result: RequirementResult | None, analysis: Analysis
+        self, status: AnalysisStatus, result: RequirementResult | None, analysis: Analysis
     ) -> None:
         await self._write(status)
         if result is not None:
             await self._save(status, analysis.results)
         await publish_status(self.bus, status, result)
 
-    async def _save(self, status: AiStatus, results: list[RequirementResult]) -> None:
+    async def _save(self, status: AnalysisStatus, results: list[RequirementResult]) -> None:
         await self.results.put(
-            AiResult(status=status, prompt_version=PROMPT_VERSION, results=list(results))
+            AnalysisResult(status=status, prompt_version=PROMPT_VERSION, results=list(results))
         )
 
     async def _finish(
-        self, status: AiStatus, state: AiState, error: str, results: list[RequirementResult]
+        self, status: AnalysisStatus, state: JobState, error: str, results: list[RequirementResult]
     ) -> None:
         status.state, status.error, status.ended_at, status.current = state, error, time.time(), ""
         await self._save(status, results)

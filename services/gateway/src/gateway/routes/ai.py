@@ -22,14 +22,14 @@ from gateway.routes.params import AppPath, ModelPath, ModelQuery, latest_request
 from genfleet_common import subjects
 from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
-    AiHistory,
-    AiLatest,
-    AiRef,
-    AiRequest,
-    AiResult,
-    AiStatus,
-    AiSummary,
-    AiSummaryRequest,
+    AnalysisHistory,
+    AnalysisLatest,
+    JobRef,
+    AnalysisRequest,
+    AnalysisResult,
+    AnalysisStatus,
+    AnalysisSummary,
+    AnalysisSummaryRequest,
     AppRef,
     Backend,
     Empty,
@@ -67,71 +67,71 @@ def register(app: FastAPI, ctx: Context) -> None:
 
     @app.post(
         "/api/analyses", tags=tags, dependencies=operator,
-        responses=answers(AiStatus, 401, 403, 404, 409, 422, 503),
+        responses=answers(AnalysisStatus, 401, 403, 404, 409, 422, 503),
     )  # fmt: skip
     async def start_analysis(body: Annotated[AnalysisStart, Body()]) -> Response:
         """Check the app's requirements (from the fleet's requirements file) against its
         code with an LLM. 404 when the app or its requirements are unknown, 409 when an
         analysis of the app is already running."""
         model, number = model_app(body.model, body.app)
-        request = AiRequest(
+        request = AnalysisRequest(
             model=model, app=number,
             backend=Backend(body.backend) if body.backend else None, llm=body.llm,
             requirements=body.requirements, max_tokens=body.max_tokens, use_cache=body.use_cache,
         )  # fmt: skip
-        return ok(await ctx.commands.call(subjects.AI_START, request, timeout_s=MODELS_TIMEOUT_S))
+        return ok(await ctx.commands.call(subjects.ANALYSIS_START, request, timeout_s=MODELS_TIMEOUT_S))
 
     # before /api/analyses/{analysis_id}: "latest" would pass for an analysis id
     @app.get(
         "/api/analyses/latest", tags=tags, dependencies=viewer,
-        responses=answers(AiLatest, 401, 403, 404, 422, 503),
+        responses=answers(AnalysisLatest, 401, 403, 404, 422, 503),
     )  # fmt: skip
     async def latest_analyses(model: ModelQuery = None) -> Response:
         """Each app's newest analysis, keyed "Model/appN" (apps never analysed are absent)."""
-        return ok(await ctx.commands.call(subjects.AI_LATEST, latest_request(model)))
+        return ok(await ctx.commands.call(subjects.ANALYSIS_LATEST, latest_request(model)))
 
     @app.get(
         "/api/analyses/{analysis_id}", tags=tags, dependencies=viewer,
-        responses=answers(AiStatus, 401, 403, 404, 422, 503),
+        responses=answers(AnalysisStatus, 401, 403, 404, 422, 503),
     )  # fmt: skip
     async def analysis_status(analysis_id: AnalysisId) -> Response:
         """State, progress, counts (met, not met, failed, unavailable)."""
-        ref = AiRef(analysis_id=analysis_id)
-        return ok(await ctx.commands.call(subjects.AI_STATUS, ref))
+        ref = JobRef(analysis_id=analysis_id)
+        return ok(await ctx.commands.call(subjects.ANALYSIS_STATUS, ref))
 
     @app.get(
         "/api/analyses/{analysis_id}/result", tags=tags, dependencies=viewer,
-        responses=answers(AiResult, 401, 403, 404, 422, 503),
+        responses=answers(AnalysisResult, 401, 403, 404, 422, 503),
     )  # fmt: skip
     async def analysis_result(analysis_id: AnalysisId) -> Response:
         """Per requirement: met, confidence, explanation, evidence (file and lines, checked
         against the app's files), or failed with the model's raw answer, or unavailable.
         While the analysis runs: the requirements checked so far."""
-        ref = AiRef(analysis_id=analysis_id)
-        return ok(await ctx.commands.call(subjects.AI_RESULT, ref))
+        ref = JobRef(analysis_id=analysis_id)
+        return ok(await ctx.commands.call(subjects.ANALYSIS_RESULT, ref))
 
     @app.post(
         "/api/analyses/{analysis_id}/stop", tags=tags, dependencies=operator,
-        responses=answers(AiStatus, 401, 403, 404, 422, 503),
+        responses=answers(AnalysisStatus, 401, 403, 404, 422, 503),
     )  # fmt: skip
     async def stop_analysis(analysis_id: AnalysisId) -> Response:
         """Stop an analysis: its generation ends, its state becomes STOPPED."""
-        ref = AiRef(analysis_id=analysis_id)
-        return ok(await ctx.commands.call(subjects.AI_STOP, ref))
+        ref = JobRef(analysis_id=analysis_id)
+        return ok(await ctx.commands.call(subjects.ANALYSIS_STOP, ref))
 
     @app.get(
         "/api/apps/{model}/{app}/analyses", tags=tags, dependencies=viewer,
-        responses=answers(AiHistory, 401, 403, 404, 422, 503),
+        responses=answers(AnalysisHistory, 401, 403, 404, 422, 503),
     )  # fmt: skip
     async def analysis_history(model: ModelPath, app: AppPath) -> Response:
         """The app's analyses, newest first."""
         model, number = model_app(model, app)
         request = AppRef(model=model, app=number)
-        return ok(await ctx.commands.call(subjects.AI_HISTORY, request))
+        return ok(await ctx.commands.call(subjects.ANALYSIS_HISTORY, request))
 
     @app.get(
         "/api/analysis-summary", tags=tags, dependencies=viewer,
-        responses=answers(AiSummary, 401, 403, 404, 422, 503),
+        responses=answers(AnalysisSummary, 401, 403, 404, 422, 503),
     )  # fmt: skip
     async def analysis_summary(
         model: Annotated[str | None, Query(max_length=256, description="One model")] = None,
@@ -140,8 +140,8 @@ def register(app: FastAPI, ctx: Context) -> None:
         model) and per model."""
         if model is not None:
             validate_model_name(model)
-        request = AiSummaryRequest(model=model)
-        return ok(await ctx.commands.call(subjects.AI_SUMMARY, request))
+        request = AnalysisSummaryRequest(model=model)
+        return ok(await ctx.commands.call(subjects.ANALYSIS_SUMMARY, request))
 
     @app.get(
         "/api/llms", tags=tags, dependencies=viewer,
@@ -149,4 +149,4 @@ def register(app: FastAPI, ctx: Context) -> None:
     )  # fmt: skip
     async def llms() -> Response:
         """The checking models: local .gguf files (GPT4All) and the configured server's."""
-        return ok(await ctx.commands.call(subjects.AI_MODELS, Empty(), timeout_s=MODELS_TIMEOUT_S))
+        return ok(await ctx.commands.call(subjects.ANALYSIS_LLMS, Empty(), timeout_s=MODELS_TIMEOUT_S))

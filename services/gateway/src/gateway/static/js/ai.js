@@ -75,7 +75,7 @@ export class AiView {
     this.analyses = new Map();
     this.selected = "";
     this.results = new Map(); // analysis id -> Map(requirement id -> RequirementResult)
-    events.on("ai", (event) => this.onEvent(event));
+    events.on("analysis", (event) => this.onEvent(event));
     events.on("open", () => {
       if (this.target) this.load().catch(() => {});
     });

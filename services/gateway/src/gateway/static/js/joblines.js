@@ -60,7 +60,7 @@ function aiText(s) {
 const JOBS = [
   { kind: "scan", latest: "/api/scans/latest", field: "scans", id: "scan_id", hash: scanHash, text: scanText },
   { kind: "perf", latest: "/api/perf/latest", field: "tests", id: "test_id", hash: perfHash, text: perfText },
-  { kind: "ai", latest: "/api/analyses/latest", field: "analyses", id: "analysis_id", hash: aiHash, text: aiText },
+  { kind: "analysis", latest: "/api/analyses/latest", field: "analyses", id: "analysis_id", hash: aiHash, text: aiText },
 ];
 
 export class CardJobs {

@@ -1,0 +1,274 @@
+"""One job kind's lifecycle, written once for every kind.
+
+A kind (scan, load test, analysis, ...) is a `JobKind`: its names, its job and status types,
+and `execute()`. `Jobs` does the rest, the same way for every kind:
+
+    submit     the status goes to KV as QUEUED (the app claimed: Busy if it has one running),
+               the job to the work queue, an event out
+    claim      a worker takes it: RUNNING, unless it was stopped while it waited
+    execute    the kind's work; each `run.progress()` is a revision-checked write that raises
+               `Stopped` once a user stopped the job, then an event
+    finish     COMPLETE (or the done state `execute` set, e.g. UNAVAILABLE), FAILED
+               (`JobFailed`), STOPPED (a stop) or ERROR (a bug); what `execute` registered with
+               `run.at_end` is stored first, then the status, an event, and the app is released
+    requeue    the worker shuts down mid-job: QUEUED again (revision-checked, so a stop that
+               arrives meanwhile stands), and the queue hands it to another worker
+    give up    its workers died `max_attempts` times: FAILED
+    stop       a user's stop: STOPPED in KV at once, the worker told through its control subject
+
+A stop therefore reaches a running job two ways: its task is cancelled, and its next progress
+write sees STOPPED. Either way it ends STOPPED with what it had done so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from nats.js.kv import KeyValue
+
+from genfleet_common import subjects
+from genfleet_common.bus import Bus, encode
+from genfleet_common.errors import GenFleetError
+from genfleet_common.jobs.queue import Job, JobContext, JobWorker, jobs_stream
+from genfleet_common.jobs.store import JobStore
+from genfleet_common.logs import get_logger
+from genfleet_common.messages import JobState, JobStatus, Message
+
+log = get_logger("jobs")
+
+J = TypeVar("J", bound=Job)
+S = TypeVar("S", bound=JobStatus)
+
+
+class Stopped(Exception):
+    """A user stopped the job: its state in KV says STOPPED."""
+
+
+class JobFailed(Exception):
+    """The job could not be done (the app is not running, the tool broke): it ends FAILED
+    with this reason. Not a bug: for a bug, let the exception through (it ends ERROR)."""
+
+
+class Run(Generic[S]):
+    """One execution of a job on this worker: what `execute` reads and reports through."""
+
+    def __init__(
+        self, jobs: Jobs[Any, S], status: S, attempt: int, ctx: JobContext | None = None
+    ) -> None:
+        self.status = status
+        self.attempt = attempt
+        self._jobs = jobs
+        self._ctx = ctx
+        self._saves: list[Callable[[S], Awaitable[None]]] = []
+
+    @property
+    def shutting_down(self) -> bool:
+        """The worker is going away: the job will be requeued, so end quickly, store nothing."""
+        return self._ctx is not None and self._ctx.shutting_down
+
+    async def progress(self, event: Message | None = None) -> None:
+        """Record `self.status` and publish it (or `event`, a kind's richer event).
+        Raises `Stopped` when a user stopped the job meanwhile (nothing is written then)."""
+        await self._jobs.write(self.status)
+        await self._jobs.publish(self.status, event)
+
+    def at_end(self, save: Callable[[S], Awaitable[None]]) -> None:
+        """Store what the job made (a report, a result) when it ends, however it ends
+        (complete, stopped, failed, error), before its final status is written: whoever sees
+        the final state can read it."""
+        self._saves.append(save)
+
+
+class JobKind(ABC, Generic[J, S]):
+    """A kind of job: what differs from one kind to another."""
+
+    name: ClassVar[str]  # "scan": its commands, events, control and queue subjects
+    noun: ClassVar[str]  # "scan", "load test": in messages to users; its first word in KV keys
+    job_type: type[J]
+    status_type: type[S]
+
+    @abstractmethod
+    async def execute(self, job: J, run: Run[S]) -> None:
+        """Do the job, updating `run.status` and calling `run.progress()`. Return normally
+        when it ran to its end (COMPLETE unless it set another done state); raise `JobFailed`
+        when it could not be done. A stop or a shutdown arrives as a cancellation."""
+
+    def event(self, status: S) -> Message:
+        """The event published on every change of a job's status."""
+        raise NotImplementedError
+
+    def history(self, jobs: list[S]) -> Message:
+        """The reply to `history`: an app's jobs, newest first."""
+        raise NotImplementedError
+
+    def latest(self, jobs: dict[str, S]) -> Message:
+        """The reply to `latest`: each app's newest job, keyed "Model/appN"."""
+        raise NotImplementedError
+
+    def idle(self, status: S) -> None:
+        """Clear what only a running job shows (called when it stops running)."""
+
+
+class Jobs(Generic[J, S]):
+    """One kind's jobs on this service: submit, run (as the worker's runner), stop."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        kv: KeyValue,
+        kind: JobKind[J, S],
+        *,
+        worker_name: str,
+        ack_wait_s: float,
+        max_attempts: int,
+    ) -> None:
+        self.bus = bus
+        self.kind = kind
+        self.store: JobStore[S] = JobStore(kv, kind.status_type, kind.noun)
+        self.worker_name = worker_name
+        self.ack_wait_s = ack_wait_s
+        self.max_attempts = max_attempts
+
+    def worker(self) -> JobWorker[J]:
+        name = self.kind.name
+        return JobWorker(
+            self.bus, self, self.kind.job_type,
+            kind=name, stream=jobs_stream(subjects.jobs_stream(name), subjects.job(name)),
+            durable=subjects.workers(name), ack_wait_s=self.ack_wait_s,
+            max_attempts=self.max_attempts,
+        )  # fmt: skip
+
+    # --- the commands' side ----------------------------------------------------------------
+    async def submit(self, status: S, job: J) -> S:
+        """Queue a job whose status the start handler made (state QUEUED)."""
+        await self.store.create(status)  # Busy when the app has one in progress
+        await self.bus.js.publish(subjects.job(self.kind.name), encode(job))
+        await self.publish(status)
+        return status
+
+    async def stop(self, job_id: str) -> S:
+        """STOPPED in KV at once; the worker running it is told to cancel it now."""
+
+        def change(current: S) -> S | None:
+            if current.done:
+                return None
+            current.state, current.ended_at = JobState.STOPPED, time.time()
+            self.kind.idle(current)
+            return current
+
+        status = await self.store.update(job_id, change)
+        await self.bus.nc.publish(subjects.control(self.kind.name, job_id), b"stop")
+        if status.state == JobState.STOPPED:
+            await self.publish(status)
+        # a queued job has no worker to release its app: a new one may start at once
+        await self.store.release(status)
+        return status
+
+    async def publish(self, status: S, event: Message | None = None) -> None:
+        subject = subjects.event(self.kind.name, status.model, status.app)
+        await self.bus.publish(subject, event if event is not None else self.kind.event(status))
+
+    async def write(self, status: S) -> None:
+        """A running job's progress, unless a user stopped it (then `Stopped`)."""
+
+        def change(current: S) -> S:
+            if current.state == JobState.STOPPED:
+                raise Stopped
+            return status
+
+        await self.store.update(status.job_id, change)
+
+    # --- the worker's side (genfleet_common.jobs.queue.JobRunner) --------------------------
+    async def run(self, job: J, attempt: int, ctx: JobContext) -> None:
+        job_id = job.job_id
+        try:
+            status = await self._claim(job_id, attempt)
+        except GenFleetError as exc:  # e.g. its status is gone: nothing to run
+            log.error("cannot claim job", extra={"kind": self.kind.name, "job": job_id,
+                                                 "error": exc.message})  # fmt: skip
+            return
+        if status is None:
+            return  # stopped while it waited in the queue
+        run = Run(self, status, attempt, ctx)
+        try:
+            await self.kind.execute(job, run)
+        except (asyncio.CancelledError, Stopped):
+            if ctx.shutting_down:
+                raise  # back to the queue: see requeue
+            await self._finish(run, JobState.STOPPED, "")
+            return
+        except JobFailed as exc:
+            await self._finish(run, JobState.FAILED, str(exc))
+            return
+        except Exception as exc:
+            log.exception("job failed", extra={"kind": self.kind.name, "job": job_id})
+            await self._finish(run, JobState.ERROR, f"{type(exc).__name__}: {exc}")
+            return
+        state = run.status.state if run.status.state.done else JobState.COMPLETE
+        await self._finish(run, state, run.status.error)
+
+    async def requeue(self, job: J) -> None:
+        def change(current: S) -> S | None:
+            if current.done:
+                return None  # a stop that arrived meanwhile stands
+            current.state, current.error, current.worker = (
+                JobState.QUEUED,
+                "requeued: its worker stopped",
+                "",
+            )
+            self.kind.idle(current)
+            return current
+
+        status = await self.store.update(job.job_id, change)
+        if status.state == JobState.QUEUED:
+            await self.publish(status)
+
+    async def give_up(self, job: J, attempts: int) -> None:
+        status = await self.store.get(job.job_id)
+        if not status.done:
+            why = (
+                f"the workers running this {self.kind.noun} stopped answering {attempts - 1} times"
+            )
+            await self._finish(Run(self, status, attempts), JobState.FAILED, why)
+
+    async def _claim(self, job_id: str, attempt: int) -> S | None:
+        note = "" if attempt == 1 else f"taken over after its worker was lost (delivery {attempt})"
+
+        def change(current: S) -> S | None:
+            if current.done:
+                return None
+            current.state, current.worker, current.attempt, current.error = (
+                JobState.RUNNING, self.worker_name, attempt, note,
+            )  # fmt: skip
+            return current
+
+        status = await self.store.update(job_id, change)
+        if status.done:
+            return None
+        await self.publish(status)
+        return status
+
+    async def _finish(self, run: Run[S], state: JobState, error: str) -> None:
+        status = run.status
+        status.state, status.error, status.ended_at = state, error, time.time()
+        self.kind.idle(status)
+        for save in run._saves:
+            try:
+                await save(status)
+            except Exception as exc:  # the outcome stands; say that its files are missing
+                log.exception("could not store", extra={"kind": self.kind.name,
+                                                        "job": status.job_id})  # fmt: skip
+                status.error = f"{status.error}; " * bool(status.error) + f"not stored: {exc}"
+
+        def change(current: S) -> S:
+            if current.state == JobState.STOPPED:  # stopped in the last moment: the stop stands
+                status.state = JobState.STOPPED
+            return status
+
+        final = await self.store.update(status.job_id, change)
+        await self.publish(final)
+        await self.store.release(final)

@@ -1,0 +1,181 @@
+"""ai-svc's contract: requirements analyses (is each written requirement met?), their
+verdicts, summaries, the checking LLMs, and the events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
+from genfleet_common.messages.jobs import JobStatus, NewJobId
+
+
+# --- requirements analysis (ai-svc) -----------------------------------------------------------
+class Backend(StrEnum):
+    GPT4ALL = "gpt4all"  # in-process GPT4All with a local GGUF model file
+    OPENAI = "openai"  # an OpenAI-compatible server (GPT4All's API server, Ollama, llama.cpp)
+
+
+class Confidence(StrEnum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
+class VerdictStatus(StrEnum):
+    """How one requirement's check ended. Only an LLM's parsed answer is a verdict."""
+
+    VERDICT = "verdict"  # the model answered the expected JSON: met/confidence/explanation
+    FAILED = "failed"  # the model answered, never the expected JSON: `raw` keeps its answer
+    UNAVAILABLE = "unavailable"  # no model could be reached or loaded: `error` says why
+
+
+class Requirement(Struct, frozen=True, kw_only=True):
+    id: str  # "general-1", "specific-3": stable within the app's spec
+    kind: Literal["general", "specific"]
+    text: str
+
+
+class Evidence(Struct, kw_only=True):
+    file: str  # relative to the app folder, as the model cited it
+    start: int | None = None
+    end: int | None = None
+    valid: bool = False  # the file exists in the app and has these lines
+    note: str = ""  # why it is not valid
+
+
+class RequirementResult(Struct, kw_only=True):
+    requirement: Requirement
+    status: VerdictStatus
+    met: bool | None = None
+    confidence: Confidence | None = None
+    explanation: str = ""
+    evidence: list[Evidence] = msgspec.field(default_factory=list)
+    raw: str = ""  # the model's last answer (kept for failed ones)
+    error: str = ""
+    attempts: int = 0  # model calls made (0 when cached or unavailable)
+    cached: bool = False
+    # every model call answered (no timeout or error answer): asking again would give the same
+    deterministic: bool = False
+    context: list[str] = msgspec.field(default_factory=list)  # "file:a-b" sent to the model
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0  # model time
+
+
+class AnalysisCounts(Struct, kw_only=True):
+    total: int = 0
+    done: int = 0
+    met: int = 0
+    not_met: int = 0
+    failed: int = 0
+    unavailable: int = 0
+
+
+class AnalysisStatus(JobStatus, kw_only=True):
+    analysis_id: str
+    backend: Backend
+    llm: str  # the checking model: a GGUF file name, or the server's model name
+    llm_id: str  # backend + llm (+ server): what results are cached and summed up by
+    counts: AnalysisCounts = msgspec.field(default_factory=AnalysisCounts)
+    current: str = ""  # the requirement being checked
+    progress: int = 0  # 0..100
+
+    @property
+    def job_id(self) -> str:
+        return self.analysis_id
+
+
+class AnalysisRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    backend: Backend | None = None  # None: the service's default
+    llm: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # None: default
+    requirements: list[str] | None = None  # requirement ids; None: all of the app's
+    max_tokens: Annotated[int, Meta(ge=16, le=8192)] | None = None
+    use_cache: bool = True
+    analysis_id: NewJobId = ""
+
+
+class AnalysisJob(Message, kw_only=True):
+    analysis_id: str
+    model: str
+    app: int
+    backend: Backend
+    llm: str
+    requirements: list[str]
+    max_tokens: int
+    use_cache: bool = True
+
+    @property
+    def job_id(self) -> str:
+        return self.analysis_id
+
+
+class AnalysisResult(Message, kw_only=True):
+    status: AnalysisStatus
+    prompt_version: str
+    results: list[RequirementResult]
+
+
+class AnalysisHistory(Message, kw_only=True):
+    analyses: list[AnalysisStatus]
+
+
+class AnalysisLatest(Message, kw_only=True):
+    analyses: dict[str, AnalysisStatus]  # "Model/appN" -> its newest analysis (never run: absent)
+
+
+class AnalysisSummaryRequest(Message, kw_only=True):
+    model: ModelName | None = None  # None: every model
+
+
+class AppAnalysisSummary(Struct, kw_only=True):
+    model: str
+    app: int
+    llm_id: str
+    analysis_id: str
+    met: int
+    total: int
+    failed: int = 0
+    unavailable: int = 0
+    ended_at: float | None = None
+
+
+class ModelAnalysisSummary(Struct, kw_only=True):
+    model: str
+    llm_id: str
+    apps: int
+    met: int
+    total: int
+    failed: int = 0
+    unavailable: int = 0
+
+
+class AnalysisSummary(Message, kw_only=True):
+    apps: list[AppAnalysisSummary]  # the latest complete analysis of each app, per checking model
+    models: list[ModelAnalysisSummary]  # their sums per fleet model and checking model
+
+
+class LlmInfo(Struct, kw_only=True):
+    backend: Backend
+    name: str
+    llm_id: str
+    available: bool
+    reason: str = ""  # why not available
+    default: bool = False
+    context_window: int | None = None
+    size_bytes: int | None = None
+
+
+class LlmList(Message, kw_only=True):
+    llms: list[LlmInfo]
+
+
+class AnalysisEvent(Message, tag="analysis", tag_field="kind", kw_only=True):
+    status: AnalysisStatus
+    result: RequirementResult | None = None  # the requirement just checked
+    ts: float = msgspec.field(default_factory=_now)

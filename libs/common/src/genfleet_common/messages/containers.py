@@ -1,0 +1,232 @@
+"""container-svc's contract: app status, lifecycle actions and batches, logs, system info,
+and the container events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from genfleet_common.messages.base import (
+    AppNumber,
+    ErrorInfo,
+    Message,
+    ModelName,
+    Seconds,
+    _now,
+)
+
+
+# --- status ---------------------------------------------------------------------------------
+class AppState(StrEnum):
+    RUNNING = "running"  # every service of the app has a running container
+    PARTIAL = "partial"  # some do
+    STOPPED = "stopped"  # none do
+
+
+class ContainerState(Struct, kw_only=True):
+    service: str
+    name: str = ""
+    id: str = ""
+    exists: bool = False
+    running: bool = False
+    status: str = "missing"  # docker's state: created, running, exited, paused, restarting, dead
+    health: str = "none"  # healthy, unhealthy, starting, none (no health check)
+    details: str = ""  # human text, e.g. "exited with code 1"
+    exit_code: int | None = None
+
+
+class AppStatus(Message, kw_only=True):
+    model: str
+    app: int
+    state: AppState
+    healthy: bool | None  # None when no container of the app has a health check
+    containers: list[ContainerState]
+
+
+class EngineState(Struct, kw_only=True):
+    available: bool
+    reason: str = ""
+    host: str = ""
+
+
+class StatusRequest(Message, kw_only=True):
+    model: ModelName | None = None
+    app: AppNumber | None = None
+
+
+class StatusReply(Message, kw_only=True):
+    engine: EngineState
+    apps: list[AppStatus]
+
+
+# --- lifecycle actions ----------------------------------------------------------------------
+class Action(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    BUILD = "build"
+    REBUILD = "rebuild"  # down, build without cache, up
+
+
+class HealthReport(Struct, kw_only=True):
+    healthy: bool
+    seconds_to_healthy: float | None = None
+    reason: str = ""  # why not healthy (timeout, container exited, unhealthy)
+
+
+class ActionRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    action: Action
+    timeout_s: Seconds | None = None  # default per action from settings
+    wait_healthy: bool = True  # after start/restart/rebuild
+    action_id: str = ""  # set by the caller to follow ActionEvents before the reply
+
+
+class ActionResult(Message, kw_only=True):
+    action_id: str
+    model: str
+    app: int
+    action: Action
+    ok: bool
+    exit_code: int | None
+    output: str
+    duration_s: float
+    health: HealthReport | None = None
+    error: ErrorInfo | None = None
+
+
+class BatchRequest(Message, kw_only=True):
+    action: Action
+    model: ModelName | None = None  # None: the whole fleet
+    parallelism: Annotated[int, Meta(ge=1, le=64)] | None = None  # None: the service's setting
+    timeout_s: Seconds | None = None  # per app
+    wait_healthy: bool = True
+    batch_id: str = ""
+
+
+class BatchResult(Message, kw_only=True):
+    batch_id: str
+    action: Action
+    model: str | None
+    results: list[ActionResult]
+    succeeded: list[str]  # "Model/appN"
+    failed: list[str]
+    duration_s: float
+
+
+# --- logs -----------------------------------------------------------------------------------
+class LogLine(Struct, kw_only=True, array_like=True):
+    service: str
+    stream: str  # stdout | stderr
+    ts: str  # docker's RFC 3339 timestamp
+    line: str
+
+
+class LogsRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    service: str | None = None  # None: every service of the app
+    tail: Annotated[int, Meta(ge=0, le=100_000)] = 100
+
+
+class LogsReply(Message, kw_only=True):
+    lines: list[LogLine]
+
+
+class FollowRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    service: str | None = None
+    tail: Annotated[int, Meta(ge=0, le=10_000)] = 0
+    max_s: Seconds = 600.0  # a follow ends by itself after this long
+    # Optional, chosen by the caller so it can subscribe to subjects.log_stream(stream_id)
+    # before sending the request: the first chunks (the tail) are published at once.
+    stream_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{0,64}$")] = ""
+
+
+class FollowReply(Message, kw_only=True):
+    stream_id: str
+    subject: str  # LogChunk messages arrive here; an empty `lines` with end=True closes it
+
+
+class LogChunk(Message, kw_only=True):
+    lines: list[LogLine]
+    end: bool = False
+    reason: str = ""  # why it ended
+
+
+class UnfollowRequest(Message, kw_only=True):
+    stream_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+
+
+# --- system info ----------------------------------------------------------------------------
+class ContainerCounts(Struct, kw_only=True):
+    running: int = 0
+    stopped: int = 0
+    total: int = 0
+
+
+class ModelCounts(Struct, kw_only=True):
+    running: int = 0
+    partial: int = 0
+    stopped: int = 0
+
+
+class SystemInfo(Message, kw_only=True):
+    cpu_percent: float
+    cpu_count: int
+    memory_total: int
+    memory_used: int
+    memory_percent: float
+    disk_total: int
+    disk_used: int
+    disk_percent: float
+    uptime_s: float
+    engine: EngineState
+    engine_version: str = ""
+    containers: ContainerCounts
+    apps_by_model: dict[str, ModelCounts]
+    apps_total: ModelCounts
+
+
+# --- events ---------------------------------------------------------------------------------
+class StatusEvent(Message, tag="status", tag_field="kind", kw_only=True):
+    model: str
+    app: int
+    container: ContainerState
+    app_state: AppState
+    healthy: bool | None
+    ts: float = msgspec.field(default_factory=_now)
+
+
+class ActionEvent(Message, tag="action", tag_field="kind", kw_only=True):
+    action_id: str
+    model: str
+    app: int
+    action: Action
+    phase: Literal["started", "output", "finished"]
+    line: str = ""
+    ok: bool | None = None
+    ts: float = msgspec.field(default_factory=_now)
+
+
+class BatchEvent(Message, tag="batch", tag_field="kind", kw_only=True):
+    batch_id: str
+    action: Action
+    model: str
+    app: int
+    done: int
+    total: int
+    ok: bool
+    error: str = ""
+    ts: float = msgspec.field(default_factory=_now)
+
+
+class EngineEvent(Message, tag="engine", tag_field="kind", kw_only=True):
+    available: bool
+    reason: str = ""
+    ts: float = msgspec.field(default_factory=_now)

@@ -1,0 +1,169 @@
+"""perf-svc's contract: load test plans, live samples, results, comparisons and events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
+from genfleet_common.messages.jobs import JobId, JobStatus, NewJobId
+
+
+# --- load tests (perf-svc) ------------------------------------------------------------------
+class HttpMethod(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+    HEAD = "HEAD"
+    OPTIONS = "OPTIONS"
+
+
+class PerfEndpoint(Struct, kw_only=True):
+    """One request the simulated users make; picked in proportion to its weight."""
+
+    path: Annotated[str, Meta(pattern=r"^/[^\s]*$", max_length=2000)]
+    method: HttpMethod = HttpMethod.GET
+    weight: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    body: Any = None  # sent as JSON when not None
+    name: Annotated[str, Meta(max_length=200)] = ""  # the label in the stats; default the path
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
+
+
+class PerfTarget(StrEnum):
+    BACKEND = "backend"
+    FRONTEND = "frontend"
+
+
+Users = Annotated[int, Meta(ge=1, le=100_000)]
+SpawnRate = Annotated[float, Meta(gt=0, le=100_000)]
+PerfSeconds = Annotated[float, Meta(gt=0, le=7 * 24 * 3600)]
+WaitSeconds = Annotated[float, Meta(ge=0, le=3600)]
+
+
+class PerfSample(Struct, kw_only=True):
+    """One second of a running load test (the rates and latencies are of that second)."""
+
+    t: float  # seconds since the test started
+    users: int
+    rps: float
+    fail_rps: float
+    requests: int  # totals so far
+    failures: int
+    p50_ms: float | None = None  # None: no request ended in that second
+    p95_ms: float | None = None
+
+
+class EndpointStats(Struct, kw_only=True):
+    name: str
+    method: str  # "" for the totals
+    requests: int
+    failures: int
+    avg_ms: float
+    median_ms: float
+    p95_ms: float
+    p99_ms: float
+    min_ms: float
+    max_ms: float
+    rps: float
+    fail_rps: float = 0.0
+    avg_bytes: float = 0.0
+
+
+class PerfError(Struct, kw_only=True):
+    method: str
+    name: str
+    error: str  # e.g. "HTTPError 500" or "ConnectionRefusedError"
+    occurrences: int
+
+
+class PerfStatus(JobStatus, kw_only=True):
+    test_id: str
+    target: PerfTarget = PerfTarget.BACKEND
+    url: str = ""
+    users: int = 1
+    spawn_rate: float = 1.0
+    duration_s: float = 0.0
+    endpoints: list[PerfEndpoint] = msgspec.field(default_factory=list)
+    wait_min_s: float = 0.0
+    wait_max_s: float = 0.0
+    last: PerfSample | None = None  # the newest live sample
+    summary: EndpointStats | None = None  # the totals, once finished
+
+    @property
+    def job_id(self) -> str:
+        return self.test_id
+
+
+class PerfRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    target: PerfTarget = PerfTarget.BACKEND
+    users: Users = 10
+    spawn_rate: SpawnRate = 10.0
+    duration_s: PerfSeconds = 30.0  # bounded further by the setting perf_max_duration_s
+    endpoints: Annotated[list[PerfEndpoint], Meta(max_length=100)] | None = None  # None: GET /
+    wait_min_s: WaitSeconds = 0.0  # each user waits between its requests (0: none)
+    wait_max_s: WaitSeconds = 0.0
+    test_id: NewJobId = ""
+
+
+class PerfHistory(Message, kw_only=True):
+    tests: list[PerfStatus]
+
+
+class PerfLatest(Message, kw_only=True):
+    tests: dict[str, PerfStatus]  # "Model/appN" -> its newest load test (never tested: absent)
+
+
+class PerfJob(Message, kw_only=True):
+    """What a worker pulls from the work queue (the status, with the plan, lives in KV)."""
+
+    test_id: str
+    model: str
+    app: int
+
+    @property
+    def job_id(self) -> str:
+        return self.test_id
+
+
+class PerfResult(Message, kw_only=True):
+    status: PerfStatus
+    totals: EndpointStats | None
+    endpoints: list[EndpointStats]
+    errors: list[PerfError]
+    series: list[PerfSample]
+    charts: list[str] = msgspec.field(default_factory=list)  # chart names: rps, latency, users
+
+
+class PerfCompareRequest(Message, kw_only=True):
+    a: JobId
+    b: JobId
+
+
+class PerfDelta(Struct, kw_only=True):
+    metric: str  # rps, avg_ms, p95_ms, ...
+    a: float
+    b: float
+    change_pct: float | None  # (b - a) / a; None when a is 0
+    better: Literal["a", "b", "same"]
+
+
+class PerfComparison(Message, kw_only=True):
+    a: PerfResult
+    b: PerfResult
+    totals: list[PerfDelta]
+    endpoints: dict[str, list[PerfDelta]]  # "METHOD name" in both runs -> its deltas
+
+
+class PerfEvent(Message, tag="perf", tag_field="kind", kw_only=True):
+    status: PerfStatus
+    ts: float = msgspec.field(default_factory=_now)

@@ -1,0 +1,67 @@
+"""The fleet as the registry reads it: models, apps, their services and published ports."""
+
+from __future__ import annotations
+
+from msgspec import Struct
+
+from genfleet_common.messages.base import Message
+
+
+# --- registry -------------------------------------------------------------------------------
+class PortBinding(Struct, frozen=True, kw_only=True):
+    host_ip: str  # "" when bound on every interface
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+
+
+class ServiceSpec(Struct, frozen=True, kw_only=True):
+    name: str
+    container_name: str | None = None
+    ports: tuple[PortBinding, ...] = ()
+    has_healthcheck: bool = False
+    builds: bool = False  # has a `build:` section (else image only)
+    image: str | None = None
+
+
+class AppSpec(Struct, frozen=True, kw_only=True):
+    model: str
+    number: int
+    path: str  # the app folder
+    compose_file: str
+    services: tuple[ServiceSpec, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"app{self.number}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}/app{self.number}"
+
+
+class ModelSpec(Struct, frozen=True, kw_only=True):
+    name: str
+    color: str
+    display_name: str
+    apps: tuple[AppSpec, ...] = ()
+
+
+class PortClash(Struct, frozen=True, kw_only=True):
+    host_ip: str
+    host_port: int
+    protocol: str
+    users: tuple[str, ...]  # "Model/appN:service" for every app that publishes this port
+
+    def describe(self) -> str:
+        where = f"{self.host_ip}:" if self.host_ip else ""
+        return f"host port {where}{self.host_port}/{self.protocol} is published by " + ", ".join(
+            self.users
+        )
+
+
+# --- fleet ----------------------------------------------------------------------------------
+class FleetInfo(Message, kw_only=True):
+    root: str
+    models: list[ModelSpec]
+    clashes: list[PortClash]

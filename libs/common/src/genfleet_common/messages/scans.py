@@ -1,0 +1,155 @@
+"""scan-svc's contract: scan requests, status, findings, reports and events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+from msgspec import Struct
+
+from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
+from genfleet_common.messages.jobs import JobStatus, NewJobId
+
+
+# --- security scans (scan-svc) ------------------------------------------------------------
+class Severity(StrEnum):
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+    INFO = "Info"
+
+
+class ToolStatus(StrEnum):
+    """How one tool run ended. "Could not check" is never shown as "clean"."""
+
+    FINDINGS = "findings"
+    NO_FINDINGS = "no_findings"
+    FAILED = "failed"  # the tool ran and broke: `error` says how
+    UNAVAILABLE = "unavailable"  # the tool or its database is missing: `error` says which
+
+
+class Location(Struct, kw_only=True):
+    # source findings: a path relative to the app folder (e.g. "backend/app.py")
+    file: str = ""
+    line: int | None = None
+    end_line: int | None = None
+    snippet: str = ""
+    # dynamic findings
+    url: str = ""
+    method: str = ""
+    parameter: str = ""
+    evidence: str = ""
+
+
+class Finding(Struct, kw_only=True):
+    tool: str
+    rule_id: str
+    title: str
+    severity: Severity
+    confidence: str = ""  # High, Medium, Low, or "" when the tool does not say
+    cwe: int | None = None
+    location: Location
+    target: str = ""  # backend | frontend (the part of the app it is in)
+    description: str = ""
+    # Stable across runs and shared by tools that report the same weakness at the same place:
+    # see scan_svc.findings.fingerprint.
+    fingerprint: str = ""
+
+
+class ToolRun(Struct, kw_only=True):
+    tool: str
+    target: str = ""  # backend | frontend | a URL for DAST
+    status: ToolStatus
+    version: str = ""
+    duration_s: float = 0.0
+    findings: list[Finding] = msgspec.field(default_factory=list)
+    error: str = ""  # why failed / unavailable, with the tool's own output (tail)
+
+
+class PhaseProgress(Struct, kw_only=True):
+    """Progress of each DAST phase, 0..100 (0 where no DAST engine runs that phase)."""
+
+    spider: int = 0
+    ajax: int = 0
+    passive: int = 0
+    active: int = 0
+
+
+class RiskCounts(Struct, kw_only=True):
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+    info: int = 0
+
+
+class ScanPhase(StrEnum):
+    NONE = ""  # not running
+    SPIDERING = "spidering"  # DAST: exploring the app
+    SCANNING = "scanning"  # analyzers running
+
+
+class ScanStatus(JobStatus, kw_only=True):
+    scan_id: str
+    tools: list[str]
+    phase: ScanPhase = ScanPhase.NONE
+    progress: int = 0  # overall, 0..100
+    phases: PhaseProgress = msgspec.field(default_factory=PhaseProgress)
+    counts: RiskCounts = msgspec.field(default_factory=RiskCounts)
+    tool_status: dict[str, ToolStatus] = msgspec.field(default_factory=dict)  # tools that ended
+    tools_running: list[str] = msgspec.field(default_factory=list)  # the rest wait their turn
+    urls: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def job_id(self) -> str:
+        return self.scan_id
+
+
+class ScanRequest(Message, kw_only=True):
+    model: ModelName
+    app: AppNumber
+    tools: list[str] | None = None  # None: every analyzer that can run
+    urls: list[str] | None = None  # DAST targets: a subset of the app's own URLs; None: all
+    scan_id: NewJobId = ""
+
+
+class ScanHistory(Message, kw_only=True):
+    scans: list[ScanStatus]
+
+
+class ScanBatchRequest(Message, kw_only=True):
+    model: ModelName | None = None  # None: the whole fleet
+    tools: list[str] | None = None
+
+
+class ScanBatchReply(Message, kw_only=True):
+    scans: list[ScanStatus]  # one per app, queued
+    refused: dict[str, str] = msgspec.field(default_factory=dict)  # "Model/appN" -> why
+
+
+class ScanLatest(Message, kw_only=True):
+    scans: dict[str, ScanStatus]  # "Model/appN" -> its newest scan (apps never scanned: absent)
+
+
+class ScanJob(Message, kw_only=True):
+    """What a worker pulls from the work queue (the status lives in KV)."""
+
+    scan_id: str
+    model: str
+    app: int
+    tools: list[str]
+    urls: list[str]
+
+    @property
+    def job_id(self) -> str:
+        return self.scan_id
+
+
+class ScanReport(Message, kw_only=True):
+    status: ScanStatus
+    runs: list[ToolRun]
+    findings: list[Finding]  # de-duplicated across tools by fingerprint
+
+
+class ScanEvent(Message, tag="scan", tag_field="kind", kw_only=True):
+    status: ScanStatus
+    ts: float = msgspec.field(default_factory=_now)
