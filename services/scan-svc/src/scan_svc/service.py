@@ -22,7 +22,7 @@ class ScanService(JobService):
     def __init__(self, settings: Settings, fleet: Fleet, toolbox: Toolbox | None = None) -> None:
         super().__init__(settings)
         self.fleet = fleet
-        self.toolbox = toolbox or Toolbox.default()
+        self.toolbox = toolbox or Toolbox.default(settings)
 
     async def start(self) -> Bus:
         bus = await self.connect()
