@@ -20,10 +20,10 @@ from typing import Any
 
 import msgspec
 
+from container_svc.projects import project_name
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import GenFleetError
-from genfleet_common.fleet import project_name
 from genfleet_common.messages import (
     PerfEndpoint,
     PerfRef,

@@ -11,8 +11,8 @@ import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from container_svc.projects import project_name
 from genfleet_common.errors import ServiceUnavailable
-from genfleet_common.fleet import project_name
 from genfleet_common.messages import AppSpec
 from genfleet_common.process import ProcResult, run_tool_lines
 
