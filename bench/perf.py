@@ -58,7 +58,7 @@ def make_fleet(root: Path) -> Path:
 
 
 def compose(fleet: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    from container_svc.compose import compose_binary
+    from genfleet_common.composebin import compose_binary
 
     folder = fleet / "models" / MODEL / "app1"
     argv = [

@@ -117,7 +117,7 @@ plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 mkdir -p "$plugins"
 # a copy, not a link: a link into this checkout's venv breaks `docker compose` for the whole
 # machine once the checkout is gone
-compose_bin="$(uv run --locked python -c 'from container_svc.compose import compose_binary; print(compose_binary())')"
+compose_bin="$(uv run --locked python -c 'from genfleet_common.composebin import compose_binary; print(compose_binary())')"
 if ! cmp -s "$compose_bin" "$plugins/docker-compose"; then
   rm -f "$plugins/docker-compose"
   install -m 0755 "$compose_bin" "$plugins/docker-compose"
