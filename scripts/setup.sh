@@ -50,7 +50,7 @@ log "syncing the workspace"
 # Compiled once here, so start-up (a CLI call) never pays for compiling, even where
 # PYTHONDONTWRITEBYTECODE is set; our own packages are editable installs: compile them too.
 uv sync --locked --quiet --compile-bytecode
-uv run --locked python -m compileall -q libs services cli >/dev/null
+uv run --locked python -m compileall -q libs services cli tools >/dev/null
 
 # --- wapiti (DAST) in its own venv: it pins old httpx/cryptography/Flask, so never in the
 # workspace. scan-svc finds it at .tools/wapiti/bin/wapiti (or $GENFLEET_WAPITI_BIN).
@@ -125,5 +125,5 @@ fi
 
 # --- stand-in base images for the demo fleet -------------------------------------------
 log "checking the demo fleet's base images"
-uv run --locked python -m container_svc.standins examples/fleet
+uv run --locked python -m genfleet_tools.standins examples/fleet
 log "ready"

@@ -9,6 +9,7 @@ from pathlib import Path
 from genfleet_cli import instances
 from genfleet_common.composebin import compose_binary
 from genfleet_common.fleet import Fleet
+from genfleet_common.fleet.dockerfiles import base_image_tags
 from genfleet_common.localmodel import model_file
 from genfleet_common.natsserver import nats_server_binary, port_in_use
 from genfleet_common.settings import Settings
@@ -141,8 +142,6 @@ def _fleet(root: str, info: dict[str, object]) -> list[Check]:
 def _base_images(root: Path) -> Check:
     import docker
 
-    from container_svc.standins import base_image_tags
-
     client = docker.from_env(timeout=5)
     missing = []
     for tag in base_image_tags(root):
@@ -157,7 +156,7 @@ def _base_images(root: Path) -> Check:
         False,
         "missing: " + ", ".join(missing),
         f"pull them, or without a registry build stand-ins: "
-        f"`python -m container_svc.standins {root}`",
+        f"`python -m genfleet_tools.standins {root}`",
     )
 
 
