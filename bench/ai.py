@@ -21,11 +21,11 @@ import msgspec
 
 from ai_svc import context, prompt, requirements
 from ai_svc.backends.gpt4all import N_BATCH, SAMPLING, inspect
-from ai_svc.llms import PROJECT_MODELS
 from ai_svc.modelprep import PATCHED_NAME
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
+from genfleet_common.localmodel import PROJECT_MODELS
 from genfleet_common.messages import (
     AnalysisEvent,
     AnalysisRequest,

@@ -20,10 +20,10 @@ from typing import Any
 
 import msgspec
 
+from container_svc.projects import project_name
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import GenFleetError
-from genfleet_common.fleet import project_name
 from genfleet_common.messages import (
     PerfEndpoint,
     PerfRef,
@@ -58,7 +58,7 @@ def make_fleet(root: Path) -> Path:
 
 
 def compose(fleet: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    from container_svc.compose import compose_binary
+    from genfleet_common.composebin import compose_binary
 
     folder = fleet / "models" / MODEL / "app1"
     argv = [

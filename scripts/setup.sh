@@ -50,7 +50,7 @@ log "syncing the workspace"
 # Compiled once here, so start-up (a CLI call) never pays for compiling, even where
 # PYTHONDONTWRITEBYTECODE is set; our own packages are editable installs: compile them too.
 uv sync --locked --quiet --compile-bytecode
-uv run --locked python -m compileall -q libs services cli >/dev/null
+uv run --locked python -m compileall -q libs services cli tools >/dev/null
 
 # --- wapiti (DAST) in its own venv: it pins old httpx/cryptography/Flask, so never in the
 # workspace. scan-svc finds it at .tools/wapiti/bin/wapiti (or $GENFLEET_WAPITI_BIN).
@@ -117,7 +117,7 @@ plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 mkdir -p "$plugins"
 # a copy, not a link: a link into this checkout's venv breaks `docker compose` for the whole
 # machine once the checkout is gone
-compose_bin="$(uv run --locked python -c 'from container_svc.compose import compose_binary; print(compose_binary())')"
+compose_bin="$(uv run --locked python -c 'from genfleet_common.composebin import compose_binary; print(compose_binary())')"
 if ! cmp -s "$compose_bin" "$plugins/docker-compose"; then
   rm -f "$plugins/docker-compose"
   install -m 0755 "$compose_bin" "$plugins/docker-compose"
@@ -125,5 +125,5 @@ fi
 
 # --- stand-in base images for the demo fleet -------------------------------------------
 log "checking the demo fleet's base images"
-uv run --locked python -m container_svc.standins examples/fleet
+uv run --locked python -m genfleet_tools.standins examples/fleet
 log "ready"

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from container_svc.compose import compose_binary
+from genfleet_common.composebin import compose_binary
 from genfleet_common.natsserver import nats_server_binary
 
 REPO = Path(__file__).resolve().parents[1]

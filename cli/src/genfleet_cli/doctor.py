@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genfleet_cli import instances
+from genfleet_common.composebin import compose_binary
 from genfleet_common.fleet import Fleet
+from genfleet_common.fleet.dockerfiles import base_image_tags
+from genfleet_common.localmodel import model_file
 from genfleet_common.natsserver import nats_server_binary, port_in_use
 from genfleet_common.settings import Settings
 
@@ -49,8 +52,6 @@ def _engine(settings: Settings) -> tuple[Check, dict[str, object]]:
 
 
 def _compose() -> Check:
-    from container_svc.compose import compose_binary
-
     try:
         binary = compose_binary()
         out = subprocess.run(
@@ -141,8 +142,6 @@ def _fleet(root: str, info: dict[str, object]) -> list[Check]:
 def _base_images(root: Path) -> Check:
     import docker
 
-    from container_svc.standins import base_image_tags
-
     client = docker.from_env(timeout=5)
     missing = []
     for tag in base_image_tags(root):
@@ -157,20 +156,17 @@ def _base_images(root: Path) -> Check:
         False,
         "missing: " + ", ".join(missing),
         f"pull them, or without a registry build stand-ins: "
-        f"`python -m container_svc.standins {root}`",
+        f"`python -m genfleet_tools.standins {root}`",
     )
 
 
 def _ai_model(settings: Settings) -> Check:
     """ai-svc's local model (a missing one makes its analyses "unavailable", not fail)."""
-    from ai_svc.llms import models_dir
-    from ai_svc.modelprep import PATCHED_NAME
-
     if settings.ai_backend == "openai":
         url = settings.ai_openai_url or "(no ai_openai_url set)"
         return Check("ai model", bool(settings.ai_openai_url), f"OpenAI-compatible server {url}",
                      "set GENFLEET_AI_OPENAI_URL", warning=True)  # fmt: skip
-    path = models_dir(settings) / (settings.ai_model or PATCHED_NAME)
+    path = model_file(settings)
     if path.is_file():
         return Check("ai model", True, f"{path.name} ({path.stat().st_size // 2**20} MiB)")
     return Check(

@@ -20,12 +20,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from ai_svc.llms import PROJECT_MODELS
 from ai_svc.modelprep import PATCHED_NAME
 from ai_svc.service import AiService
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
+from genfleet_common.localmodel import PROJECT_MODELS
 from genfleet_common.messages import (
     AnalysisEvent,
     AnalysisRequest,

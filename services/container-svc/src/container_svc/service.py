@@ -80,7 +80,7 @@ class ContainerService:
             self.settings, self.engine, self.cache, Compose(self.settings.docker_host), bus.publish
         )
         await Handlers(self.fleet, self.engine, self.cache, actions, self.logs).register(bus)
-        for warning in self.fleet.warnings:
+        for warning in [*self.fleet.warnings, *self.cache.projects.warnings]:
             log.warning("fleet", extra={"warning": warning})
         for clash in self.fleet.clashes():
             log.warning("port clash", extra={"clash": clash.describe()})

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from container_svc.projects import ProjectIndex
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import AppSpec, AppState, AppStatus, ContainerState, StatusEvent
 
@@ -92,6 +93,7 @@ class StatusCache:
         inspect: Inspect | None = None,
     ) -> None:
         self.fleet = fleet
+        self.projects = ProjectIndex(fleet)
         self._publish = publish
         self._inspect = inspect
         self._tasks: set[asyncio.Task[None]] = set()
@@ -106,11 +108,11 @@ class StatusCache:
         service = labels.get(LABEL_SERVICE, "")
         app = None
         if workdir := labels.get(LABEL_WORKDIR):
-            app = self.fleet.app_for_workdir(workdir)
+            app = self.projects.app_for_workdir(workdir)
         if app is None and (project := labels.get(LABEL_PROJECT)):
-            app = self.fleet.app_for_project(project)
+            app = self.projects.app_for_project(project)
         if app is None:
-            found = self.fleet.app_for_container_name(name)
+            found = self.projects.app_for_container_name(name)
             if found is not None:
                 app, spec = found
                 service = service or spec.name

