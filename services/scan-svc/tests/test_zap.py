@@ -22,9 +22,11 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from genfleet_common.messages import Severity, ToolStatus
+from genfleet_common.settings import load_settings
+from scan_svc.toolbox import Toolbox
 from scan_svc.tools import zap as zap_module
 from scan_svc.tools.base import UrlTarget
-from scan_svc.tools.zap import ENV_KEY, ENV_URL, NOT_CONFIGURED, ZapTool
+from scan_svc.tools.zap import NOT_CONFIGURED, ZapTool
 
 KEY = "test-zap-key-not-a-secret"
 TARGET = "http://127.0.0.1:9112/"
@@ -293,23 +295,33 @@ async def test_phases_progress_in_order_and_alerts_become_findings(
     assert info.confidence == "Low"
 
 
-async def test_configuration_comes_from_the_environment(
-    zap_daemon: tuple[str, FakeZap], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("source", ["file", "environment"])
+async def test_the_service_uses_the_daemon_its_settings_name(
+    zap_daemon: tuple[str, FakeZap], tmp_path: Path, source: str
 ) -> None:
-    url, _ = zap_daemon
-    monkeypatch.setenv(ENV_URL, url)
-    monkeypatch.setenv(ENV_KEY, KEY)
-    tool = ZapTool(poll_s=0.01)
-    run = await tool.run(_target(tmp_path), timeout_s=30, progress=Recorder())
+    """zap_url and zap_api_key from the settings file (or GENFLEET_ZAP_*), as scan-svc loads
+    them, reach the ZAP engine of its toolbox."""
+    url, fake = zap_daemon
+    config = tmp_path / "genfleet.toml"
+    if source == "file":
+        config.write_text(f'zap_url = "{url}"\nzap_api_key = "{KEY}"\n')
+        environ = {"GENFLEET_CONFIG": str(config), "GENFLEET_SECRET_KEY": "test-only"}
+    else:
+        config.write_text("")
+        environ = {"GENFLEET_CONFIG": str(config), "GENFLEET_SECRET_KEY": "test-only",
+                   "GENFLEET_ZAP_URL": url, "GENFLEET_ZAP_API_KEY": KEY}  # fmt: skip
+    zap = Toolbox.default(load_settings(environ)).dast["zap"]
+    assert isinstance(zap, ZapTool)
+    zap.poll_s = 0.01
+    run = await zap.run(_target(tmp_path), timeout_s=30, progress=Recorder())
     assert run.status is ToolStatus.FINDINGS, run.error
+    assert "core/view/version" in fake.paths()
 
 
-async def test_no_daemon_configured_is_unavailable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(ENV_URL, raising=False)
-    monkeypatch.delenv(ENV_KEY, raising=False)
-    run = await ZapTool().run(_target(tmp_path), timeout_s=5, progress=Recorder())
+async def test_no_daemon_configured_is_unavailable(tmp_path: Path) -> None:
+    settings = load_settings({"GENFLEET_CONFIG": "/dev/null", "GENFLEET_SECRET_KEY": "x"})
+    zap = Toolbox.default(settings).dast["zap"]
+    run = await zap.run(_target(tmp_path), timeout_s=5, progress=Recorder())
     assert run.status is ToolStatus.UNAVAILABLE
     assert run.error == NOT_CONFIGURED
     assert not run.findings
@@ -321,7 +333,7 @@ async def test_a_wrong_api_key_is_refused_with_a_clear_reason(
     url, fake = zap_daemon
     run = await _tool(url, key="wrong").run(_target(tmp_path), timeout_s=10, progress=Recorder())
     assert run.status is ToolStatus.UNAVAILABLE
-    assert "refused the API key" in run.error and ENV_KEY in run.error
+    assert "refused the API key" in run.error and "zap_api_key" in run.error
     assert "wrong" not in run.error  # never echo a key
     assert fake.paths() == ["core/view/version"]  # nothing was started
 

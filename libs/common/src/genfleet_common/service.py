@@ -1,12 +1,12 @@
-"""What every service's entry point shares: settings with command-line overrides and its
-logging, and running until SIGINT/SIGTERM followed by a graceful stop."""
+"""What every service's entry point shares: its command line, settings with command-line
+overrides and its logging, and running until SIGINT/SIGTERM followed by a graceful stop."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from genfleet_common.logs import get_logger, setup_logging
@@ -16,6 +16,18 @@ from genfleet_common.settings import Settings, load_settings
 def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fleet", help="fleet root (default: settings fleet_root)")
     parser.add_argument("--nats", help="NATS URL (default: settings nats_url)")
+
+
+def service_main(
+    name: str, doc: str | None, run: Callable[[Settings], Coroutine[Any, Any, None]]
+) -> None:
+    """A job service's `python -m` entry point: `--fleet`, `--nats`, then `run` on uvloop."""
+    import uvloop
+
+    parser = argparse.ArgumentParser(prog=name, description=doc)
+    add_service_arguments(parser)
+    args = parser.parse_args()
+    uvloop.run(run(service_settings(name, fleet=args.fleet, nats=args.nats)))
 
 
 def service_settings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from genfleet_common.errors import InvalidInput
+from genfleet_common.settings import Settings
 from scan_svc.tools.base import DastTool, StaticTool
 
 
@@ -14,11 +15,12 @@ class Toolbox:
     dast: dict[str, DastTool] = field(default_factory=dict)
 
     @classmethod
-    def default(cls) -> Toolbox:
+    def default(cls, settings: Settings | None = None) -> Toolbox:
+        """Every analyzer; ZAP configured by `settings` (unavailable without them)."""
         from scan_svc.tools import STATIC_TOOLS
-        from scan_svc.tools.dast import DAST_TOOLS
+        from scan_svc.tools.dast import dast_tools
 
-        return cls(dict(STATIC_TOOLS), dict(DAST_TOOLS))
+        return cls(dict(STATIC_TOOLS), dast_tools(settings))
 
     @property
     def names(self) -> list[str]:

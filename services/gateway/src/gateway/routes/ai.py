@@ -79,7 +79,9 @@ def register(app: FastAPI, ctx: Context) -> None:
             backend=Backend(body.backend) if body.backend else None, llm=body.llm,
             requirements=body.requirements, max_tokens=body.max_tokens, use_cache=body.use_cache,
         )  # fmt: skip
-        return ok(await ctx.commands.call(subjects.ANALYSIS_START, request, timeout_s=MODELS_TIMEOUT_S))
+        return ok(
+            await ctx.commands.call(subjects.ANALYSIS_START, request, timeout_s=MODELS_TIMEOUT_S)
+        )
 
     # before /api/analyses/{analysis_id}: "latest" would pass for an analysis id
     @app.get(
@@ -149,4 +151,6 @@ def register(app: FastAPI, ctx: Context) -> None:
     )  # fmt: skip
     async def llms() -> Response:
         """The checking models: local .gguf files (GPT4All) and the configured server's."""
-        return ok(await ctx.commands.call(subjects.ANALYSIS_LLMS, Empty(), timeout_s=MODELS_TIMEOUT_S))
+        return ok(
+            await ctx.commands.call(subjects.ANALYSIS_LLMS, Empty(), timeout_s=MODELS_TIMEOUT_S)
+        )

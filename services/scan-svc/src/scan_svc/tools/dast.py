@@ -1,5 +1,5 @@
-"""The DAST engines by name: `DAST_TOOLS` (configured from the environment) or
-`dast_tools(settings)` (ZAP's URL and key from the settings, file or environment)."""
+"""The DAST engines by name: `dast_tools(settings)`, ZAP's URL and key from the settings
+(the settings file or GENFLEET_ZAP_URL / GENFLEET_ZAP_API_KEY)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,3 @@ def dast_tools(
     if unknown:
         raise KeyError(f"unknown DAST tool(s): {', '.join(unknown)}")
     return {n: tools[n] for n in wanted}
-
-
-DAST_TOOLS: dict[str, DastTool] = dast_tools()

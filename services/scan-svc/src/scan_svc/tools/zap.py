@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,9 +29,7 @@ from genfleet_common.messages import Finding, Location, Severity, ToolRun, ToolS
 from scan_svc.findings import deduplicate, with_fingerprints
 from scan_svc.tools.base import Progress, UrlTarget
 
-ENV_URL = "GENFLEET_ZAP_URL"
-ENV_KEY = "GENFLEET_ZAP_API_KEY"
-NOT_CONFIGURED = f"no ZAP daemon configured ({ENV_URL}, {ENV_KEY})"
+NOT_CONFIGURED = "no ZAP daemon configured (settings zap_url, zap_api_key)"
 RISKS = {
     "high": Severity.HIGH,
     "medium": Severity.MEDIUM,
@@ -106,8 +103,8 @@ class ZapTool:
     def __init__(
         self,
         *,
-        url: str | None = None,
-        api_key: str | None = None,
+        url: str = "",
+        api_key: str = "",
         poll_s: float = 2.0,
         request_timeout_s: float = 30.0,
         ajax_spider: bool = True,
@@ -121,13 +118,8 @@ class ZapTool:
         self.ajax_max_s = ajax_max_s
         self._lock: asyncio.Lock | None = None
 
-    def _config(self) -> tuple[str, str]:
-        url = self.url if self.url is not None else os.environ.get(ENV_URL, "")
-        key = self.api_key if self.api_key is not None else os.environ.get(ENV_KEY, "")
-        return url.strip().rstrip("/"), key.strip()
-
     async def run(self, target: UrlTarget, *, timeout_s: float, progress: Progress) -> ToolRun:
-        url, key = self._config()
+        url, key = self.url.strip().rstrip("/"), self.api_key.strip()
         run = ToolRun(tool=self.name, target=target.url, status=ToolStatus.UNAVAILABLE)
         if not url:
             run.error = NOT_CONFIGURED
@@ -138,7 +130,7 @@ class ZapTool:
             run.version = str(await asyncio.to_thread(lambda: client.core.version))
         except ZapError as exc:
             run.error = (
-                f"the ZAP daemon at {url} refused the API key ({ENV_KEY}): {exc}"
+                f"the ZAP daemon at {url} refused the API key (setting zap_api_key): {exc}"
                 if exc.bad_key
                 else f"the ZAP daemon at {url} answered with an error: {exc}"
             )
