@@ -25,7 +25,7 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import Action, BatchEvent, BatchRequest, BatchStatus, JobState
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import TEST_SECRET
+from genfleet_common.testing import service_env
 
 pytestmark = pytest.mark.docker
 MODEL = "t-batch"
@@ -34,16 +34,8 @@ MODEL = "t-batch"
 def container_svc(
     nats_url: str, fleet: Path, state: Path, max_attempts: int
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GENFLEET_NATS_URL": nats_url,
-        "GENFLEET_FLEET_ROOT": str(fleet),
-        "GENFLEET_STATE_DIR": str(state),
-        "GENFLEET_SECRET_KEY": TEST_SECRET,
-        "GENFLEET_LOG_LEVEL": "WARNING",
-        "GENFLEET_BATCH_ACK_WAIT_S": "2",  # a silent container-svc is taken for dead quickly
-        "GENFLEET_BATCH_MAX_ATTEMPTS": str(max_attempts),
-    }
+    # a silent container-svc is taken for dead after 2 s
+    env = service_env(nats_url, fleet, state, batch_ack_wait_s=2, batch_max_attempts=max_attempts)
     return subprocess.Popen([sys.executable, "-m", "container_svc"], env=env)
 
 

@@ -33,7 +33,7 @@ class BatchStore(Records[BatchStatus]):
 
     async def add(self, status: BatchStatus) -> None:
         """Record a new batch; Conflict when its id is taken (a caller's own id, reused)."""
-        if not await self.create(status.batch_id, status):
+        if not await self.put_new(status.batch_id, status):
             raise Conflict(f"batch id {status.batch_id} is taken: choose another")
         await prepend_id(self.kv, RECENT_KEY, status.batch_id, RECENT_LENGTH)
 

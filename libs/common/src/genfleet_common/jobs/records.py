@@ -33,9 +33,9 @@ class Records(Generic[T]):
         return f"{self._prefix}.{record_id}"
 
     async def get(self, record_id: str) -> T:
-        return (await self.entry(record_id))[0]
+        return (await self._entry(record_id))[0]
 
-    async def entry(self, record_id: str) -> tuple[T, int]:
+    async def _entry(self, record_id: str) -> tuple[T, int]:
         """The record and its revision; NotFound when there is none."""
         try:
             entry = await self.kv.get(self.key(record_id))
@@ -47,7 +47,7 @@ class Records(Generic[T]):
     async def put(self, record_id: str, record: T) -> None:
         await self.kv.put(self.key(record_id), _enc.encode(record))
 
-    async def create(self, record_id: str, record: T) -> bool:
+    async def put_new(self, record_id: str, record: T) -> bool:
         """Write a new record; False (nothing written) when the id is taken."""
         try:
             await self.kv.create(self.key(record_id), _enc.encode(record))
@@ -59,7 +59,7 @@ class Records(Generic[T]):
         """Apply `change` to (a copy of) the current record, again after a concurrent update.
         `change` returns None to leave the record as it is."""
         while True:
-            current, revision = await self.entry(record_id)
+            current, revision = await self._entry(record_id)
             changed = change(msgspec.structs.replace(current))
             if changed is None:
                 return current
