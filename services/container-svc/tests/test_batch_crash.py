@@ -22,8 +22,17 @@ from container_svc.testing import down_all
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore
 from genfleet_common.bus import Bus
+from genfleet_common.errors import EngineUnavailable
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import Action, BatchEvent, BatchRequest, BatchStatus, JobState
+from genfleet_common.messages import (
+    Action,
+    BatchEvent,
+    BatchRequest,
+    BatchStatus,
+    JobState,
+    StatusReply,
+    StatusRequest,
+)
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import service_env
 
@@ -71,6 +80,21 @@ async def kill(proc: subprocess.Popen[bytes]) -> None:
     await asyncio.to_thread(proc.wait, 10)
 
 
+async def engine_ready(bus: Bus) -> None:
+    """Until container-svc answers with the engine connected (its first moments it says the
+    engine is not connected yet)."""
+    await bus.wait_ready(subjects.CONTAINER_STATUS, timeout_s=60)
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                await bus.request(
+                    subjects.CONTAINER_STATUS, StatusRequest(), StatusReply, timeout=5
+                )
+                return
+            except EngineUnavailable:
+                await asyncio.sleep(0.2)
+
+
 async def start(bus: Bus, batch_id: str, action: Action) -> None:
     request = BatchRequest(action=action, model=MODEL, parallelism=1, batch_id=batch_id)
     queued = await bus.request(subjects.CONTAINER_BATCH, request, BatchStatus, timeout=10)
@@ -87,7 +111,7 @@ async def test_a_batch_survives_its_container_svc_dying(
             watch = Watch()
             await bus.nc.subscribe(subjects.event_filter(subjects.BATCH, MODEL), cb=watch.on)
             procs.append(container_svc(server.url, test_fleet, tmp_path / "state", 3))
-            await bus.wait_ready(subjects.CONTAINER_STATUS, timeout_s=60)
+            await engine_ready(bus)
             store = BatchStore(await bus.js.key_value(subjects.BATCHES_BUCKET))
 
             # 1. killed after one app of three: resumed by the next container-svc

@@ -51,6 +51,7 @@ log = get_logger("container")
 # A fleet's worth of results must fit one KV value (1 MB by default): each failed app keeps
 # at most its share of this many characters of error detail.
 DETAIL_BUDGET = 400_000
+ENGINE_WAIT_S = 30.0
 
 
 class Batches:
@@ -186,6 +187,10 @@ class Batches:
     async def _act_on_all(self, status: BatchStatus) -> None:
         """Every app without a result yet (all of them, unless resumed), `parallelism` at a
         time. One app's failure stops nothing; a stop ends them all."""
+        # A container-svc that just started (and takes over a batch at once) waits for its
+        # engine's first container list; apps would be refused as "engine unavailable" else.
+        cache, engine = self.actions.cache, self.actions.engine
+        await cache.wait_for(lambda: engine.available and cache.synced, ENGINE_WAIT_S)
         done = {f"{r.model}/app{r.app}" for r in status.results}
         fleet = {a.key: a for a in self.fleet.apps()}
         gate = asyncio.Semaphore(status.parallelism)
