@@ -157,7 +157,10 @@ class Batches:
             await self._publish_state(status)
 
     async def give_up(self, job: BatchJob, attempts: int) -> None:
-        status = await self.store.get(job.batch_id)
+        try:
+            status = await self.store.get(job.batch_id)
+        except GenFleetError:  # expired: nothing left to mark
+            return
         why = (
             f"the container-svc running this batch stopped answering {attempts - 1} times;"
             f" {status.done} of {status.total} apps were done"
