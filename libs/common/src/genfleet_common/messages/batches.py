@@ -90,10 +90,6 @@ class BatchRef(Message, kw_only=True):
     batch_id: BatchId
 
 
-class BatchListRequest(Message, kw_only=True):
-    limit: Annotated[int, Meta(ge=1, le=50)] = 20
-
-
 class BatchList(Message, kw_only=True):
     """The newest batches first, without their per-app `results`."""
 
