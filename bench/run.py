@@ -28,13 +28,13 @@ import psutil
 import uvloop
 
 from container_svc.compose import Compose
+from container_svc.testing import run_batch
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     Action,
     BatchRequest,
-    BatchResult,
     StatusEvent,
     StatusReply,
     StatusRequest,
@@ -174,10 +174,10 @@ async def batch_speedup(bus: Bus, fleet: Fleet, results: dict[str, Any], rounds:
         sequential.append(time.perf_counter() - t)
         await asyncio.to_thread(down_all)
         t, cpu = time.perf_counter(), busy_cpu_s()
-        result = await bus.request(
-            subjects.CONTAINER_BATCH,
+        # queued, then followed to its end: the whole of what a client waits for
+        result = await run_batch(
+            bus,
             BatchRequest(action=Action.START, model="bench-m1"),  # the service's parallelism
-            BatchResult,
             timeout=600,
         )
         batch.append(time.perf_counter() - t)
@@ -345,21 +345,16 @@ async def measure(nats_url: str, gateway_url: str, fleet: Fleet, results: dict[s
         n = len(fleet.apps())
         print(f"starting {n} apps ({n * 2} containers)...", flush=True)
         t = time.perf_counter()
-        started = await bus.request(
-            subjects.CONTAINER_BATCH,
-            BatchRequest(action=Action.START, parallelism=8),
-            BatchResult,
-            timeout=1200,
-        )
+        fleet_start = BatchRequest(action=Action.START, parallelism=8)
+        started = await run_batch(bus, fleet_start, timeout=1200)
         print(f"  fleet up in {time.perf_counter() - t:.1f} s", flush=True)
         if started.failed:
             reasons = {r.error.message for r in started.results if r.error}
             raise SystemExit(f"{len(started.failed)} apps did not start: {reasons}")
         await status_query_ratio(bus, results)
         await event_latency(bus, results)
-        await bus.request(  # the stopped containers back up, for the gateway's turn
-            subjects.CONTAINER_BATCH, BatchRequest(action=Action.START), BatchResult, timeout=1200
-        )
+        # the stopped containers back up, for the gateway's turn
+        await run_batch(bus, BatchRequest(action=Action.START), timeout=1200)
         token = create_token(SECRET, "bench", Role.OPERATOR, 3600)
         await asyncio.to_thread(gateway_reads, Http(gateway_url, token), results)
         await ws_event_latency(gateway_url, token, results)

@@ -151,6 +151,40 @@ def test_start_status_logs_and_stop(platform: Platform) -> None:
     assert json.loads(status.stdout)[0]["state"] == "stopped"
 
 
+def test_batch_progress_then_the_result_by_id(platform: Platform) -> None:
+    """A batch over a model: the gateway answers at once, the CLI's bar follows the batch
+    events and prints each app as it ends, then the result read by id; --no-wait prints the
+    id, and `genfleet batch ID` reads (and follows) it later."""
+    model = "e-batch"  # three apps; app3's backend crashes at start
+    started = platform.cli("start", model, "--parallelism", "3")
+    assert started.returncode == 1, started.stdout + started.stderr  # one app failed
+    assert f"ok   {model}/app1" in started.stderr and f"ok   {model}/app2" in started.stderr
+    assert f"FAIL {model}/app3" in started.stderr
+    assert "backend exited with code 1" in started.stderr  # the per-app result, read by id
+    assert f"start {model}: 2 ok, 1 failed in" in started.stdout
+
+    queued = platform.cli("stop", model, "--no-wait", "--json")
+    assert queued.returncode == 0, queued.stderr
+    status = json.loads(queued.stdout)
+    assert status["state"] == "QUEUED" and status["total"] == 3
+    watched = platform.cli("batch", status["batch_id"], "--watch", "--json")
+    assert watched.returncode == 0, watched.stderr
+    final = json.loads(watched.stdout)
+    assert final["state"] == "COMPLETE" and sorted(final["succeeded"]) == [
+        f"{model}/app{n}" for n in (1, 2, 3)
+    ]
+    again = platform.cli("batch", status["batch_id"])
+    assert again.returncode == 0 and f"stop {model}: 3 ok, 0 failed" in again.stdout
+
+    text = platform.cli("stop", model, "--no-wait")
+    assert text.returncode == 0 and "genfleet batch " in text.stdout
+    unknown = platform.cli("batch", "no-such-batch")
+    assert unknown.returncode == 1 and "no batch no-such-batch" in unknown.stderr
+    bad = platform.cli("start", "no-such-model")
+    assert bad.returncode == 1 and "unknown model" in bad.stderr
+    assert "Traceback" not in bad.stderr + unknown.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -1,14 +1,14 @@
-"""Lifecycle actions from the command line: one app (plain output, quick), or a batch with
-a live progress bar fed by the gateway's `batch` events."""
+"""Lifecycle actions from the command line: one app (plain output, quick), or a batch: the
+gateway queues it at once, a live progress bar follows its `batch` events, and its result is
+read by id at the end."""
 
 from __future__ import annotations
 
 import json
 import sys
-import threading
 from typing import Any
 
-from genfleet_cli.client import Api, ApiError
+from genfleet_cli.client import Api, ApiError, Socket
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -41,69 +41,141 @@ def one(api: Api, action: str, model: str, number: int, *, wait: bool, as_json: 
     return bool(result["ok"])
 
 
+DONE_STATES = ("COMPLETE", "FAILED", "ERROR", "STOPPED", "UNAVAILABLE")
+POLL_S = 5.0  # a batch read by id this often while no event comes (the socket may be gone)
+
+
 def batch(
     api: Api, action: str, model: str, parallelism: int | None, *, wait: bool, as_json: bool
 ) -> bool:
+    """Start a batch over the model: the gateway answers at once (202) with its id. Then
+    follow its events to its end and print each app's result, read by id; with wait=False,
+    print the id and return."""
     import secrets  # only batches need it: `genfleet start` of one app starts quicker
 
     batch_id = secrets.token_hex(8)
-    body: dict[str, Any] = {"batch_id": batch_id, "wait_healthy": wait}
+    body: dict[str, Any] = {"batch_id": batch_id}
     if parallelism is not None:
         body["parallelism"] = parallelism
     path = api.path("api", "models", model, action)
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["data"] = api.post(path, body)
-        except ApiError as exc:
-            outcome["error"] = exc
-
-    if as_json:
-        run()
-    else:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        # Listen before asking, so no progress event is missed.
-        with (
-            api.websocket("/api/events", kind="batch", model=model) as ws,
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=Console(stderr=True),  # stdout is for the result
-            ) as progress,
-        ):
-            bar = progress.add_task(f"{action} {model}", total=None)
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            while worker.is_alive():
-                frame = ws.recv(timeout_s=0.2)
-                event = (frame or {}).get("event") or {}
-                if event.get("batch_id") == batch_id:
-                    progress.update(bar, completed=event["done"], total=event["total"])
-                    mark = "ok  " if event["ok"] else "FAIL"
-                    progress.console.print(
-                        f"{mark} {event['model']}/app{event['app']} {event.get('error', '')}"
-                    )
-            worker.join()
-    error = outcome.get("error")
-    data = outcome.get("data")
-    if isinstance(error, ApiError):
-        if not isinstance(error.data, dict) or "results" not in error.data:
-            print(f"genfleet: {error.message}", file=sys.stderr)
+    if not wait:
+        queued = _post(api, path, body)
+        if queued is None:
             return False
-        data = error.data  # some apps failed: the result says which and why
-    assert isinstance(data, dict)
+        if as_json:
+            print(json.dumps(queued, indent=2))
+        else:
+            print(f"batch {batch_id}: {action} {model}, {queued['total']} apps queued")
+            print(f"follow it: genfleet batch {batch_id} --watch")
+        return True
+    # Listen before asking, so no progress event is missed.
+    with api.websocket("/api/events", kind="batch", model=model) as ws:
+        if _post(api, path, body) is None:
+            return False
+        final = follow(api, ws, batch_id, f"{action} {model}", bars=not as_json)
+    return report(final, as_json=as_json)
+
+
+def show(api: Api, batch_id: str, *, watch: bool, as_json: bool) -> bool:
+    """`genfleet batch ID`: a batch read by id; with watch, followed to its end first."""
+    status = _get(api, batch_id)
+    if status is None:
+        return False
+    if watch and status["state"] not in DONE_STATES:
+        where = status["model"] or None  # None: a fleet batch's events come from every model
+        with api.websocket("/api/events", kind="batch", model=where) as ws:
+            status = follow(api, ws, batch_id, f"{status['action']} {where or 'the fleet'}",
+                            bars=not as_json, start=status)  # fmt: skip
+    return report(status, as_json=as_json)
+
+
+def follow(
+    api: Api, ws: Socket, batch_id: str, title: str, *, bars: bool, start: Any = None
+) -> Any:
+    """The batch's events until it is over, as a progress bar (on stderr) when `bars`; then
+    the batch read by id. Without events for a while (or without the socket) it is read by
+    id, so a lost socket only slows the bar."""
+    import contextlib
+    import time
+
+    progress: Any = None
+    bar: Any = None
+    with contextlib.ExitStack() as stack:
+        if bars:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            progress = stack.enter_context(
+                Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    console=Console(stderr=True),  # stdout is for the result
+                )
+            )
+            bar = progress.add_task(title, total=None)
+            if start is not None:
+                progress.update(bar, completed=start["done"], total=start["total"])
+        polled = time.monotonic()
+        while True:
+            frame = None if ws.closed else ws.recv(timeout_s=1.0)
+            event = (frame or {}).get("event") or {}
+            if event.get("batch_id") == batch_id:
+                if progress is not None:
+                    progress.update(bar, completed=event["done"], total=event["total"])
+                    if event.get("app") is not None:
+                        mark = "ok  " if event["ok"] else "FAIL"
+                        app = f"{event['model']}/app{event['app']}"
+                        progress.console.print(f"{mark} {app} {event.get('error', '')}")
+                if event.get("app") is None and event["state"] in DONE_STATES:
+                    break
+            elif time.monotonic() - polled > (1.0 if ws.closed else POLL_S):
+                polled = time.monotonic()
+                status = _get(api, batch_id)
+                if status is None or status["state"] in DONE_STATES:
+                    break
+                if ws.closed:
+                    time.sleep(1.0)
+    return _get(api, batch_id)
+
+
+def report(status: Any, *, as_json: bool) -> bool:
+    """Print a batch's outcome; True when every app's action worked."""
+    if status is None:
+        return False
+    ok = status["state"] == "COMPLETE" and not status["failed"]
     if as_json:
-        print(json.dumps(data, indent=2))
-    else:
-        for result in data["results"]:
-            if not result["ok"]:
-                print(_describe(result), file=sys.stderr)
-        print(
-            f"{action} {model}: {len(data['succeeded'])} ok, {len(data['failed'])} failed"
-            f" in {data['duration_s']:.1f} s"
-        )
-    return not data["failed"]
+        print(json.dumps(status, indent=2))
+        return ok
+    for result in status["results"]:
+        if not result["ok"]:
+            print(_describe(result), file=sys.stderr)
+    where = status["model"] or "the fleet"
+    took = ""
+    if status.get("started_at") and status.get("ended_at"):
+        took = f" in {status['ended_at'] - status['started_at']:.1f} s"
+    state = ""  # a batch that did not run to its end says so, and why
+    if status["state"] != "COMPLETE":
+        why = f": {status['error']}" if status["error"] else ""
+        state = f" ({status['state']}{why})"
+    print(
+        f"{status['action']} {where}: {len(status['succeeded'])} ok,"
+        f" {len(status['failed'])} failed{took}{state}"
+    )
+    return ok
+
+
+def _post(api: Api, path: str, body: dict[str, Any]) -> Any:
+    try:
+        return api.post(path, body, timeout_s=60)
+    except ApiError as exc:
+        print(f"genfleet: {exc.message}", file=sys.stderr)
+        return None
+
+
+def _get(api: Api, batch_id: str) -> Any:
+    try:
+        return api.get(api.path("api", "batches", batch_id))
+    except ApiError as exc:
+        print(f"genfleet: {exc.message}", file=sys.stderr)
+        return None

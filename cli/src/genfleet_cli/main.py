@@ -256,7 +256,12 @@ def _action(action: str) -> Any:
             typer.Argument(metavar="[N]", help="One app; all of the model if left out."),
         ] = None,
         no_wait: Annotated[
-            bool, typer.Option("--no-wait", help="Do not wait for health checks.")
+            bool,
+            typer.Option(
+                "--no-wait",
+                help="One app: do not wait for its health checks. A batch: print its id and"
+                " return at once (it runs on; see `genfleet batch ID`).",
+            ),
         ] = False,
         parallelism: Annotated[Optional[int], typer.Option(help="Apps at once in a batch.")] = None,  # noqa: UP045
         fleet: FleetOpt = None,
@@ -280,6 +285,22 @@ def _action(action: str) -> Any:
 
 for _name in ACTIONS:
     app.command(_name)(_action(_name))
+
+
+@app.command("batch")
+def batch_command(
+    batch_id: Annotated[str, typer.Argument(metavar="BATCH_ID", help="The id a batch printed.")],
+    watch: Annotated[bool, typer.Option("--watch", help="Follow it to its end.")] = False,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """A batch (start/stop/... of a whole model) by id: its state and each app's result."""
+    from genfleet_cli import actions
+
+    if not actions.show(connect(fleet, url, token), batch_id, watch=watch, as_json=as_json):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -4,7 +4,6 @@ goes back to the queue, and another worker finishes it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from genfleet_common.bus import Bus
 from genfleet_common.jobs import JobStore
 from genfleet_common.messages import AnalysisRequest, AnalysisStatus, Backend, JobRef, JobState
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import TEST_SECRET, make_settings
+from genfleet_common.testing import make_settings, service_env
 
 from .conftest import PREFIX, TEST_SETTINGS
 
@@ -26,16 +25,7 @@ MODEL = f"{PREFIX}claude-3.5-sonnet"
 
 
 def worker(nats_url: str, fleet: Path, state: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GENFLEET_NATS_URL": nats_url,
-        "GENFLEET_FLEET_ROOT": str(fleet),
-        "GENFLEET_STATE_DIR": str(state),
-        "GENFLEET_SECRET_KEY": TEST_SECRET,
-        "GENFLEET_LOG_LEVEL": "WARNING",
-        "GENFLEET_AI_ACK_WAIT_S": "5",
-        **{f"GENFLEET_{k.upper()}": str(v) for k, v in TEST_SETTINGS.items()},
-    }
+    env = service_env(nats_url, fleet, state, ai_ack_wait_s=5, **TEST_SETTINGS)
     return subprocess.Popen([sys.executable, "-m", "ai_svc"], env=env)
 
 

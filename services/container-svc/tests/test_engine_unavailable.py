@@ -24,7 +24,7 @@ from genfleet_common.messages import (
     ActionRequest,
     ActionResult,
     BatchRequest,
-    BatchResult,
+    BatchStatus,
     Empty,
     LogsReply,
     LogsRequest,
@@ -94,7 +94,7 @@ async def test_engine_unavailable_then_recovers(
             ActionRequest(model="t-gpt-4o", app=1, action=Action.START),
             ActionResult,
         ),
-        (subjects.CONTAINER_BATCH, BatchRequest(action=Action.STOP), BatchResult),
+        (subjects.CONTAINER_BATCH, BatchRequest(action=Action.STOP), BatchStatus),
         (subjects.CONTAINER_LOGS, LogsRequest(model="t-gpt-4o", app=1), LogsReply),
     ]
     for subject, request, reply_type in calls:

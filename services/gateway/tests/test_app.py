@@ -24,6 +24,9 @@ API_ROUTES = {
     "/api/apps/{model}/{app}/logs": {"get"},
     "/api/models/{model}/{action}": {"post"},
     "/api/fleet/{action}": {"post"},
+    "/api/batches": {"get"},
+    "/api/batches/{batch_id}": {"get"},
+    "/api/batches/{batch_id}/stop": {"post"},
     "/api/tokens": {"post"},
     "/api/scans": {"post"},
     "/api/scans/batch": {"post"},
@@ -64,6 +67,8 @@ async def test_openapi_lists_every_route(lonely: LiveGateway, http: httpx.AsyncC
         "StatusReply",
         "AppStatus",
         "ActionResult",
+        "BatchStatus",
+        "BatchOptions",
         "PerfResult",
         "AnalysisResult",
     ):
@@ -78,6 +83,12 @@ async def test_openapi_lists_every_route(lonely: LiveGateway, http: httpx.AsyncC
     action = next(p for p in start["parameters"] if p["name"] == "action")
     assert action["in"] == "path"
     assert "/api/events" in spec["info"]["description"]  # WebSockets are described in prose
+    batch = spec["paths"]["/api/models/{model}/{action}"]["post"]
+    queued = batch["responses"]["202"]["content"]["application/json"]["schema"]
+    assert queued["properties"]["data"] == {"$ref": "#/components/schemas/BatchStatus"}
+    assert "200" not in batch["responses"]  # a batch is never done when it answers
+    body = batch["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/BatchOptions"}
 
 
 def make_app(tmp: Path, **overrides: Any) -> httpx.AsyncClient:

@@ -30,6 +30,9 @@ ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/api/apps/{model}/{app}/{action}"): Role.OPERATOR,
     ("POST", "/api/models/{model}/{action}"): Role.OPERATOR,
     ("POST", "/api/fleet/{action}"): Role.OPERATOR,
+    ("GET", "/api/batches"): Role.VIEWER,
+    ("GET", "/api/batches/{batch_id}"): Role.VIEWER,
+    ("POST", "/api/batches/{batch_id}/stop"): Role.OPERATOR,
     ("GET", "/api/apps/{model}/{app}/logs"): Role.VIEWER,
     ("POST", "/api/tokens"): Role.ADMIN,
     ("WS", "/api/events"): Role.VIEWER,
@@ -69,6 +72,7 @@ PARAMS = {
     "test_id": "0",
     "chart": "rps",
     "analysis_id": "0",
+    "batch_id": "0",
 }
 BODIES = {
     "/api/tokens": {"role": "viewer", "sub": "someone"},
@@ -159,8 +163,8 @@ async def test_http_routes_refuse_missing_bad_and_low_tokens(
         # the right role passes auth (and then meets no container-svc: 503, or 200 for tokens)
         r = await call(http, lonely, method, path, lonely.token(role))
         # nothing but auth refuses it: services are absent (503), or the one report asked for
-        # does not exist (404: reports and charts are read from the object store)
-        from_store = path.endswith(("/report", "/charts/{chart}"))
+        # does not exist (404: reports, charts and batches are read from the JetStream stores)
+        from_store = path.endswith(("/report", "/charts/{chart}", "/api/batches/{batch_id}"))
         allowed = (404,) if from_store else (200, 503)
         assert r.status_code in allowed, (method, path, r.text)
 

@@ -156,3 +156,32 @@ async def test_the_url_that_genfleet_up_prints_signs_in(
     assert await page.evaluate("localStorage.getItem('genfleet.token')") == token
     assert errors == []
     await page.context.close()
+
+
+async def test_dashboard_batch_buttons_follow_the_batch_to_its_end(
+    browser: Browser, gateway: LiveGateway
+) -> None:
+    """ "Start all" answers at once (202): the bar follows the batch events, and the end shows
+    the result read by id: which apps failed (app3 of the batch model crashes at start)."""
+    model = "g-batch"
+    page, errors = await open_page(browser)
+    await sign_in(page, gateway.url, gateway.token("operator"))
+    section = page.locator(f'section.model[data-model="{model}"]')
+    text = section.locator(".batch-text")
+    start_all = section.locator('[data-action="start-all"]')
+    await start_all.click()
+    await expect(start_all).to_be_disabled()
+    await expect(text).to_contain_text(
+        f"start all: 2 ok · failed: {model}/app3", timeout=START_TIMEOUT_MS
+    )
+    await expect(section.get_by_test_id("batch-progress")).to_have_attribute("value", "3")
+    await expect(start_all).to_be_enabled()
+    await expect(section.locator(".batch")).to_have_attribute("data-kind", "error")
+
+    stop_all = section.locator('[data-action="stop-all"]')
+    await stop_all.click()
+    await expect(text).to_contain_text("stop all: 3 ok", timeout=120_000)
+    await expect(section.locator(".batch")).to_have_attribute("data-kind", "ok")
+    await expect(stop_all).to_be_enabled()
+    assert errors == []
+    await page.context.close()

@@ -98,8 +98,22 @@ async def test_bad_bodies_and_queries(lonely: LiveGateway, http: httpx.AsyncClie
     assert_refused(r, 400)
     assert r.json()["error"]["code"] == "malformed"
     batch = f"{lonely.url}/api/models/g-gpt-4o/start"
-    for body in [{"parallelism": 0}, {"parallelism": 65}, {"batch_id": "a/b"}]:
+    for body in [
+        {"parallelism": 0},
+        {"parallelism": 65},
+        {"batch_id": "a/b"},
+        {"batch_id": "a.b"},  # a dot would split its KV key and subjects
+        {"timeout_s": 0},
+        {"unknown": 1},
+        [1, 2],
+    ]:
         assert_refused(await http.post(batch, headers=operator, json=body), 422)
+    r = await http.post(
+        batch, headers={**operator, "Content-Type": "application/json"}, content=b"{not json"
+    )
+    assert_refused(r, 400)
+    for path in ("/api/batches/a.b", "/api/batches/" + "x" * 65, "/api/batches?limit=0"):
+        assert_refused(await http.get(f"{lonely.url}{path}", headers=viewer), 422)
     logs = f"{lonely.url}/api/apps/g-gpt-4o/1/logs"
     for query in ["tail=-1", "tail=100001", "tail=x", "service=a%20b", "service=..%2Fx"]:
         assert_refused(await http.get(f"{logs}?{query}", headers=viewer), 422)

@@ -48,6 +48,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     build_timeout_s: float = 1800.0
     health_timeout_s: float = 120.0
     batch_parallelism: int = 6  # measured: compose starts scale to ~6 at once on 2 cores
+    batch_concurrency: int = 4  # batches one container-svc runs at once (more wait, QUEUED)
+    batch_ack_wait_s: float = 30.0  # a container-svc silent this long is dead: batch resumed
+    batch_max_attempts: int = 3  # deliveries of one batch before it ends FAILED
     # scans
     scan_tool_timeout_s: float = 300.0  # one analyzer run
     scan_ack_wait_s: float = 30.0  # a worker silent this long is taken for dead: job redelivered

@@ -20,7 +20,8 @@ def command(service: str, verb: str) -> str:
 
 CONTAINER_STATUS = command(CONTAINER, "status")
 CONTAINER_ACTION = command(CONTAINER, "action")
-CONTAINER_BATCH = command(CONTAINER, "batch")
+CONTAINER_BATCH = command(CONTAINER, "batch")  # queue a batch (a job: see BATCH below)
+CONTAINER_BATCH_STOP = command(CONTAINER, "batch_stop")
 CONTAINER_LOGS = command(CONTAINER, "logs")
 CONTAINER_LOGS_FOLLOW = command(CONTAINER, "logs_follow")
 CONTAINER_LOGS_UNFOLLOW = command(CONTAINER, "logs_unfollow")
@@ -56,6 +57,13 @@ def workers(kind: str) -> str:
 SCAN_JOBS_STREAM = jobs_stream(SCAN)
 SCAN_JOB = job(SCAN)
 SCAN_WORKERS = workers(SCAN)
+# Batches: container-svc's own job kind (one action on many apps); the state's readers (any
+# gateway) read the bucket directly, so a batch's state is there while container-svc is not.
+BATCH = "batch"
+BATCH_JOBS_STREAM = jobs_stream(BATCH)
+BATCH_JOB = job(BATCH)
+BATCH_WORKERS = workers(BATCH)
+BATCHES_BUCKET = "genfleet-batches"  # KV: each batch's status, the newest batches' ids
 SCAN_STATE_BUCKET = "genfleet-scans"  # KV: scan status, the running scan per app, history
 REPORTS_BUCKET = "genfleet-reports"  # object store: JSON, SARIF, markdown, HTML reports
 

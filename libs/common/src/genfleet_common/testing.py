@@ -8,6 +8,7 @@ copies of one demo app whose app3 crashes at start (for batch tests).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -60,3 +61,17 @@ def make_settings(tmp: Path, nats_url: str, fleet: Path, **overrides: Any) -> Se
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def service_env(nats_url: str, fleet: Path, state: Path, **settings: object) -> dict[str, str]:
+    """The environment of a service started as its own process (`python -m <service>`) for a
+    test: this machine's, the test's bus, fleet and state, and `settings` as GENFLEET_*."""
+    return {
+        **os.environ,
+        "GENFLEET_NATS_URL": nats_url,
+        "GENFLEET_FLEET_ROOT": str(fleet),
+        "GENFLEET_STATE_DIR": str(state),
+        "GENFLEET_SECRET_KEY": TEST_SECRET,
+        "GENFLEET_LOG_LEVEL": "WARNING",
+        **{f"GENFLEET_{k.upper()}": str(v) for k, v in settings.items()},
+    }

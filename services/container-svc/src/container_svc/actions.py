@@ -1,4 +1,4 @@
-"""Lifecycle actions on apps: start, stop, restart, build, rebuild; one app or a batch.
+"""Lifecycle actions on apps: start, stop, restart, build, rebuild (a batch of them: batches.py).
 
 An action runs Compose, streams its output as ActionEvents, and (after a start) waits for
 the app's health checks through the status cache, which is fed by engine events.
@@ -6,7 +6,6 @@ the app's health checks through the status cache, which is fed by engine events.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -15,7 +14,7 @@ from container_svc.compose import Compose
 from container_svc.engine import Engine
 from container_svc.status import StatusCache
 from genfleet_common import subjects
-from genfleet_common.errors import Busy, Conflict, GenFleetError
+from genfleet_common.errors import Busy, Conflict
 from genfleet_common.messages import (
     Action,
     ActionEvent,
@@ -23,9 +22,6 @@ from genfleet_common.messages import (
     ActionResult,
     AppSpec,
     AppState,
-    BatchEvent,
-    BatchRequest,
-    BatchResult,
     ErrorInfo,
     HealthReport,
 )
@@ -208,69 +204,19 @@ class Actions:
             why = "not healthy before the time limit: " + ", ".join(waiting or ["unknown"])
         return HealthReport(healthy=False, reason=why)
 
-    # --- batches ---------------------------------------------------------------------------
-    async def batch(self, apps: list[AppSpec], req: BatchRequest) -> BatchResult:
-        """The same action on many apps, `parallelism` at a time. One failure stops nothing."""
-        self.engine.require()
-        batch_id = req.batch_id or new_id()
-        started = time.monotonic()
-        gate = asyncio.Semaphore(req.parallelism or self.settings.batch_parallelism)
-        done = 0
 
-        async def one(app: AppSpec) -> ActionResult:
-            nonlocal done
-            single = ActionRequest(
-                model=app.model,
-                app=app.number,
-                action=req.action,
-                timeout_s=req.timeout_s,
-                wait_healthy=req.wait_healthy,
-                action_id=f"{batch_id}-{app.model}-{app.number}",
-            )
-            async with gate:
-                try:
-                    result = await self.run(app, single)
-                except GenFleetError as err:
-                    result = _refused(app, single, err)
-            done += 1
-            await self.publish(
-                subjects.event("batch", app.model, app.number),
-                BatchEvent(
-                    batch_id=batch_id,
-                    action=req.action,
-                    model=app.model,
-                    app=app.number,
-                    done=done,
-                    total=len(apps),
-                    ok=result.ok,
-                    error=result.error.message if result.error else "",
-                ),
-            )
-            return result
-
-        results = list(await asyncio.gather(*(one(a) for a in apps)))
-        return BatchResult(
-            batch_id=batch_id,
-            action=req.action,
-            model=req.model,
-            results=results,
-            succeeded=[f"{r.model}/app{r.app}" for r in results if r.ok],
-            failed=[f"{r.model}/app{r.app}" for r in results if not r.ok],
-            duration_s=round(time.monotonic() - started, 3),
-        )
-
-
-def _refused(app: AppSpec, req: ActionRequest, err: GenFleetError) -> ActionResult:
+def refused(req: ActionRequest, code: str, message: str, detail: str = "") -> ActionResult:
+    """The result of an action that could not begin (busy, port clash, engine unavailable)."""
     return ActionResult(
         action_id=req.action_id,
-        model=app.model,
-        app=app.number,
+        model=req.model,
+        app=req.app,
         action=req.action,
         ok=False,
         exit_code=None,
         output="",
         duration_s=0.0,
-        error=ErrorInfo(code=err.code.value, message=err.message, detail=err.detail),
+        error=ErrorInfo(code=code, message=message, detail=detail),
     )
 
 

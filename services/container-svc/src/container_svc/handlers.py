@@ -4,6 +4,7 @@ registry, then asks the status cache, the actions, the logs or the system."""
 from __future__ import annotations
 
 from container_svc.actions import Actions
+from container_svc.batches import Batches
 from container_svc.engine import Engine
 from container_svc.logs import Logs
 from container_svc.status import StatusCache
@@ -14,8 +15,9 @@ from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     ActionRequest,
     ActionResult,
+    BatchRef,
     BatchRequest,
-    BatchResult,
+    BatchStatus,
     Empty,
     EngineState,
     FleetInfo,
@@ -32,12 +34,19 @@ from genfleet_common.messages import (
 
 class Handlers:
     def __init__(
-        self, fleet: Fleet, engine: Engine, cache: StatusCache, actions: Actions, logs: Logs
+        self,
+        fleet: Fleet,
+        engine: Engine,
+        cache: StatusCache,
+        actions: Actions,
+        batches: Batches,
+        logs: Logs,
     ) -> None:
         self.fleet = fleet
         self.engine = engine
         self.cache = cache
         self.actions = actions
+        self.batches = batches
         self.logs = logs
 
     async def register(self, bus: Bus) -> None:
@@ -45,6 +54,7 @@ class Handlers:
         await bus.serve(subjects.CONTAINER_STATUS, StatusRequest, self.status, queue=q)
         await bus.serve(subjects.CONTAINER_ACTION, ActionRequest, self.action, queue=q)
         await bus.serve(subjects.CONTAINER_BATCH, BatchRequest, self.batch, queue=q)
+        await bus.serve(subjects.CONTAINER_BATCH_STOP, BatchRef, self.batch_stop, queue=q)
         await bus.serve(subjects.CONTAINER_LOGS, LogsRequest, self.logs_window, queue=q)
         await bus.serve(subjects.CONTAINER_LOGS_FOLLOW, FollowRequest, self.logs_follow, queue=q)
         await bus.serve(subjects.CONTAINER_LOGS_UNFOLLOW, UnfollowRequest, self.unfollow, queue=q)
@@ -69,9 +79,12 @@ class Handlers:
         app = self.fleet.app(req.model, req.app)
         return await self.actions.run(app, req)
 
-    async def batch(self, req: BatchRequest) -> BatchResult:
-        apps = list(self.fleet.model(req.model).apps) if req.model else self.fleet.apps()
-        return await self.actions.batch(apps, req)
+    async def batch(self, req: BatchRequest) -> BatchStatus:
+        """Queued, answered at once: its progress comes as events, its status is in KV."""
+        return await self.batches.submit(req)
+
+    async def batch_stop(self, req: BatchRef) -> BatchStatus:
+        return await self.batches.stop(req.batch_id)
 
     async def logs_window(self, req: LogsRequest) -> LogsReply:
         return await self.logs.window(self.fleet.app(req.model, req.app), req)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from typing import Any
 
 from container_svc.actions import Actions
+from container_svc.batches import Batches
 from container_svc.compose import Compose
 from container_svc.engine import Engine
 from container_svc.handlers import Handlers
 from container_svc.logs import Logs
 from container_svc.status import StatusCache
 from genfleet_common import subjects
+from genfleet_common.batches import BatchStore, batches_kv
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
@@ -32,6 +36,7 @@ class ContainerService:
         self._outbox: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         self.cache = StatusCache(fleet, self._publish_status, self._inspect)
         self.bus: Bus | None = None
+        self.batches: Batches | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _inspect(self, container_id: str) -> dict[str, Any] | None:
@@ -79,7 +84,18 @@ class ContainerService:
         actions = Actions(
             self.settings, self.engine, self.cache, Compose(self.settings.docker_host), bus.publish
         )
-        await Handlers(self.fleet, self.engine, self.cache, actions, self.logs).register(bus)
+        self.batches = Batches(
+            bus,
+            BatchStore(await batches_kv(bus)),
+            self.fleet,
+            actions,
+            self.settings,
+            worker_name=f"{socket.gethostname()}-{os.getpid()}",
+        )
+        await Handlers(
+            self.fleet, self.engine, self.cache, actions, self.batches, self.logs
+        ).register(bus)
+        await self.batches.start_workers()
         for warning in [*self.fleet.warnings, *self.cache.projects.warnings]:
             log.warning("fleet", extra={"warning": warning})
         for clash in self.fleet.clashes():
@@ -88,7 +104,10 @@ class ContainerService:
         return bus
 
     async def stop(self) -> None:
-        """Drain: stop taking commands, let running actions finish, end follows, close."""
+        """Drain: stop taking commands, let running actions finish, end follows, close.
+        Running batches go back to their queue first: the next container-svc resumes them."""
+        if self.batches is not None:
+            await self.batches.stop_workers()
         if self.bus is not None:
             await self.logs.close()
             await self.bus.close()

@@ -6,6 +6,8 @@ once, for every kind:
 - `lifecycle`: `JobKind`, `Jobs` (submit, claim, progress, finish, requeue, give up, stop)
   and `Run`, what `execute()` reports through;
 - `store`: each job's status in KV, revision-checked, with the running job and history per app;
+- `records`: the store's base, a Struct per id in KV with revision-checked updates and id
+  lists (batches, which are not one app's jobs, keep theirs with it);
 - `queue`: the work-queue worker (pull, heartbeats, redelivery counting, stop, shutdown);
 - `commands`: status, stop, history and latest, answered the same way for every kind;
 - `service`: what a job-running service shares (its name, bus, draining stop).

@@ -1,6 +1,6 @@
 """The bus contract: every command, reply and event as a versioned msgspec Struct, one module
-per part (base, registry, jobs, containers, scans, perf, analyses); all of them importable
-from here.
+per part (base, registry, jobs, containers, batches, scans, perf, analyses); all of them
+importable from here.
 
 Every message carries `v`, the schema version of its type. A reader accepts unknown fields
 (so a newer writer can add some), and a writer bumps `v` when a field changes meaning.
@@ -41,6 +41,17 @@ from genfleet_common.messages.base import (
     Reply,
     Seconds,
 )
+from genfleet_common.messages.batches import (
+    BatchEvent,
+    BatchId,
+    BatchJob,
+    BatchList,
+    BatchOptions,
+    BatchRef,
+    BatchRequest,
+    BatchStatus,
+    NewBatchId,
+)
 from genfleet_common.messages.containers import (
     Action,
     ActionEvent,
@@ -48,9 +59,6 @@ from genfleet_common.messages.containers import (
     ActionResult,
     AppState,
     AppStatus,
-    BatchEvent,
-    BatchRequest,
-    BatchResult,
     ContainerCounts,
     ContainerState,
     EngineEvent,
@@ -151,8 +159,13 @@ __all__ = [
     "AppStatus",
     "Backend",
     "BatchEvent",
+    "BatchId",
+    "BatchJob",
+    "BatchList",
+    "BatchOptions",
+    "BatchRef",
     "BatchRequest",
-    "BatchResult",
+    "BatchStatus",
     "Confidence",
     "ContainerCounts",
     "ContainerState",
@@ -186,6 +199,7 @@ __all__ = [
     "ModelCounts",
     "ModelName",
     "ModelSpec",
+    "NewBatchId",
     "NewJobId",
     "PerfCompareRequest",
     "PerfComparison",

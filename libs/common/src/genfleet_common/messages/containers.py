@@ -1,5 +1,5 @@
-"""container-svc's contract: app status, lifecycle actions and batches, logs, system info,
-and the container events."""
+"""container-svc's contract: app status, lifecycle actions, logs, system info, and the
+container events (batches: messages/batches.py)."""
 
 from __future__ import annotations
 
@@ -99,25 +99,6 @@ class ActionResult(Message, kw_only=True):
     error: ErrorInfo | None = None
 
 
-class BatchRequest(Message, kw_only=True):
-    action: Action
-    model: ModelName | None = None  # None: the whole fleet
-    parallelism: Annotated[int, Meta(ge=1, le=64)] | None = None  # None: the service's setting
-    timeout_s: Seconds | None = None  # per app
-    wait_healthy: bool = True
-    batch_id: str = ""
-
-
-class BatchResult(Message, kw_only=True):
-    batch_id: str
-    action: Action
-    model: str | None
-    results: list[ActionResult]
-    succeeded: list[str]  # "Model/appN"
-    failed: list[str]
-    duration_s: float
-
-
 # --- logs -----------------------------------------------------------------------------------
 class LogLine(Struct, kw_only=True, array_like=True):
     service: str
@@ -211,18 +192,6 @@ class ActionEvent(Message, tag="action", tag_field="kind", kw_only=True):
     phase: Literal["started", "output", "finished"]
     line: str = ""
     ok: bool | None = None
-    ts: float = msgspec.field(default_factory=_now)
-
-
-class BatchEvent(Message, tag="batch", tag_field="kind", kw_only=True):
-    batch_id: str
-    action: Action
-    model: str
-    app: int
-    done: int
-    total: int
-    ok: bool
-    error: str = ""
     ts: float = msgspec.field(default_factory=_now)
 
 

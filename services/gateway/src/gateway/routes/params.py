@@ -54,22 +54,6 @@ class ActionOptions(BaseModel):
     )
 
 
-class BatchOptions(BaseModel):
-    """Options of a batch action over a model or the whole fleet; every field optional."""
-
-    model_config = ConfigDict(extra="forbid")
-    parallelism: int | None = Field(
-        default=None, ge=1, le=64, description="Apps at once (default from settings)"
-    )
-    timeout_s: float | None = Field(
-        default=None, gt=0, le=24 * 3600, description="Time limit per app (default per action)"
-    )
-    wait_healthy: bool = True
-    batch_id: str = Field(
-        default="", max_length=128, pattern=ID_PATTERN, description="Tags this batch's events"
-    )
-
-
 def action_timeout(settings: Settings, action: Action, timeout_s: float | None) -> float:
     """How long to wait for container-svc's answer to one app's action."""
     if timeout_s is None:

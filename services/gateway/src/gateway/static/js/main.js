@@ -33,7 +33,7 @@ const state = {
   apps: new Map(), // "model/appN" -> {model, spec, status, card, output: string[], busy}
   sections: new Map(), // model name -> section element
   pending: null, // while a status snapshot loads: the status events that arrived meanwhile
-  batches: new Map(), // batch_id -> model
+  batches: new Map(), // batch_id -> {model, action, finish}: the batches this page started
   systemTimer: null,
   systemSoon: null,
 };
@@ -475,16 +475,25 @@ function handleActionEvent(event) {
   pre.scrollTop = pre.scrollHeight;
 }
 
+const BATCH_RUNNING = new Set(["QUEUED", "RUNNING"]);
+
+/** A batch's progress: one event per app done, one per change of the batch's state (app
+ * null; the batch's own model, null for the fleet). */
 function handleBatchEvent(event) {
-  const section = state.sections.get(event.model) || state.sections.get(state.batches.get(event.batch_id));
+  const mine = state.batches.get(event.batch_id);
+  const section = state.sections.get(event.model) || (mine && state.sections.get(mine.model));
   if (!section) return;
   const box = section.querySelector(".batch");
   const bar = box.querySelector("progress");
   box.hidden = false;
   bar.max = Math.max(1, event.total);
   bar.value = event.done;
-  box.querySelector(".batch-text").textContent =
-    `${event.action}: ${event.done}/${event.total}${event.ok ? "" : ` · app${event.app} failed${event.error ? `: ${event.error}` : ""}`}`;
+  const failed = event.app != null && !event.ok ? ` · app${event.app} failed${event.error ? `: ${event.error}` : ""}` : "";
+  box.querySelector(".batch-text").textContent = `${event.action}: ${event.done}/${event.total}${failed}`;
+  if (event.app == null && !BATCH_RUNNING.has(event.state)) {
+    if (mine) mine.finish();
+    else box.querySelector(".batch-text").textContent = `${event.action}: ${event.state.toLowerCase()}, ${event.done}/${event.total}${event.error ? ` · ${event.error}` : ""}`;
+  }
 }
 
 // --- actions ------------------------------------------------------------------------------
@@ -547,11 +556,14 @@ async function runAction(key, action, button) {
   }
 }
 
+const BATCH_POLL_MS = 10_000; // should the event socket miss the batch's end
+
+/** A batch answers at once (202, QUEUED); its progress and its end arrive as `batch` events,
+ * then its result is read by id. */
 async function runBatch(model, action, button) {
   const section = state.sections.get(model);
   const buttons = section.querySelectorAll(".model-actions button");
   const batchId = newId("ui-");
-  state.batches.set(batchId, model);
   buttons.forEach((b) => {
     b.disabled = true;
   });
@@ -563,24 +575,50 @@ async function runBatch(model, action, button) {
   box.dataset.kind = "busy";
   bar.removeAttribute("value"); // indeterminate until the first batch event
   text.textContent = `${action} all…`;
-  try {
-    const result = await api("POST", `/api/models/${seg(model)}/${seg(action)}`, { batch_id: batchId });
-    box.dataset.kind = result.failed.length ? "error" : "ok";
-    bar.max = Math.max(1, result.results.length);
-    bar.value = result.results.length;
-    const failed = result.failed.length ? ` · failed: ${result.failed.join(", ")}` : "";
-    text.textContent = `${action} all: ${result.succeeded.length} ok${failed} (${formatDuration(result.duration_s)})`;
-  } catch (err) {
-    if (err.status === 401) return;
-    box.dataset.kind = "error";
-    bar.value = 0;
-    text.textContent = `${action} all: ${describeError(err)}`;
-  } finally {
+  let over = false;
+  let poll = null;
+  const release = () => {
+    over = true;
+    clearInterval(poll);
     state.batches.delete(batchId);
     buttons.forEach((b) => {
       b.disabled = false;
       b.removeAttribute("aria-busy");
     });
+  };
+  const showError = (err) => {
+    box.dataset.kind = "error";
+    bar.value = 0;
+    text.textContent = `${action} all: ${describeError(err)}`;
+  };
+  const finish = async () => {
+    if (over) return;
+    let batch;
+    try {
+      batch = await api("GET", `/api/batches/${seg(batchId)}`);
+    } catch (err) {
+      if (err.status === 401) return;
+      showError(err);
+      release();
+      return;
+    }
+    if (over || BATCH_RUNNING.has(batch.state)) return;
+    release();
+    bar.max = Math.max(1, batch.total);
+    bar.value = batch.done;
+    const failed = batch.failed.length ? ` · failed: ${batch.failed.join(", ")}` : "";
+    const took = batch.started_at != null && batch.ended_at != null ? ` (${formatDuration(batch.ended_at - batch.started_at)})` : "";
+    const end = batch.state === "COMPLETE" ? "" : ` · ${batch.state.toLowerCase()}${batch.error ? `: ${batch.error}` : ""}`;
+    box.dataset.kind = batch.failed.length || batch.state !== "COMPLETE" ? "error" : "ok";
+    text.textContent = `${action} all: ${batch.succeeded.length} ok${failed}${end}${took}`;
+  };
+  state.batches.set(batchId, { model, action, finish });
+  try {
+    await api("POST", `/api/models/${seg(model)}/${seg(action)}`, { batch_id: batchId });
+    poll = setInterval(finish, BATCH_POLL_MS);
+  } catch (err) {
+    if (err.status !== 401) showError(err);
+    release();
   }
 }
 

@@ -1,0 +1,301 @@
+"""Batches: one lifecycle action on every app of a model or of the fleet, run as a job.
+
+    submit   (container.batch) the plan, its apps fixed now, goes to KV as QUEUED and the job
+             to the batch work queue; the caller gets the status at once
+    run      a batch worker of some container-svc pulls it: RUNNING; each app's action,
+             `parallelism` at a time; each app's result is added to the status in KV
+             (revision-checked) before its event goes out; COMPLETE when every app is done,
+             whether its action worked or not (`failed` says which did not)
+    crash    a container-svc that dies mid-batch stops confirming the job: JetStream hands it
+             again, after `batch_ack_wait_s`, to a live or restarted container-svc, which
+             resumes it: apps with a result are not acted on again, apps that were in flight
+             are. After `batch_max_attempts` deliveries the batch ends FAILED, saying why.
+    shutdown the running batch is cancelled, QUEUED again and handed back at once
+    stop     (container.batch_stop) STOPPED in KV; the worker running it is told to cancel
+             it: actions in flight end, apps not begun are not acted on
+
+The queue, heartbeats and delivery counting are genfleet_common.jobs' JobWorker; a batch is
+not one app's job, so it has its own store and claims no app (each app's own action does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from container_svc.actions import Actions, new_id, refused
+from genfleet_common import subjects
+from genfleet_common.batches import BatchStore
+from genfleet_common.bus import Bus, encode
+from genfleet_common.errors import GenFleetError
+from genfleet_common.fleet import Fleet
+from genfleet_common.jobs import JobContext, JobWorker, Stopped, jobs_stream
+from genfleet_common.logs import get_logger
+from genfleet_common.messages import (
+    ActionRequest,
+    ActionResult,
+    AppSpec,
+    BatchEvent,
+    BatchJob,
+    BatchRequest,
+    BatchStatus,
+    JobState,
+)
+from genfleet_common.settings import Settings
+
+log = get_logger("container")
+
+# A fleet's worth of results must fit one KV value (1 MB by default): each failed app keeps
+# at most its share of this many characters of error detail.
+DETAIL_BUDGET = 400_000
+ENGINE_WAIT_S = 30.0
+
+
+class Batches:
+    def __init__(
+        self,
+        bus: Bus,
+        store: BatchStore,
+        fleet: Fleet,
+        actions: Actions,
+        settings: Settings,
+        worker_name: str,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.fleet = fleet
+        self.actions = actions
+        self.settings = settings
+        self.worker_name = worker_name
+        self.workers: list[JobWorker[BatchJob]] = []
+
+    async def start_workers(self) -> None:
+        """`batch_concurrency` workers on the one queue: each runs one batch at a time."""
+        for _ in range(max(1, self.settings.batch_concurrency)):
+            worker = JobWorker(
+                self.bus, self, BatchJob,
+                kind=subjects.BATCH,
+                stream=jobs_stream(subjects.BATCH_JOBS_STREAM, subjects.BATCH_JOB),
+                durable=subjects.BATCH_WORKERS,
+                ack_wait_s=self.settings.batch_ack_wait_s,
+                max_attempts=self.settings.batch_max_attempts,
+            )  # fmt: skip
+            await worker.start()
+            self.workers.append(worker)
+
+    async def stop_workers(self) -> None:
+        """Shutdown: running batches go back to the queue (see `requeue`)."""
+        await asyncio.gather(*(w.stop() for w in self.workers))
+
+    # --- the commands ----------------------------------------------------------------------
+    async def submit(self, req: BatchRequest) -> BatchStatus:
+        apps = list(self.fleet.model(req.model).apps) if req.model else self.fleet.apps()
+        self.actions.engine.require()  # nothing could run: say so now, not per app later
+        status = BatchStatus(
+            batch_id=req.batch_id or new_id(),
+            action=req.action,
+            model=req.model,
+            parallelism=req.parallelism or self.settings.batch_parallelism,
+            timeout_s=req.timeout_s,
+            wait_healthy=req.wait_healthy,
+            apps=[a.key for a in apps],
+            total=len(apps),
+        )
+        await self.store.add(status)
+        await self.bus.js.publish(subjects.BATCH_JOB, encode(BatchJob(batch_id=status.batch_id)))
+        await self._publish_state(status)
+        return status
+
+    async def stop(self, batch_id: str) -> BatchStatus:
+        def change(current: BatchStatus) -> BatchStatus | None:
+            if current.state.done:
+                return None
+            current.state, current.ended_at = JobState.STOPPED, time.time()
+            return current
+
+        status, changed = await self._update(batch_id, change)
+        await self.bus.nc.publish(subjects.control(subjects.BATCH, batch_id), b"stop")
+        if changed:
+            await self._publish_state(status)
+        return status
+
+    # --- the worker's side (genfleet_common.jobs.JobRunner) --------------------------------
+    async def run(self, job: BatchJob, attempt: int, ctx: JobContext) -> None:
+        try:
+            status = await self._claim(job.batch_id, attempt)
+        except GenFleetError as exc:  # its status expired: nothing to run
+            log.error("cannot claim batch", extra={"batch": job.batch_id, "error": exc.message})
+            return
+        if status is None:
+            return  # stopped while it waited
+        try:
+            await self._act_on_all(status)
+        except (asyncio.CancelledError, Stopped):
+            if ctx.shutting_down:
+                raise  # back to the queue: see requeue
+            await self._finish(job.batch_id, JobState.STOPPED, "")
+            return
+        except Exception as exc:
+            log.exception("batch failed", extra={"batch": job.batch_id})
+            await self._finish(job.batch_id, JobState.ERROR, f"{type(exc).__name__}: {exc}")
+            return
+        await self._finish(job.batch_id, JobState.COMPLETE, "")
+
+    async def requeue(self, job: BatchJob) -> None:
+        def change(current: BatchStatus) -> BatchStatus | None:
+            if current.state.done:
+                return None  # a stop that arrived meanwhile stands
+            current.state, current.worker = JobState.QUEUED, ""
+            current.error = "requeued: its container-svc stopped"
+            return current
+
+        status, changed = await self._update(job.batch_id, change)
+        if changed:
+            await self._publish_state(status)
+
+    async def give_up(self, job: BatchJob, attempts: int) -> None:
+        try:
+            status = await self.store.get(job.batch_id)
+        except GenFleetError:  # expired: nothing left to mark
+            return
+        why = (
+            f"the container-svc running this batch stopped answering {attempts - 1} times;"
+            f" {status.done} of {status.total} apps were done"
+        )
+        await self._finish(job.batch_id, JobState.FAILED, why)
+
+    # --- running ---------------------------------------------------------------------------
+    async def _claim(self, batch_id: str, attempt: int) -> BatchStatus | None:
+        note = f"resumed after its container-svc was lost (delivery {attempt})"
+        note = "" if attempt == 1 else note
+
+        def change(current: BatchStatus) -> BatchStatus | None:
+            if current.state.done:
+                return None
+            current.state, current.worker, current.attempt, current.error = (
+                JobState.RUNNING, self.worker_name, attempt, note,
+            )  # fmt: skip
+            current.started_at = current.started_at or time.time()
+            return current
+
+        status, changed = await self._update(batch_id, change)
+        if not changed:
+            return None
+        await self._publish_state(status)
+        return status
+
+    async def _act_on_all(self, status: BatchStatus) -> None:
+        """Every app without a result yet (all of them, unless resumed), `parallelism` at a
+        time. One app's failure stops nothing; a stop ends them all."""
+        # A container-svc that just started (and takes over a batch at once) waits for its
+        # engine's first container list; apps would be refused as "engine unavailable" else.
+        cache, engine = self.actions.cache, self.actions.engine
+        await cache.wait_for(lambda: engine.available and cache.synced, ENGINE_WAIT_S)
+        done = {f"{r.model}/app{r.app}" for r in status.results}
+        fleet = {a.key: a for a in self.fleet.apps()}
+        gate = asyncio.Semaphore(status.parallelism)
+
+        async def one(key: str) -> None:
+            async with gate:
+                result = await self._act(status, key, fleet.get(key))
+            await self._record(status, result)
+
+        tasks = [asyncio.create_task(one(key)) for key in status.apps if key not in done]
+        try:
+            await asyncio.gather(*tasks)
+        finally:  # a stop (or a bug) in one ends the others, and they are waited for
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _act(self, status: BatchStatus, key: str, app: AppSpec | None) -> ActionResult:
+        model, _, number = key.rpartition("/app")
+        single = ActionRequest(
+            model=model,
+            app=int(number),
+            action=status.action,
+            timeout_s=status.timeout_s,
+            wait_healthy=status.wait_healthy,
+            action_id=f"{status.batch_id}-{model}-{number}",
+        )
+        if app is None:  # the fleet changed under a resumed batch
+            return refused(single, "not_found", f"{key} is no longer in the fleet")
+        try:
+            return await self.actions.run(app, single)
+        except GenFleetError as err:  # refused: busy, port clash, engine unavailable
+            return refused(single, err.code.value, err.message, err.detail)
+        except Exception as exc:  # one app's surprise is not the batch's end
+            log.exception("batch action failed", extra={"batch": status.batch_id, "app": key})
+            return refused(single, "internal", f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _record(self, status: BatchStatus, result: ActionResult) -> None:
+        key = f"{result.model}/app{result.app}"
+        kept = _compact(result, status.total)
+
+        def change(current: BatchStatus) -> BatchStatus | None:
+            if current.state.done:
+                raise Stopped  # stopped (or given up) meanwhile: act on no more apps
+            if key in current.succeeded or key in current.failed:
+                return None
+            current.results.append(kept)
+            (current.succeeded if result.ok else current.failed).append(key)
+            current.done = len(current.results)
+            return current
+
+        now, changed = await self._update(status.batch_id, change)
+        if not changed:
+            return
+        await self.bus.publish(
+            subjects.event(subjects.BATCH, result.model, result.app),
+            BatchEvent(
+                batch_id=now.batch_id, action=now.action, state=now.state, model=result.model,
+                app=result.app, done=now.done, total=now.total, ok=result.ok,
+                error=result.error.message if result.error else "",
+            ),
+        )  # fmt: skip
+
+    async def _finish(self, batch_id: str, state: JobState, error: str) -> None:
+        def change(current: BatchStatus) -> BatchStatus | None:
+            if current.state.done:
+                return None  # a stop stands, with its own time
+            current.state, current.error, current.ended_at = state, error, time.time()
+            return current
+
+        status, changed = await self._update(batch_id, change)
+        if changed:
+            await self._publish_state(status)
+
+    async def _update(
+        self, batch_id: str, change: Callable[[BatchStatus], BatchStatus | None]
+    ) -> tuple[BatchStatus, bool]:
+        """The store's revision-checked update, and whether `change` changed anything."""
+        changed = False
+
+        def tracked(current: BatchStatus) -> BatchStatus | None:
+            nonlocal changed
+            new = change(current)
+            changed = new is not None
+            return new
+
+        return await self.store.update(batch_id, tracked), changed
+
+    async def _publish_state(self, status: BatchStatus) -> None:
+        await self.bus.publish(
+            subjects.event(subjects.BATCH, status.model),
+            BatchEvent(
+                batch_id=status.batch_id, action=status.action, state=status.state,
+                model=status.model, done=status.done, total=status.total, error=status.error,
+            ),
+        )  # fmt: skip
+
+
+def _compact(result: ActionResult, total: int) -> ActionResult:
+    """The result as the batch keeps it: no output, the error's detail cut to its share."""
+    error = result.error
+    if error is not None:
+        share = min(2000, max(200, DETAIL_BUDGET // max(total, 1)))
+        error = msgspec.structs.replace(error, detail=error.detail[-share:])
+    return msgspec.structs.replace(result, output="", error=error)
