@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 
 from ai_svc import requirements
 from ai_svc.llms import Llms
@@ -31,22 +32,14 @@ from genfleet_common.messages import (
 from genfleet_common.settings import Settings
 
 
+@dataclass
 class Handlers:
-    def __init__(
-        self,
-        bus: Bus,
-        jobs: Jobs[AnalysisJob, AnalysisStatus],
-        results: Results,
-        fleet: Fleet,
-        llms: Llms,
-        settings: Settings,
-    ) -> None:
-        self.bus = bus
-        self.jobs = jobs
-        self.results = results
-        self.fleet = fleet
-        self.llms = llms
-        self.settings = settings
+    bus: Bus
+    jobs: Jobs[AnalysisJob, AnalysisStatus]
+    results: Results
+    fleet: Fleet
+    llms: Llms
+    settings: Settings
 
     async def register(self) -> None:
         q = subjects.ANALYSIS_QUEUE

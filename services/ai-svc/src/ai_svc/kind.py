@@ -8,6 +8,7 @@ token) and what was checked until then stays its result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ai_svc import requirements
@@ -33,18 +34,16 @@ from genfleet_common.messages import (
 from genfleet_common.settings import Settings
 
 
+@dataclass
 class AnalysisKind(JobKind[AnalysisJob, AnalysisStatus]):
     name, noun = subjects.ANALYSIS, "analysis"
     job_type, status_type = AnalysisJob, AnalysisStatus
 
-    def __init__(
-        self, results: Results, cache: VerdictCache, fleet: Fleet, llms: Llms, settings: Settings
-    ) -> None:
-        self.results = results
-        self.cache = cache
-        self.fleet = fleet
-        self.llms = llms
-        self.settings = settings
+    results: Results
+    cache: VerdictCache
+    fleet: Fleet
+    llms: Llms
+    settings: Settings
 
     async def execute(self, job: AnalysisJob, run: Run[AnalysisStatus]) -> None:
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -54,23 +55,15 @@ DETAIL_BUDGET = 400_000
 ENGINE_WAIT_S = 30.0
 
 
+@dataclass
 class Batches:
-    def __init__(
-        self,
-        bus: Bus,
-        store: BatchStore,
-        fleet: Fleet,
-        actions: Actions,
-        settings: Settings,
-        worker_name: str,
-    ) -> None:
-        self.bus = bus
-        self.store = store
-        self.fleet = fleet
-        self.actions = actions
-        self.settings = settings
-        self.worker_name = worker_name
-        self.workers: list[JobWorker[BatchJob]] = []
+    bus: Bus
+    store: BatchStore
+    fleet: Fleet
+    actions: Actions
+    settings: Settings
+    worker_name: str
+    workers: list[JobWorker[BatchJob]] = field(default_factory=list, init=False)
 
     async def start_workers(self) -> None:
         """`batch_concurrency` workers on the one queue: each runs one batch at a time."""

@@ -3,6 +3,8 @@ registry, then asks the status cache, the actions, the logs or the system."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from container_svc.actions import Actions
 from container_svc.batches import Batches
 from container_svc.engine import Engine
@@ -32,22 +34,14 @@ from genfleet_common.messages import (
 )
 
 
+@dataclass
 class Handlers:
-    def __init__(
-        self,
-        fleet: Fleet,
-        engine: Engine,
-        cache: StatusCache,
-        actions: Actions,
-        batches: Batches,
-        logs: Logs,
-    ) -> None:
-        self.fleet = fleet
-        self.engine = engine
-        self.cache = cache
-        self.actions = actions
-        self.batches = batches
-        self.logs = logs
+    fleet: Fleet
+    engine: Engine
+    cache: StatusCache
+    actions: Actions
+    batches: Batches
+    logs: Logs
 
     async def register(self, bus: Bus) -> None:
         q = subjects.CONTAINER_QUEUE

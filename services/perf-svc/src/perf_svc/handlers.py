@@ -5,6 +5,7 @@ in KV, the work in the queue, the results in the object store."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 import nats.js.errors
 from nats.js.object_store import ObjectStore
@@ -42,20 +43,13 @@ def check_limits(req: PerfRequest, settings: Settings) -> None:
         raise InvalidInput("wait_max_s must not be below wait_min_s")
 
 
+@dataclass
 class Handlers:
-    def __init__(
-        self,
-        bus: Bus,
-        jobs: Jobs[PerfJob, PerfStatus],
-        results: ObjectStore,
-        fleet: Fleet,
-        settings: Settings,
-    ) -> None:
-        self.bus = bus
-        self.jobs = jobs
-        self.results = results
-        self.fleet = fleet
-        self.settings = settings
+    bus: Bus
+    jobs: Jobs[PerfJob, PerfStatus]
+    results: ObjectStore
+    fleet: Fleet
+    settings: Settings
 
     async def register(self) -> None:
         q = subjects.PERF_QUEUE

@@ -10,6 +10,7 @@ On shutdown the test is abandoned at once and its job requeued.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from nats.js.object_store import ObjectStore
 
@@ -34,15 +35,15 @@ from perf_svc.results import build_result, unreachable
 from perf_svc.store import store_result
 
 
+@dataclass
 class PerfKind(JobKind[PerfJob, PerfStatus]):
     name, noun = subjects.PERF, "load test"
     job_type, status_type = PerfJob, PerfStatus
 
-    def __init__(self, bus: Bus, results: ObjectStore, fleet: Fleet, settings: Settings) -> None:
-        self.bus = bus
-        self.results = results
-        self.fleet = fleet
-        self.settings = settings
+    bus: Bus
+    results: ObjectStore
+    fleet: Fleet
+    settings: Settings
 
     async def execute(self, job: PerfJob, run: Run[PerfStatus]) -> None:
         status = run.status

@@ -7,6 +7,8 @@ A scan runs the chosen analyzers (scan_svc.scan) and, however it ends, stores it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nats.js.object_store import ObjectStore
 
 from genfleet_common import subjects
@@ -32,23 +34,16 @@ from scan_svc.scan import Scan
 from scan_svc.toolbox import Toolbox
 
 
+@dataclass
 class ScanKind(JobKind[ScanJob, ScanStatus]):
     name, noun = subjects.SCAN, "scan"
     job_type, status_type = ScanJob, ScanStatus
 
-    def __init__(
-        self,
-        bus: Bus,
-        reports: ObjectStore,
-        fleet: Fleet,
-        toolbox: Toolbox,
-        tool_timeout_s: float,
-    ) -> None:
-        self.bus = bus
-        self.reports = reports
-        self.fleet = fleet
-        self.toolbox = toolbox
-        self.tool_timeout_s = tool_timeout_s
+    bus: Bus
+    reports: ObjectStore
+    fleet: Fleet
+    toolbox: Toolbox
+    tool_timeout_s: float
 
     async def execute(self, job: ScanJob, run: Run[ScanStatus]) -> None:
         scan = Scan(
