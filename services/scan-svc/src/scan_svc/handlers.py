@@ -24,15 +24,11 @@ from genfleet_common.messages import (
     ScanRequest,
     ScanState,
     ScanStatus,
+    ToolList,
 )
 from scan_svc.targets import choose_urls
 from scan_svc.toolbox import Toolbox
 from scan_svc.worker import ScanStore, publish_status
-
-
-class ToolList(Empty, kw_only=True):
-    static: list[str]
-    dast: list[str]
 
 
 class Handlers:
