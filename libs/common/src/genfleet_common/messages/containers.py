@@ -82,8 +82,7 @@ EventTag = Annotated[str, Meta(max_length=128, pattern=r"^[A-Za-z0-9._:-]*$")]
 
 
 class ActionOptions(Message, kw_only=True):
-    """How to run one app's action: the HTTP body of POST /api/apps/{model}/{app}/{action}
-    (the app and the action are in its path)."""
+    """How to run one app's action (the body of POST /api/apps/{model}/{app}/{action})."""
 
     timeout_s: Seconds | None = None  # default per action from settings
     wait_healthy: bool = True  # after start/restart/rebuild

@@ -26,18 +26,9 @@ from genfleet_common.messages import (
     BatchRequest,
     BatchResult,
     Empty,
+    ModelOverview,
     StatusRequest,
 )
-
-
-class ModelSummary(msgspec.Struct, kw_only=True):
-    name: str
-    display_name: str
-    color: str
-    apps: int
-    running: int
-    partial: int
-    stopped: int
 
 
 # Slim views of FleetInfo and StatusReply: only the fields a summary needs are decoded.
@@ -70,7 +61,7 @@ class _Batch(msgspec.Struct):
     failed: list[str]
 
 
-def summarize(fleet: _Fleet, status: _Status) -> list[ModelSummary]:
+def summarize(fleet: _Fleet, status: _Status) -> list[ModelOverview]:
     counts: dict[str, dict[AppState, int]] = {}
     for app in status.apps:
         per = counts.setdefault(app.model, {})
@@ -79,7 +70,7 @@ def summarize(fleet: _Fleet, status: _Status) -> list[ModelSummary]:
     for m in fleet.models:
         per = counts.get(m.name, {})
         out.append(
-            ModelSummary(
+            ModelOverview(
                 name=m.name,
                 display_name=m.display_name,
                 color=m.color,
@@ -101,7 +92,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         "/api/models",
         tags=tags,
         dependencies=viewer,
-        responses=answers(list[ModelSummary], 401, 403, 503, 504),
+        responses=answers(list[ModelOverview], 401, 403, 503, 504),
     )
     async def models() -> Response:
         """Every model with its display name, colour, app count and apps per state."""
