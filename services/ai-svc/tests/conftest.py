@@ -26,7 +26,13 @@ from ai_svc.service import AiService
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import AnalysisEvent, JobRef, AnalysisRequest, AnalysisResult, AnalysisStatus
+from genfleet_common.messages import (
+    AnalysisEvent,
+    JobRef,
+    AnalysisRequest,
+    AnalysisResult,
+    AnalysisStatus,
+)
 from genfleet_common.natsserver import EmbeddedNats, free_port
 from genfleet_common.process import kill_group
 from genfleet_common.settings import Settings
@@ -122,7 +128,9 @@ async def ai_bus(ai_service: AiService, ai_nats: EmbeddedNats) -> AsyncIterator[
 class Run:
     """One analysis as a user sees it: its events as they came, its end state, its result."""
 
-    def __init__(self, status: AnalysisStatus, events: list[AnalysisEvent], result: AnalysisResult) -> None:
+    def __init__(
+        self, status: AnalysisStatus, events: list[AnalysisEvent], result: AnalysisResult
+    ) -> None:
         self.status = status
         self.events = events
         self.result = result
@@ -135,14 +143,18 @@ async def analyse(bus: Bus, request: AnalysisRequest, timeout_s: float = 600) ->
     async def on_event(msg: object) -> None:
         events.append(decoder.decode(msg.data))  # type: ignore[attr-defined]
 
-    sub = await bus.nc.subscribe(subjects.event(subjects.ANALYSIS, request.model, request.app), cb=on_event)
+    sub = await bus.nc.subscribe(
+        subjects.event(subjects.ANALYSIS, request.model, request.app), cb=on_event
+    )
     try:
         status = await bus.request(subjects.ANALYSIS_START, request, AnalysisStatus, timeout=30)
         ref = JobRef(analysis_id=status.analysis_id)
         async with asyncio.timeout(timeout_s):
             while not status.state.done:
                 await asyncio.sleep(0.2)
-                status = await bus.request(subjects.ANALYSIS_STATUS, ref, AnalysisStatus, timeout=10)
+                status = await bus.request(
+                    subjects.ANALYSIS_STATUS, ref, AnalysisStatus, timeout=10
+                )
         result = await bus.request(subjects.ANALYSIS_RESULT, ref, AnalysisResult, timeout=10)
         await asyncio.sleep(0.2)  # the final event follows the final write
     finally:

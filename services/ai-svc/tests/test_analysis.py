@@ -44,7 +44,9 @@ TWO = ["general-2", "specific-1"]  # SQLite storage; POST /api/tasks
 
 
 async def test_real_analysis_with_the_local_model(ai_bus: Bus) -> None:
-    run = await analyse(ai_bus, AnalysisRequest(model=MODEL, app=1, requirements=TWO, use_cache=False))
+    run = await analyse(
+        ai_bus, AnalysisRequest(model=MODEL, app=1, requirements=TWO, use_cache=False)
+    )
     s = run.status
     assert s.state == JobState.COMPLETE, s.error
     assert s.backend == Backend.GPT4ALL and s.llm_id == "gpt4all:SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -78,7 +80,9 @@ async def test_real_analysis_with_the_local_model(ai_bus: Bus) -> None:
         subjects.ANALYSIS_HISTORY, AppRef(model=MODEL, app=1), AnalysisHistory, timeout=10
     )
     assert history.analyses[0].analysis_id == s.analysis_id
-    latest = await ai_bus.request(subjects.ANALYSIS_LATEST, LatestRequest(), AnalysisLatest, timeout=10)
+    latest = await ai_bus.request(
+        subjects.ANALYSIS_LATEST, LatestRequest(), AnalysisLatest, timeout=10
+    )
     mine_latest = latest.analyses[f"{MODEL}/app1"]
     assert mine_latest.analysis_id == s.analysis_id and mine_latest.counts == s.counts
 
@@ -108,7 +112,9 @@ async def test_an_answer_that_cannot_be_the_json_ends_failed_with_the_raw_answer
     short, re-asked, and recorded as failed with what it wrote. No verdict is guessed."""
     run = await analyse(
         ai_bus,
-        AnalysisRequest(model=MODEL, app=1, requirements=["general-1"], max_tokens=16, use_cache=False),
+        AnalysisRequest(
+            model=MODEL, app=1, requirements=["general-1"], max_tokens=16, use_cache=False
+        ),
     )
     assert run.status.state == JobState.COMPLETE
     (r,) = run.result.results
@@ -141,7 +147,9 @@ async def test_models_are_listed(ai_bus: Bus) -> None:
 
 
 async def test_a_missing_model_file_is_unavailable(ai_bus: Bus) -> None:
-    run = await analyse(ai_bus, AnalysisRequest(model=MODEL, app=1, llm="missing.gguf", requirements=TWO))
+    run = await analyse(
+        ai_bus, AnalysisRequest(model=MODEL, app=1, llm="missing.gguf", requirements=TWO)
+    )
     assert run.status.state == JobState.UNAVAILABLE
     assert "does not exist" in run.status.error
     assert [r.status for r in run.result.results] == [VerdictStatus.UNAVAILABLE] * 2
@@ -192,17 +200,22 @@ async def test_an_unreachable_server_is_unavailable(ai_fleet: Path) -> None:
 
 async def test_stop_ends_a_running_analysis(ai_bus: Bus) -> None:
     status = await ai_bus.request(
-        subjects.ANALYSIS_START, AnalysisRequest(model=MODEL, app=2, use_cache=False), AnalysisStatus, timeout=30
+        subjects.ANALYSIS_START,
+        AnalysisRequest(model=MODEL, app=2, use_cache=False),
+        AnalysisStatus,
+        timeout=30,
     )
     with pytest.raises(Busy):
-        await ai_bus.request(subjects.ANALYSIS_START, AnalysisRequest(model=MODEL, app=2), AnalysisStatus, timeout=30)
+        await ai_bus.request(
+            subjects.ANALYSIS_START, AnalysisRequest(model=MODEL, app=2), AnalysisStatus, timeout=30
+        )
     ref = JobRef(analysis_id=status.analysis_id)
     stopped = await ai_bus.request(subjects.ANALYSIS_STOP, ref, AnalysisStatus, timeout=10)
     assert stopped.state == JobState.STOPPED
     await asyncio.sleep(1)
-    assert (await ai_bus.request(subjects.ANALYSIS_STATUS, ref, AnalysisStatus, timeout=10)).state == (
-        JobState.STOPPED
-    )
+    assert (
+        await ai_bus.request(subjects.ANALYSIS_STATUS, ref, AnalysisStatus, timeout=10)
+    ).state == (JobState.STOPPED)
 
 
 @pytest.mark.parametrize(
@@ -238,12 +251,20 @@ async def test_bad_requests_get_typed_errors(
 async def test_unknown_analysis_is_not_found(ai_bus: Bus) -> None:
     for subject in (subjects.ANALYSIS_STATUS, subjects.ANALYSIS_RESULT, subjects.ANALYSIS_STOP):
         with pytest.raises(NotFound):
-            await ai_bus.request(subject, JobRef(analysis_id="0123abcd"), AnalysisStatus, timeout=10)
+            await ai_bus.request(
+                subject, JobRef(analysis_id="0123abcd"), AnalysisStatus, timeout=10
+            )
     with pytest.raises(NotFound):
         await ai_bus.request(
-            subjects.ANALYSIS_SUMMARY, AnalysisSummaryRequest(model="no-such-model"), AnalysisSummary, timeout=10
+            subjects.ANALYSIS_SUMMARY,
+            AnalysisSummaryRequest(model="no-such-model"),
+            AnalysisSummary,
+            timeout=10,
         )
     with pytest.raises(NotFound):
         await ai_bus.request(
-            subjects.ANALYSIS_LATEST, LatestRequest(model="no-such-model"), AnalysisLatest, timeout=10
+            subjects.ANALYSIS_LATEST,
+            LatestRequest(model="no-such-model"),
+            AnalysisLatest,
+            timeout=10,
         )

@@ -18,16 +18,16 @@ from genfleet_common.bus import Bus
 from genfleet_common.errors import Busy, Conflict, NotFound
 from genfleet_common.messages import (
     AppRef,
+    JobRef,
+    JobState,
     LatestRequest,
     PerfCompareRequest,
     PerfComparison,
     PerfEvent,
     PerfHistory,
     PerfLatest,
-    PerfRef,
     PerfRequest,
     PerfResult,
-    PerfState,
     PerfStatus,
 )
 from genfleet_common.natsserver import EmbeddedNats
@@ -50,7 +50,7 @@ async def wait_done(bus: Bus, test_id: str, timeout_s: float = 120) -> PerfStatu
     async with asyncio.timeout(timeout_s):
         while True:
             status = await bus.request(
-                subjects.PERF_STATUS, PerfRef(test_id=test_id), PerfStatus, timeout=5
+                subjects.PERF_STATUS, JobRef(job_id=test_id), PerfStatus, timeout=5
             )
             if status.done:
                 return status
@@ -58,7 +58,7 @@ async def wait_done(bus: Bus, test_id: str, timeout_s: float = 120) -> PerfStatu
 
 
 async def result(bus: Bus, test_id: str) -> PerfResult:
-    return await bus.request(subjects.PERF_RESULT, PerfRef(test_id=test_id), PerfResult, timeout=5)
+    return await bus.request(subjects.PERF_RESULT, JobRef(job_id=test_id), PerfResult, timeout=5)
 
 
 def served(target: RunningApp, needle: str) -> int:
@@ -88,10 +88,10 @@ async def test_a_load_test_counts_what_the_app_served(
     started = await start(
         bus, running_app, users=users, spawn_rate=20, duration_s=4, endpoints=endpoints
     )
-    assert started.state == PerfState.STARTING and started.url.endswith(":3121/")
+    assert started.state == JobState.QUEUED and started.url.endswith(":3121/")
     done = await wait_done(bus, started.test_id)
     await sub.unsubscribe()
-    assert done.state == PerfState.COMPLETE, done.error
+    assert done.state == JobState.COMPLETE, done.error
     res = await result(bus, done.test_id)
     totals = res.totals
     assert totals is not None and done.summary == totals
@@ -118,8 +118,8 @@ async def test_a_load_test_counts_what_the_app_served(
     assert [s.t for s in res.series] == sorted(s.t for s in res.series)
     assert max(s.users for s in res.series) == users
     # live: RUNNING events each with the newest sample, then COMPLETE
-    live = [e for e in events if e.state == PerfState.RUNNING and e.last is not None]
-    assert len(live) >= 3 and events[-1].state == PerfState.COMPLETE
+    live = [e for e in events if e.state == JobState.RUNNING and e.last is not None]
+    assert len(live) >= 3 and events[-1].state == JobState.COMPLETE
     # charts stored beside the result
     store = await bus.js.object_store(subjects.PERF_RESULTS_BUCKET)
     assert res.charts == ["rps", "latency", "users"]
@@ -138,7 +138,7 @@ async def test_a_load_test_counts_what_the_app_served(
         subjects.PERF_LATEST, LatestRequest(model=running_app.model), PerfLatest, timeout=5
     )
     mine = latest.tests[f"{running_app.model}/app{running_app.app}"]
-    assert mine.test_id == done.test_id and mine.state == PerfState.COMPLETE
+    assert mine.test_id == done.test_id and mine.state == JobState.COMPLETE
     assert mine.summary == totals
     assert all(key.startswith(f"{running_app.model}/") for key in latest.tests)
 
@@ -154,19 +154,19 @@ async def test_a_stop_ends_the_test_early_with_the_stats_so_far(
     async with asyncio.timeout(60):  # until Locust really runs and has counted requests
         while True:
             status = await bus.request(
-                subjects.PERF_STATUS, PerfRef(test_id=started.test_id), PerfStatus, timeout=5
+                subjects.PERF_STATUS, JobRef(job_id=started.test_id), PerfStatus, timeout=5
             )
             if status.last is not None and status.last.requests > 0:
                 break
             await asyncio.sleep(0.2)
     stopped = await bus.request(
-        subjects.PERF_STOP, PerfRef(test_id=started.test_id), PerfStatus, timeout=5
+        subjects.PERF_STOP, JobRef(job_id=started.test_id), PerfStatus, timeout=5
     )
-    assert stopped.state == PerfState.STOPPED
+    assert stopped.state == JobState.STOPPED
     async with asyncio.timeout(30):  # the worker records Locust's partial result
         while (final := await wait_done(bus, started.test_id)).summary is None:
             await asyncio.sleep(0.2)
-    assert final.state == PerfState.STOPPED and final.error == ""
+    assert final.state == JobState.STOPPED and final.error == ""
     assert time.monotonic() - begun < 45  # well before the 60 s it was asked to run
     res = await result(bus, started.test_id)
     assert res.totals is not None and res.totals.requests >= status.last.requests
@@ -177,7 +177,7 @@ async def test_a_stop_ends_the_test_early_with_the_stats_so_far(
     )
     assert leftover.stdout.strip() == ""
     again = await start(bus, running_app, users=1, spawn_rate=5, duration_s=2)
-    assert (await wait_done(bus, again.test_id)).state == PerfState.COMPLETE
+    assert (await wait_done(bus, again.test_id)).state == JobState.COMPLETE
     cmp = await bus.request(
         subjects.PERF_COMPARE,
         PerfCompareRequest(a=started.test_id, b=again.test_id),
@@ -230,10 +230,10 @@ async def test_a_stopped_or_unknown_app_is_refused(
             await bus.request(
                 subjects.PERF_START, PerfRequest(model=model, app=app), PerfStatus, timeout=10
             )
-    with pytest.raises(NotFound, match="no perf test"):
-        await bus.request(subjects.PERF_STATUS, PerfRef(test_id="nope"), PerfStatus, timeout=5)
+    with pytest.raises(NotFound, match="no load test"):
+        await bus.request(subjects.PERF_STATUS, JobRef(job_id="nope"), PerfStatus, timeout=5)
     with pytest.raises(NotFound):
-        await bus.request(subjects.PERF_RESULT, PerfRef(test_id="nope"), PerfResult, timeout=5)
+        await bus.request(subjects.PERF_RESULT, JobRef(job_id="nope"), PerfResult, timeout=5)
     with pytest.raises(NotFound):
         await bus.request(
             subjects.PERF_LATEST, LatestRequest(model="no-such-model"), PerfLatest, timeout=5

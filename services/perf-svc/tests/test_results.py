@@ -7,10 +7,10 @@ import pytest
 
 from genfleet_common.messages import (
     EndpointStats,
+    JobState,
     PerfError,
     PerfResult,
     PerfSample,
-    PerfState,
     PerfStatus,
 )
 from perf_svc.charts import CHARTS, render_charts
@@ -26,7 +26,7 @@ def stats(name: str, requests: int, rps: float, p95: float, failures: int = 0) -
 
 
 def result(test_id: str, totals: EndpointStats, *endpoints: EndpointStats) -> PerfResult:
-    status = PerfStatus(test_id=test_id, model="m", app=1, state=PerfState.COMPLETE)
+    status = PerfStatus(test_id=test_id, model="m", app=1, state=JobState.COMPLETE)
     return PerfResult(status=status, totals=totals, endpoints=list(endpoints), errors=[], series=[])
 
 

@@ -18,7 +18,7 @@ import pytest
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import PerfRef, PerfRequest, PerfState, PerfStatus
+from genfleet_common.messages import JobRef, JobState, PerfRequest, PerfStatus
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import make_settings
 
@@ -37,14 +37,14 @@ def locust_children() -> list[psutil.Process]:
 
 
 async def status_of(bus: Bus, test_id: str) -> PerfStatus:
-    return await bus.request(subjects.PERF_STATUS, PerfRef(test_id=test_id), PerfStatus, timeout=5)
+    return await bus.request(subjects.PERF_STATUS, JobRef(job_id=test_id), PerfStatus, timeout=5)
 
 
 async def running_on(bus: Bus, test_id: str, not_worker: str = "") -> PerfStatus:
     async with asyncio.timeout(60):
         while True:
             status = await status_of(bus, test_id)
-            if status.state == PerfState.RUNNING and status.last and status.worker != not_worker:
+            if status.state == JobState.RUNNING and status.last and status.worker != not_worker:
                 return status
             await asyncio.sleep(0.2)
 
@@ -92,12 +92,12 @@ async def test_sigterm_requeues_the_test_to_another_worker(
             assert second.attempt == 2
             assert len(locust_children()) == 1  # the first worker's Locust ended with it
             await bus.request(
-                subjects.PERF_STOP, PerfRef(test_id=started.test_id), PerfStatus, timeout=5
+                subjects.PERF_STOP, JobRef(job_id=started.test_id), PerfStatus, timeout=5
             )
             async with asyncio.timeout(30):
                 while (final := await status_of(bus, started.test_id)).summary is None:
                     await asyncio.sleep(0.2)
-            assert final.state == PerfState.STOPPED and final.summary.requests > 0
+            assert final.state == JobState.STOPPED and final.summary.requests > 0
             async with asyncio.timeout(15):
                 while locust_children():
                     await asyncio.sleep(0.2)

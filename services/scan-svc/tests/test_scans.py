@@ -21,14 +21,15 @@ from genfleet_common.errors import ActionTimeout, Busy, InvalidInput, NotFound, 
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     AppRef,
+    JobRef,
+    JobState,
     LatestRequest,
     ScanEvent,
     ScanHistory,
     ScanLatest,
-    ScanRef,
+    ScanPhase,
     ScanReport,
     ScanRequest,
-    ScanState,
     ScanStatus,
     ToolStatus,
 )
@@ -66,11 +67,11 @@ async def scan_status(bus: Bus, scan_id: str) -> ScanStatus:
     for _ in range(3):
         try:
             return await bus.request(
-                subjects.SCAN_STATUS, ScanRef(scan_id=scan_id), ScanStatus, timeout=5
+                subjects.SCAN_STATUS, JobRef(job_id=scan_id), ScanStatus, timeout=5
             )
         except (ActionTimeout, ServiceUnavailable):
             await asyncio.sleep(0.5)
-    return await bus.request(subjects.SCAN_STATUS, ScanRef(scan_id=scan_id), ScanStatus, timeout=5)
+    return await bus.request(subjects.SCAN_STATUS, JobRef(job_id=scan_id), ScanStatus, timeout=5)
 
 
 async def wait_done(bus: Bus, scan_id: str, timeout_s: float = 120) -> ScanStatus:
@@ -96,10 +97,10 @@ async def test_a_scan_runs_to_complete_with_reports_and_history(
     started = await bus.request(
         subjects.SCAN_START, ScanRequest(model=model, app=app, tools=STATIC), ScanStatus, timeout=10
     )
-    assert started.state == ScanState.STARTING and started.tools == STATIC
+    assert started.state == JobState.QUEUED and started.tools == STATIC
     done = await wait_done(bus, started.scan_id)
     await sub.unsubscribe()
-    assert done.state == ScanState.COMPLETE, done.error
+    assert done.state == JobState.COMPLETE, done.error
     assert done.progress == 100 and done.counts.high >= 1
     assert (
         done.started_at is not None
@@ -107,9 +108,10 @@ async def test_a_scan_runs_to_complete_with_reports_and_history(
         and done.ended_at >= done.started_at
     )
     assert set(done.tool_status) == set(STATIC)
-    assert done.tool_status["bandit"] == ToolStatus.FINDINGS.value
+    assert done.tool_status["bandit"] == ToolStatus.FINDINGS and not done.tools_running
     states = [e.state for e in events]
-    assert ScanState.SCANNING in states and states[-1] == ScanState.COMPLETE
+    assert JobState.RUNNING in states and states[-1] == JobState.COMPLETE
+    assert ScanPhase.SCANNING in [e.phase for e in events] and done.phase == ScanPhase.NONE
     progress = [e.progress for e in events]
     assert progress == sorted(progress)  # it only goes forward
 
@@ -129,7 +131,7 @@ async def test_a_scan_runs_to_complete_with_reports_and_history(
         subjects.SCAN_LATEST, LatestRequest(model=model), ScanLatest, timeout=5
     )
     assert latest.scans[f"{model}/app{app}"].scan_id == done.scan_id
-    assert latest.scans[f"{model}/app{app}"].state == ScanState.COMPLETE
+    assert latest.scans[f"{model}/app{app}"].state == JobState.COMPLETE
     assert all(key.startswith(f"{model}/") for key in latest.scans)  # that model's apps only
 
 
@@ -146,14 +148,14 @@ async def test_a_second_scan_of_a_busy_app_is_refused(
             subjects.SCAN_START, ScanRequest(model=model, app=app), ScanStatus, timeout=10
         )
     done = await wait_done(bus, first.scan_id)
-    assert done.state == ScanState.COMPLETE and done.counts.high == 0  # a clean app
+    assert done.state == JobState.COMPLETE and done.counts.high == 0  # a clean app
     again = await bus.request(  # the app is free again
         subjects.SCAN_START,
         ScanRequest(model=model, app=app, tools=["bandit"]),
         ScanStatus,
         timeout=10,
     )
-    assert (await wait_done(bus, again.scan_id)).state == ScanState.COMPLETE
+    assert (await wait_done(bus, again.scan_id)).state == JobState.COMPLETE
 
 
 def tool_processes() -> list[psutil.Process]:
@@ -183,16 +185,16 @@ async def test_a_stopped_scan_ends_its_tools(
         while not tool_processes():
             await asyncio.sleep(0.02)
     stopped = await bus.request(
-        subjects.SCAN_STOP, ScanRef(scan_id=started.scan_id), ScanStatus, timeout=10
+        subjects.SCAN_STOP, JobRef(job_id=started.scan_id), ScanStatus, timeout=10
     )
-    assert stopped.state == ScanState.STOPPED
+    assert stopped.state == JobState.STOPPED
     async with asyncio.timeout(10):
         while tool_processes():
             await asyncio.sleep(0.05)
     final = await wait_done(bus, started.scan_id)
-    assert final.state == ScanState.STOPPED and final.ended_at is not None
+    assert final.state == JobState.STOPPED and final.ended_at is not None
     await asyncio.sleep(0.5)
-    assert (await wait_done(bus, started.scan_id)).state == ScanState.STOPPED  # not overwritten
+    assert (await wait_done(bus, started.scan_id)).state == JobState.STOPPED  # not overwritten
 
 
 async def test_bad_requests_are_refused(scanning: tuple[ScanService, Bus, EmbeddedNats]) -> None:
@@ -220,7 +222,7 @@ async def test_bad_requests_are_refused(scanning: tuple[ScanService, Bus, Embedd
         )
     with pytest.raises(NotFound):
         await bus.request(
-            subjects.SCAN_STATUS, ScanRef(scan_id="doesnotexist"), ScanStatus, timeout=10
+            subjects.SCAN_STATUS, JobRef(job_id="doesnotexist"), ScanStatus, timeout=10
         )
     raw = await bus.nc.request(subjects.SCAN_START, b'{"model": "../etc", "app": 1}', timeout=5)
     assert b'"invalid"' in raw.data
@@ -254,9 +256,9 @@ async def first_worker(bus: Bus, scan_id: str) -> tuple[ScanStatus, int]:
     async with asyncio.timeout(60):
         while True:
             status = await bus.request(
-                subjects.SCAN_STATUS, ScanRef(scan_id=scan_id), ScanStatus, timeout=5
+                subjects.SCAN_STATUS, JobRef(job_id=scan_id), ScanStatus, timeout=5
             )
-            if status.worker and status.state == ScanState.SCANNING:
+            if status.worker and status.state == JobState.RUNNING:
                 return status, int(status.worker.split("-")[-2])  # name: host-pid-n
             await asyncio.sleep(0.02)
 
@@ -279,7 +281,7 @@ async def test_a_killed_workers_scan_completes_on_another(
             running, pid = await first_worker(bus, started.scan_id)
             os.kill(pid, signal.SIGKILL)  # no goodbye, no nak: only the missing acks tell
             done = await wait_done(bus, started.scan_id, timeout_s=120)
-            assert done.state == ScanState.COMPLETE
+            assert done.state == JobState.COMPLETE
             assert done.attempt == 2 and done.worker != running.worker
             assert "taken over" in done.error
         finally:
@@ -310,7 +312,7 @@ async def test_a_scan_whose_workers_keep_dying_ends_failed(
             _, pid = await first_worker(bus, started.scan_id)
             os.kill(pid, signal.SIGKILL)
             done = await wait_done(bus, started.scan_id, timeout_s=60)
-            assert done.state == ScanState.FAILED
+            assert done.state == JobState.FAILED
             assert "stopped answering" in done.error
         finally:
             await bus.close()
@@ -341,7 +343,7 @@ async def test_a_worker_stopped_mid_scan_exits_and_requeues_its_job(
             stopping.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(stopping.wait, 20) == 0
             done = await wait_done(bus, started.scan_id, timeout_s=60)
-            assert done.state == ScanState.COMPLETE and done.worker != running.worker
+            assert done.state == JobState.COMPLETE and done.worker != running.worker
         finally:
             await bus.close()
             for w in workers:

@@ -59,7 +59,9 @@ class Handlers:
         await self.bus.serve(subjects.ANALYSIS_STOP, JobRef, self.stop, queue=q)
         await self.bus.serve(subjects.ANALYSIS_RESULT, JobRef, self.result, queue=q)
         await self.bus.serve(subjects.ANALYSIS_HISTORY, AppRef, self.history, queue=q)
-        await self.bus.serve(subjects.ANALYSIS_SUMMARY, AnalysisSummaryRequest, self.summary, queue=q)
+        await self.bus.serve(
+            subjects.ANALYSIS_SUMMARY, AnalysisSummaryRequest, self.summary, queue=q
+        )
         await self.bus.serve(subjects.ANALYSIS_LLMS, Empty, self.models, queue=q)
         await self.bus.serve(subjects.ANALYSIS_LATEST, LatestRequest, self.latest, queue=q)
 

@@ -57,7 +57,9 @@ class Results:
             ) from exc
         return _result.decode(entry.value or b"")
 
-    async def summaries(self, model: str | None) -> tuple[list[AppAnalysisSummary], list[ModelAnalysisSummary]]:
+    async def summaries(
+        self, model: str | None
+    ) -> tuple[list[AppAnalysisSummary], list[ModelAnalysisSummary]]:
         prefix = f"summary.{model}." if model else "summary."
         apps: list[AppAnalysisSummary] = []
         # one watcher reads every current summary and ends (None) once it has them all

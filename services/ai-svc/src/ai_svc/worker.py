@@ -51,7 +51,8 @@ async def publish_status(
     bus: Bus, status: AnalysisStatus, result: RequirementResult | None = None
 ) -> None:
     await bus.publish(
-        subjects.event(subjects.ANALYSIS, status.model, status.app), AnalysisEvent(status=status, result=result)
+        subjects.event(subjects.ANALYSIS, status.model, status.app),
+        AnalysisEvent(status=status, result=result),
     )
 
 

@@ -1,31 +1,26 @@
-"""perf-svc's bus commands: start, status, stop, result, history, compare, latest. Any replica
-answers any of them: the state is in KV, the work in the queue, the results in the object
-store."""
+"""perf-svc's own bus commands: start, result, compare (status, stop, history and latest are the
+generic job commands of genfleet_common.jobs). Any replica answers any of them: the state is
+in KV, the work in the queue, the results in the object store."""
 
 from __future__ import annotations
 
 import secrets
-import time
 
 import nats.js.errors
 from nats.js.object_store import ObjectStore
 
 from genfleet_common import subjects
-from genfleet_common.bus import Bus, encode
+from genfleet_common.bus import Bus
 from genfleet_common.errors import Conflict, InvalidInput, NotFound
 from genfleet_common.fleet import Fleet
+from genfleet_common.jobs import Jobs
 from genfleet_common.messages import (
-    AppRef,
-    LatestRequest,
+    JobRef,
     PerfCompareRequest,
     PerfComparison,
-    PerfHistory,
     PerfJob,
-    PerfLatest,
-    PerfRef,
     PerfRequest,
     PerfResult,
-    PerfState,
     PerfStatus,
 )
 from genfleet_common.settings import Settings
@@ -33,7 +28,6 @@ from genfleet_common.targets import part_running, part_url
 from perf_svc.plan import DEFAULT_ENDPOINTS
 from perf_svc.results import compare
 from perf_svc.store import load_result
-from perf_svc.worker import PerfStore, publish_status
 
 
 def check_limits(req: PerfRequest, settings: Settings) -> None:
@@ -50,10 +44,15 @@ def check_limits(req: PerfRequest, settings: Settings) -> None:
 
 class Handlers:
     def __init__(
-        self, bus: Bus, store: PerfStore, results: ObjectStore, fleet: Fleet, settings: Settings
+        self,
+        bus: Bus,
+        jobs: Jobs[PerfJob, PerfStatus],
+        results: ObjectStore,
+        fleet: Fleet,
+        settings: Settings,
     ) -> None:
         self.bus = bus
-        self.store = store
+        self.jobs = jobs
         self.results = results
         self.fleet = fleet
         self.settings = settings
@@ -61,12 +60,8 @@ class Handlers:
     async def register(self) -> None:
         q = subjects.PERF_QUEUE
         await self.bus.serve(subjects.PERF_START, PerfRequest, self.start, queue=q)
-        await self.bus.serve(subjects.PERF_STATUS, PerfRef, self.status, queue=q)
-        await self.bus.serve(subjects.PERF_STOP, PerfRef, self.stop, queue=q)
-        await self.bus.serve(subjects.PERF_RESULT, PerfRef, self.result, queue=q)
-        await self.bus.serve(subjects.PERF_HISTORY, AppRef, self.history, queue=q)
+        await self.bus.serve(subjects.PERF_RESULT, JobRef, self.result, queue=q)
         await self.bus.serve(subjects.PERF_COMPARE, PerfCompareRequest, self.compare, queue=q)
-        await self.bus.serve(subjects.PERF_LATEST, LatestRequest, self.latest, queue=q)
 
     async def start(self, req: PerfRequest) -> PerfStatus:
         """Queue a load test of a registered app's running backend or frontend."""
@@ -80,7 +75,6 @@ class Handlers:
             test_id=req.test_id or secrets.token_hex(8),
             model=app.model,
             app=app.number,
-            state=PerfState.STARTING,
             target=req.target,
             url=url,
             users=req.users,
@@ -90,54 +84,22 @@ class Handlers:
             wait_min_s=req.wait_min_s,
             wait_max_s=max(req.wait_max_s, req.wait_min_s),
         )
-        await self.store.create(status)  # Busy when the app has a test running
         job = PerfJob(test_id=status.test_id, model=app.model, app=app.number)
-        await self.bus.js.publish(subjects.PERF_JOB, encode(job))
-        await publish_status(self.bus, status)
-        return status
+        return await self.jobs.submit(status, job)  # Busy when the app has a test running
 
-    async def status(self, req: PerfRef) -> PerfStatus:
-        return await self.store.get(req.test_id)
-
-    async def stop(self, req: PerfRef) -> PerfStatus:
-        """Stop a test: STOPPED in KV at once; its worker stops Locust, which reports the
-        stats so far (the status then gets them)."""
-
-        def change(current: PerfStatus) -> PerfStatus | None:
-            if current.done:
-                return None
-            current.state, current.ended_at = PerfState.STOPPED, time.time()
-            return current
-
-        status = await self.store.update(req.test_id, change)
-        await self.bus.nc.publish(subjects.control(subjects.PERF, req.test_id), b"stop")
-        if status.state == PerfState.STOPPED:
-            await publish_status(self.bus, status)
-        # a queued test has no worker to release its app: a new test may start at once
-        await self.store.release(status)
-        return status
-
-    async def result(self, req: PerfRef) -> PerfResult:
-        status = await self.store.get(req.test_id)
+    async def result(self, req: JobRef) -> PerfResult:
+        status = await self.jobs.store.get(req.job_id)
         try:
-            return await load_result(self.results, req.test_id)
+            return await load_result(self.results, req.job_id)
         except nats.js.errors.ObjectNotFoundError as exc:
             why = (
                 "it is still running"
                 if not status.done
                 else f"it ended {status.state.value} without one: {status.error or 'no stats'}"
             )
-            raise NotFound(f"no result for load test {req.test_id}: {why}") from exc
-
-    async def history(self, req: AppRef) -> PerfHistory:
-        app = self.fleet.app(req.model, req.app)
-        return PerfHistory(tests=await self.store.history(app.model, app.number))
-
-    async def latest(self, req: LatestRequest) -> PerfLatest:
-        """Each app's newest load test, for a fleet view opened after the tests ran."""
-        return PerfLatest(tests=await self.store.latest_per_app(self.fleet, req.model))
+            raise NotFound(f"no result for load test {req.job_id}: {why}") from exc
 
     async def compare(self, req: PerfCompareRequest) -> PerfComparison:
         return compare(
-            await self.result(PerfRef(test_id=req.a)), await self.result(PerfRef(test_id=req.b))
+            await self.result(JobRef(job_id=req.a)), await self.result(JobRef(job_id=req.b))
         )

@@ -5,19 +5,17 @@ from __future__ import annotations
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobService, JobStore, JobWorker, jobs_stream
+from genfleet_common.jobs import Jobs, JobService
 from genfleet_common.logs import get_logger
-from genfleet_common.messages import PerfJob, PerfStatus
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 from perf_svc.handlers import Handlers
-from perf_svc.worker import PerfRunner
+from perf_svc.kind import PerfKind
 
 log = get_logger("perf")
-JOBS_STREAM = jobs_stream(subjects.PERF_JOBS_STREAM, subjects.PERF_JOB)
 
 
-class PerfService(JobService[PerfJob]):
+class PerfService(JobService):
     service = "perf-svc"
 
     def __init__(self, settings: Settings, fleet: Fleet) -> None:
@@ -26,23 +24,15 @@ class PerfService(JobService[PerfJob]):
 
     async def start(self) -> Bus:
         bus = await self.connect()
-        store = JobStore(
-            await bus.ensure_kv(subjects.PERF_STATE_BUCKET, history=1), PerfStatus, "perf test"
-        )
         results = await bus.ensure_object_store(subjects.PERF_RESULTS_BUCKET)
-        runner = PerfRunner(bus, store, results, self.fleet, self.settings, self.name)
-        self.worker = JobWorker(
-            bus,
-            runner,
-            PerfJob,
-            kind=subjects.PERF,
-            stream=JOBS_STREAM,
-            durable=subjects.PERF_WORKERS,
-            ack_wait_s=self.settings.perf_ack_wait_s,
+        jobs = Jobs(
+            bus, await bus.ensure_kv(subjects.PERF_STATE_BUCKET, history=1),
+            PerfKind(bus, results, self.fleet, self.settings),
+            worker_name=self.name, ack_wait_s=self.settings.perf_ack_wait_s,
             max_attempts=self.settings.perf_max_attempts,
-        )
-        await self.worker.start()
-        await Handlers(bus, store, results, self.fleet, self.settings).register()
+        )  # fmt: skip
+        await self.serve_jobs(jobs, self.fleet, queue=subjects.PERF_QUEUE)
+        await Handlers(bus, jobs, results, self.fleet, self.settings).register()
         log.info("ready", extra={"worker": self.name})
         return bus
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobService
+from genfleet_common.jobs import Jobs, JobService
 from genfleet_common.logs import get_logger
-from genfleet_common.messages import ScanJob
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 from scan_svc.handlers import Handlers
+from scan_svc.kind import ScanKind
 from scan_svc.toolbox import Toolbox
-from scan_svc.worker import Scans, scan_store
 
 log = get_logger("scan")
 
 
-class ScanService(JobService[ScanJob]):
+class ScanService(JobService):
     service = "scan-svc"
 
     def __init__(self, settings: Settings, fleet: Fleet, toolbox: Toolbox | None = None) -> None:
@@ -27,12 +26,15 @@ class ScanService(JobService[ScanJob]):
 
     async def start(self) -> Bus:
         bus = await self.connect()
-        store = scan_store(await bus.ensure_kv(subjects.SCAN_STATE_BUCKET, history=1))
         reports = await bus.ensure_object_store(subjects.REPORTS_BUCKET)
-        scans = Scans(bus, store, reports, self.fleet, self.toolbox, self.settings, self.name)
-        self.worker = scans.worker()
-        await self.worker.start()
-        await Handlers(bus, store, self.fleet, self.toolbox).register()
+        kind = ScanKind(bus, reports, self.fleet, self.toolbox, self.settings.scan_tool_timeout_s)
+        jobs = Jobs(
+            bus, await bus.ensure_kv(subjects.SCAN_STATE_BUCKET, history=1), kind,
+            worker_name=self.name, ack_wait_s=self.settings.scan_ack_wait_s,
+            max_attempts=self.settings.scan_max_attempts,
+        )  # fmt: skip
+        await self.serve_jobs(jobs, self.fleet, queue=subjects.SCAN_QUEUE)
+        await Handlers(bus, jobs, self.fleet, self.toolbox).register()
         log.info("ready", extra={"worker": self.name, "tools": self.toolbox.names})
         return bus
 

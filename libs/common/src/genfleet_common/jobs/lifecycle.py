@@ -87,7 +87,7 @@ class JobKind(ABC, Generic[J, S]):
     """A kind of job: what differs from one kind to another."""
 
     name: ClassVar[str]  # "scan": its commands, events, control and queue subjects
-    noun: ClassVar[str]  # "scan", "load test": in messages to users; its first word in KV keys
+    noun: ClassVar[str]  # "scan", "load test": in messages to users
     job_type: type[J]
     status_type: type[S]
 
@@ -128,7 +128,7 @@ class Jobs(Generic[J, S]):
     ) -> None:
         self.bus = bus
         self.kind = kind
-        self.store: JobStore[S] = JobStore(kv, kind.status_type, kind.noun)
+        self.store: JobStore[S] = JobStore(kv, kind.status_type, kind.noun, kind.name)
         self.worker_name = worker_name
         self.ack_wait_s = ack_wait_s
         self.max_attempts = max_attempts
@@ -196,9 +196,12 @@ class Jobs(Generic[J, S]):
         run = Run(self, status, attempt, ctx)
         try:
             await self.kind.execute(job, run)
-        except (asyncio.CancelledError, Stopped):
+        except asyncio.CancelledError:
             if ctx.shutting_down:
                 raise  # back to the queue: see requeue
+            await self._finish(run, JobState.STOPPED, "")
+            return
+        except Stopped:
             await self._finish(run, JobState.STOPPED, "")
             return
         except JobFailed as exc:

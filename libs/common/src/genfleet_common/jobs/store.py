@@ -32,10 +32,10 @@ def _app_key(kind: str, model: str, app: int) -> str:
 
 
 class JobStore(Generic[S]):
-    def __init__(self, kv: KeyValue, status_type: type[S], noun: str) -> None:
+    def __init__(self, kv: KeyValue, status_type: type[S], noun: str, key: str) -> None:
         self.kv = kv
-        self.noun = noun  # "scan", "perf test", ...: in keys (first word) and in messages
-        self._prefix = noun.split()[0]
+        self.noun = noun  # "scan", "load test", ...: in messages
+        self._prefix = key  # "scan", "perf", ...: the kind's name, in keys
         self._decode = msgspec.json.Decoder(status_type)
 
     async def get(self, job_id: str) -> S:

@@ -2,8 +2,9 @@
 
 Static tools run first, one after another (a worker is one job at a time, so workers scale
 across cores); then the DAST engines, whose phases (spider, ajax, passive, active) move the
-state between SPIDERING and SCANNING. Every tool run ends as a ToolRun; the scan ends
-COMPLETE with the findings de-duplicated across tools, or STOPPED / ERROR.
+phase between spidering and scanning. Every tool run ends as a ToolRun; the findings are
+de-duplicated across tools. How the scan ends (COMPLETE, STOPPED, ERROR) is the job
+lifecycle's to record (genfleet_common.jobs).
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     AppSpec,
-    Finding,
-    Location,
     PhaseProgress,
     RiskCounts,
     ScanJob,
+    ScanPhase,
     ScanReport,
-    ScanState,
     ScanStatus,
     ToolRun,
     ToolStatus,
@@ -80,7 +78,9 @@ class Scan:
         previous = self._results.get(run.tool)
         merged = run.status if previous is None else min(previous, run.status, key=rank.index)
         self._results[run.tool] = merged
-        self.status.tool_status[run.tool] = merged.value
+        self.status.tool_status[run.tool] = merged
+        if run.tool in self.status.tools_running:
+            self.status.tools_running.remove(run.tool)
         self.status.counts = RiskCounts(**counts(f for r in self.runs for f in r.findings))
         self._steps_done = float(len(self.runs))
 
@@ -100,14 +100,13 @@ class Scan:
             if self.toolbox.static[name].applies(target)
         ]
         self._steps_total = len(plan) + len(dast) * len(urls)
-        for name in self.job.tools:
-            self.status.tool_status[name] = "queued"
+        self.status.tool_status, self.status.tools_running = {}, []
         await self._set(
-            state=ScanState.SCANNING, progress=0, started_at=self.status.started_at or time.time()
+            phase=ScanPhase.SCANNING, progress=0, started_at=self.status.started_at or time.time()
         )
 
         for name, target in plan:
-            self.status.tool_status[name] = "running"
+            self._running(name)
             await self._set(progress=self._progress)
             run = await self.toolbox.static[name].run(target, timeout_s=self.tool_timeout_s)
             self._record(run)
@@ -136,12 +135,14 @@ class Scan:
                 await self._dast(name, url)
 
         findings = deduplicate(f for r in self.runs for f in r.findings)
-        # final, but not yet published: the worker stores the reports first, so a client
-        # that sees COMPLETE can fetch them at once
-        self.status.state, self.status.progress = ScanState.COMPLETE, 100
+        # not published: the job lifecycle stores the report first, then the final state
+        self.status.progress = 100
         self.status.counts = RiskCounts(**counts(findings))
-        self.status.ended_at = time.time()
         return ScanReport(status=self.status, runs=self.runs, findings=findings)
+
+    def _running(self, tool: str) -> None:
+        if tool not in self.status.tools_running:
+            self.status.tools_running.append(tool)
 
     async def _dast(self, name: str, target: UrlTarget) -> None:
         why_not = await self.is_running(self.app, target.part)
@@ -150,7 +151,7 @@ class Scan:
                 ToolRun(tool=name, target=target.url, status=ToolStatus.UNAVAILABLE, error=why_not)
             )
             return
-        self.status.tool_status[name] = "running"
+        self._running(name)
         self.status.phases = PhaseProgress()
 
         async def progress(phase: str, pct: int) -> None:
@@ -158,29 +159,12 @@ class Scan:
                 setattr(self.status.phases, phase, max(0, min(100, pct)))
                 ph = self.status.phases
                 self._steps_done = len(self.runs) + (ph.spider + ph.passive + ph.active) / 300
-            state = ScanState.SPIDERING if phase in ("spider", "ajax") else ScanState.SCANNING
-            await self._set(state=state, progress=self._progress)
+            now = ScanPhase.SPIDERING if phase in ("spider", "ajax") else ScanPhase.SCANNING
+            await self._set(phase=now, progress=self._progress)
 
-        await self._set(state=ScanState.SPIDERING)
+        await self._set(phase=ScanPhase.SPIDERING)
         run = await self.toolbox.dast[name].run(
             target, timeout_s=self.tool_timeout_s, progress=progress
         )
         self._record(run)
-        await self._set(state=ScanState.SCANNING, progress=self._progress)
-
-
-def failure_report(status: ScanStatus, error: BaseException | str) -> ScanReport:
-    text = (
-        error
-        if isinstance(error, str)
-        else (
-            error.message
-            if isinstance(error, GenFleetError)
-            else f"{type(error).__name__}: {error}"
-        )
-    )
-    status.error = text
-    return ScanReport(status=status, runs=[], findings=[])
-
-
-__all__ = ["Finding", "Location", "Scan", "failure_report"]
+        await self._set(phase=ScanPhase.SCANNING, progress=self._progress)

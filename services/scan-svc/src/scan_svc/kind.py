@@ -1,0 +1,81 @@
+"""Scans as a job kind: what a scan worker does with each job (genfleet_common.jobs runs the
+lifecycle: claim, progress, stop, requeue, give up, finish).
+
+A scan runs the chosen analyzers (scan_svc.scan) and, however it ends, stores its report
+(what ran, what was found, why it ended) before its final state is written.
+"""
+
+from __future__ import annotations
+
+from nats.js.object_store import ObjectStore
+
+from genfleet_common import subjects
+from genfleet_common.bus import Bus
+from genfleet_common.fleet import Fleet
+from genfleet_common.jobs import JobKind, Run
+from genfleet_common.messages import (
+    AppSpec,
+    Message,
+    ScanEvent,
+    ScanHistory,
+    ScanJob,
+    ScanLatest,
+    ScanPhase,
+    ScanReport,
+    ScanStatus,
+    ToolRun,
+)
+from genfleet_common.targets import part_running
+from scan_svc.findings import deduplicate
+from scan_svc.reports import store_reports
+from scan_svc.scan import Scan
+from scan_svc.toolbox import Toolbox
+
+
+class ScanKind(JobKind[ScanJob, ScanStatus]):
+    name, noun = subjects.SCAN, "scan"
+    job_type, status_type = ScanJob, ScanStatus
+
+    def __init__(
+        self,
+        bus: Bus,
+        reports: ObjectStore,
+        fleet: Fleet,
+        toolbox: Toolbox,
+        tool_timeout_s: float,
+    ) -> None:
+        self.bus = bus
+        self.reports = reports
+        self.fleet = fleet
+        self.toolbox = toolbox
+        self.tool_timeout_s = tool_timeout_s
+
+    async def execute(self, job: ScanJob, run: Run[ScanStatus]) -> None:
+        scan = Scan(
+            job, run.status,
+            fleet=self.fleet, toolbox=self.toolbox, publish=lambda _: run.progress(),
+            is_running=self._is_running, tool_timeout_s=self.tool_timeout_s,
+        )  # fmt: skip
+        run.at_end(lambda status: self._save(status, scan.runs))
+        await scan.run()
+
+    async def _is_running(self, app: AppSpec, part: str) -> str:
+        """ "" when the app's `part` service runs (asked of container-svc), else why not."""
+        return await part_running(self.bus, app, part)
+
+    async def _save(self, status: ScanStatus, runs: list[ToolRun]) -> None:
+        findings = deduplicate(f for r in runs for f in r.findings)
+        report = ScanReport(status=status, runs=runs, findings=findings)
+        await store_reports(self.reports, report, self.fleet.app(status.model, status.app))
+
+    def event(self, status: ScanStatus) -> Message:
+        return ScanEvent(status=status)
+
+    def history(self, jobs: list[ScanStatus]) -> Message:
+        return ScanHistory(scans=jobs)
+
+    def latest(self, jobs: dict[str, ScanStatus]) -> Message:
+        return ScanLatest(scans=jobs)
+
+    def idle(self, status: ScanStatus) -> None:
+        status.phase, status.tools_running = ScanPhase.NONE, []
