@@ -26,7 +26,14 @@ from ai_svc.modelprep import PATCHED_NAME
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import AnalysisEvent, JobRef, AnalysisRequest, AnalysisResult, JobState, AnalysisStatus
+from genfleet_common.messages import (
+    AnalysisEvent,
+    AnalysisRequest,
+    AnalysisResult,
+    AnalysisStatus,
+    JobRef,
+    JobState,
+)
 from genfleet_common.natsserver import EmbeddedNats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +106,7 @@ async def through_ai_svc(bus: Bus) -> tuple[str, int, float]:
     await sub.unsubscribe()
     assert final.state == JobState.COMPLETE, final
     result = await bus.request(
-        subjects.ANALYSIS_RESULT, JobRef(analysis_id=status.analysis_id), AnalysisResult, timeout=10
+        subjects.ANALYSIS_RESULT, JobRef(job_id=status.analysis_id), AnalysisResult, timeout=10
     )
     (r,) = result.results
     return r.raw, r.completion_tokens, seconds

@@ -28,10 +28,10 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     AnalysisEvent,
-    JobRef,
     AnalysisRequest,
     AnalysisResult,
     AnalysisStatus,
+    JobRef,
 )
 from genfleet_common.natsserver import EmbeddedNats, free_port
 from genfleet_common.process import kill_group
@@ -148,7 +148,7 @@ async def analyse(bus: Bus, request: AnalysisRequest, timeout_s: float = 600) ->
     )
     try:
         status = await bus.request(subjects.ANALYSIS_START, request, AnalysisStatus, timeout=30)
-        ref = JobRef(analysis_id=status.analysis_id)
+        ref = JobRef(job_id=status.analysis_id)
         async with asyncio.timeout(timeout_s):
             while not status.state.done:
                 await asyncio.sleep(0.2)

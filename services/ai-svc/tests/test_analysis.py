@@ -22,15 +22,15 @@ from genfleet_common.errors import Busy, InvalidInput, Malformed, NotFound
 from genfleet_common.messages import (
     AnalysisHistory,
     AnalysisLatest,
-    JobRef,
     AnalysisRequest,
-    JobState,
     AnalysisStatus,
     AnalysisSummary,
     AnalysisSummaryRequest,
     AppRef,
     Backend,
     Empty,
+    JobRef,
+    JobState,
     LatestRequest,
     LlmList,
     VerdictStatus,
@@ -209,7 +209,7 @@ async def test_stop_ends_a_running_analysis(ai_bus: Bus) -> None:
         await ai_bus.request(
             subjects.ANALYSIS_START, AnalysisRequest(model=MODEL, app=2), AnalysisStatus, timeout=30
         )
-    ref = JobRef(analysis_id=status.analysis_id)
+    ref = JobRef(job_id=status.analysis_id)
     stopped = await ai_bus.request(subjects.ANALYSIS_STOP, ref, AnalysisStatus, timeout=10)
     assert stopped.state == JobState.STOPPED
     await asyncio.sleep(1)
@@ -251,9 +251,7 @@ async def test_bad_requests_get_typed_errors(
 async def test_unknown_analysis_is_not_found(ai_bus: Bus) -> None:
     for subject in (subjects.ANALYSIS_STATUS, subjects.ANALYSIS_RESULT, subjects.ANALYSIS_STOP):
         with pytest.raises(NotFound):
-            await ai_bus.request(
-                subject, JobRef(analysis_id="0123abcd"), AnalysisStatus, timeout=10
-            )
+            await ai_bus.request(subject, JobRef(job_id="0123abcd"), AnalysisStatus, timeout=10)
     with pytest.raises(NotFound):
         await ai_bus.request(
             subjects.ANALYSIS_SUMMARY,

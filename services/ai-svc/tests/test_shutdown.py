@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from ai_svc.llms import Llms
-from ai_svc.worker import ai_store
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
-from genfleet_common.messages import JobRef, AnalysisRequest, JobState, AnalysisStatus, Backend
+from genfleet_common.jobs import JobStore
+from genfleet_common.messages import AnalysisRequest, AnalysisStatus, Backend, JobRef, JobState
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import TEST_SECRET, make_settings
 
@@ -41,7 +41,7 @@ def worker(nats_url: str, fleet: Path, state: Path) -> subprocess.Popen[bytes]:
 
 async def status_of(bus: Bus, analysis_id: str) -> AnalysisStatus:
     return await bus.request(
-        subjects.ANALYSIS_STATUS, JobRef(analysis_id=analysis_id), AnalysisStatus, timeout=10
+        subjects.ANALYSIS_STATUS, JobRef(job_id=analysis_id), AnalysisStatus, timeout=10
     )
 
 
@@ -56,8 +56,10 @@ async def test_sigterm_requeues_and_another_worker_finishes(
             await bus.wait_ready(subjects.ANALYSIS_STATUS, timeout_s=60)
             status = await bus.request(
                 subjects.ANALYSIS_START,
-                AnalysisRequest(model=MODEL, app=1, requirements=["general-1", "general-2", "general-3"],
-                          use_cache=False),
+                AnalysisRequest(
+                    model=MODEL, app=1, requirements=["general-1", "general-2", "general-3"],
+                    use_cache=False,
+                ),
                 AnalysisStatus, timeout=30,
             )  # fmt: skip
             async with asyncio.timeout(120):
@@ -66,7 +68,8 @@ async def test_sigterm_requeues_and_another_worker_finishes(
             first.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(first.wait, 30) == 0
             # no worker runs now: read the state where every replica reads it
-            store = ai_store(await bus.js.key_value(subjects.ANALYSIS_STATE_BUCKET))
+            kv = await bus.js.key_value(subjects.ANALYSIS_STATE_BUCKET)
+            store = JobStore(kv, AnalysisStatus, "analysis", subjects.ANALYSIS)
             requeued = await store.get(status.analysis_id)
             assert requeued.state == JobState.QUEUED and "requeued" in requeued.error
             second = worker(server.url, ai_fleet, tmp_path / "state")

@@ -27,8 +27,8 @@ from ai_svc.requirements import AppRequirements
 from ai_svc.verdicts import NotAVerdict, check_evidence, parse
 from genfleet_common.messages import (
     AnalysisCounts,
-    JobState,
     AnalysisStatus,
+    JobState,
     Requirement,
     RequirementResult,
     VerdictStatus,

@@ -17,8 +17,8 @@ from nats.js.kv import KeyValue
 from genfleet_common.errors import NotFound
 from genfleet_common.messages import (
     AnalysisResult,
-    JobState,
     AppAnalysisSummary,
+    JobState,
     ModelAnalysisSummary,
 )
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 
 from ai_svc.cache import VerdictCache
 from ai_svc.handlers import Handlers
+from ai_svc.kind import AnalysisKind
 from ai_svc.llms import Llms
 from ai_svc.results import Results
-from ai_svc.worker import Analyses, ai_store
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobService
+from genfleet_common.jobs import Jobs, JobService
 from genfleet_common.logs import get_logger
-from genfleet_common.messages import AnalysisJob
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 
 log = get_logger("ai")
 
 
-class AiService(JobService[AnalysisJob]):
+class AiService(JobService):
     service = "ai-svc"
 
     def __init__(self, settings: Settings, fleet: Fleet) -> None:
@@ -33,13 +32,13 @@ class AiService(JobService[AnalysisJob]):
         state = await bus.ensure_kv(subjects.ANALYSIS_STATE_BUCKET, history=1)
         results = Results(await bus.ensure_kv(subjects.ANALYSIS_RESULTS_BUCKET, history=1), state)
         cache = VerdictCache(await bus.ensure_kv(subjects.ANALYSIS_CACHE_BUCKET, history=1))
-        store = ai_store(state)
-        analyses = Analyses(
-            bus, store, results, cache, self.fleet, self.llms, self.settings, self.name
-        )
-        self.worker = analyses.worker()
-        await self.worker.start()
-        await Handlers(bus, store, results, self.fleet, self.llms, self.settings).register()
+        jobs = Jobs(
+            bus, state, AnalysisKind(results, cache, self.fleet, self.llms, self.settings),
+            worker_name=self.name, ack_wait_s=self.settings.ai_ack_wait_s,
+            max_attempts=self.settings.ai_max_attempts,
+        )  # fmt: skip
+        await self.serve_jobs(jobs, self.fleet, queue=subjects.ANALYSIS_QUEUE)
+        await Handlers(bus, jobs, results, self.fleet, self.llms, self.settings).register()
         log.info("ready", extra={"worker": self.name, "backend": self.settings.ai_backend})
         return bus
 
