@@ -18,6 +18,7 @@ import re
 from typing import Any, Generic, TypeVar
 
 import msgspec
+from msgspec import inspect as mi
 from starlette.requests import Request
 
 from gateway.openapi import schema_of
@@ -26,7 +27,7 @@ from genfleet_common.errors import InvalidInput, Malformed
 S = TypeVar("S", bound=msgspec.Struct)
 
 _AT = re.compile(r"^(?P<what>.*) - at `\$(?P<where>.*)`$", re.DOTALL)
-_keys = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_LISTS = (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)
 
 
 def _is_json(content_type: str) -> bool:
@@ -43,6 +44,35 @@ def problem(exc: msgspec.ValidationError) -> str:
     return f"body{match['where']}: {match['what']}"
 
 
+def unknown_field(value: Any, info: mi.Type, where: str = "body") -> tuple[str, list[str]] | None:
+    """The first field of the decoded JSON `value` that its type `info` does not have, at any
+    depth, and the fields it does have there."""
+    if isinstance(info, mi.Metadata):
+        return unknown_field(value, info.type, where)
+    found: tuple[str, list[str]] | None = None
+    if isinstance(info, mi.StructType) and isinstance(value, dict):
+        fields = {f.encode_name: f.type for f in info.fields}
+        for key, item in value.items():
+            if key not in fields:
+                return f"{where}.{key}", sorted(set(fields) - {"v"})
+            found = found or unknown_field(item, fields[key], f"{where}.{key}")
+    elif isinstance(info, _LISTS) and isinstance(value, list):
+        for i, item in enumerate(value):
+            found = found or unknown_field(item, info.item_type, f"{where}[{i}]")
+    elif isinstance(info, mi.DictType) and isinstance(value, dict):
+        for key, item in value.items():
+            found = found or unknown_field(item, info.value_type, f"{where}.{key}")
+    elif isinstance(info, mi.UnionType):
+        # the member the value was decoded as: the one of its JSON kind (X | None, in practice)
+        kind = (
+            mi.StructType if isinstance(value, dict) else _LISTS if isinstance(value, list) else ()
+        )
+        members = [t for t in info.types if kind and isinstance(t, kind)]
+        if len(members) == 1:
+            found = unknown_field(value, members[0], where)
+    return found
+
+
 class JsonBody(Generic[S]):
     """A FastAPI dependency that decodes the request's JSON body into `typ`; `doc` is the
     route's `openapi_extra` describing it. Optional bodies may be empty or null: then the
@@ -51,7 +81,7 @@ class JsonBody(Generic[S]):
     def __init__(self, typ: type[S], *, required: bool = True) -> None:
         self.typ = typ
         self.required = required
-        self.fields = frozenset(f.encode_name for f in msgspec.structs.fields(typ))
+        self._info = mi.type_info(typ)
         self._decoder = msgspec.json.Decoder(typ)
         self.doc: dict[str, Any] = {
             "requestBody": {
@@ -81,11 +111,10 @@ class JsonBody(Generic[S]):
             raise Malformed(
                 "malformed request: the body is not valid JSON", detail=str(exc)
             ) from None
-        unknown = sorted(set(_keys.decode(raw)) - self.fields)
-        if unknown:
-            known = ", ".join(sorted(self.fields - {"v"}))
+        unknown = unknown_field(msgspec.json.decode(raw), self._info)
+        if unknown is not None:
+            where, known = unknown
             raise InvalidInput(
-                f"invalid request: body.{unknown[0]}: unknown field (known: {known})",
-                detail=f"unknown fields: {', '.join(unknown)}",
+                f"invalid request: {where}: unknown field (known: {', '.join(known)})"
             )
         return value
