@@ -25,8 +25,8 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import GenFleetError
 from genfleet_common.messages import (
+    JobRef,
     PerfEndpoint,
-    PerfRef,
     PerfRequest,
     PerfResult,
     PerfStatus,
@@ -80,11 +80,11 @@ async def through_perf_svc(bus: Bus) -> float:
     while not status.done:
         await asyncio.sleep(0.5)
         status = await bus.request(
-            subjects.PERF_STATUS, PerfRef(test_id=status.test_id), PerfStatus, timeout=10
+            subjects.PERF_STATUS, JobRef(job_id=status.test_id), PerfStatus, timeout=10
         )
     assert status.state.value == "COMPLETE", status
     result = await bus.request(
-        subjects.PERF_RESULT, PerfRef(test_id=status.test_id), PerfResult, timeout=10
+        subjects.PERF_RESULT, JobRef(job_id=status.test_id), PerfResult, timeout=10
     )
     assert result.totals is not None and result.totals.failures == 0, result.totals
     return result.totals.rps

@@ -19,7 +19,7 @@ from typing import Any
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import ScanBatchReply, ScanBatchRequest, ScanRef, ScanStatus
+from genfleet_common.messages import JobRef, ScanBatchReply, ScanBatchRequest, ScanStatus
 from genfleet_common.natsserver import EmbeddedNats, free_port
 from genfleet_common.tokens import Role, create_token
 from scan_svc.targets import source_targets
@@ -87,7 +87,7 @@ async def batch_throughput(bus: Bus) -> float:
     for scan in reply.scans:
         while True:
             status = await bus.request(
-                subjects.SCAN_STATUS, ScanRef(scan_id=scan.scan_id), ScanStatus, timeout=10
+                subjects.SCAN_STATUS, JobRef(job_id=scan.scan_id), ScanStatus, timeout=10
             )
             if status.state.done:
                 assert status.state.value == "COMPLETE", status

@@ -23,9 +23,11 @@ def _describe(result: dict[str, Any]) -> str:
 
 
 def one(api: Api, action: str, model: str, number: int, *, wait: bool, as_json: bool) -> bool:
+    from genfleet_common.messages import ActionOptions
+
     path = api.path("api", "apps", model, number, action)
     try:
-        result = api.post(path, {"wait_healthy": wait})
+        result = api.post(path, ActionOptions(wait_healthy=wait))
     except ApiError as exc:
         if not isinstance(exc.data, dict) or "action" not in exc.data:
             print(f"genfleet: {exc.message}", file=sys.stderr)

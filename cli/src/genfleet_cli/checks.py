@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genfleet_cli.client import Api, ApiError
+
+if TYPE_CHECKING:
+    from genfleet_common.messages import AnalysisRequest
 
 DONE = ("COMPLETE", "UNAVAILABLE", "FAILED", "ERROR", "STOPPED")
 
 
 def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
-    """A progress bar from the `ai` events (one per requirement) until the analysis ends."""
+    """A progress bar from the `analysis` events (one per requirement) until it ends."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     aid = status["analysis_id"]
+    target = {"model": status["model"], "app": status["app"]}
     with (
-        api.websocket("/api/events", kind="analysis", model=status["model"], app=status["app"]) as ws,
+        api.websocket("/api/events", kind="analysis", **target) as ws,
         Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[state]}"),
@@ -85,7 +89,7 @@ def _report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def check(api: Api, body: dict[str, Any], *, watch_: bool, as_json: bool) -> bool:
+def check(api: Api, body: AnalysisRequest, *, watch_: bool, as_json: bool) -> bool:
     try:
         status = api.post("/api/analyses", body)
         if watch_:

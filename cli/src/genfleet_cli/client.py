@@ -9,7 +9,10 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import msgspec
 
 
 class ApiError(Exception):
@@ -42,10 +45,12 @@ class Api:
         self,
         method: str,
         path: str,
-        body: dict[str, Any] | None = None,
+        body: msgspec.Struct | dict[str, Any] | None = None,
         query: dict[str, Any] | None = None,
         timeout_s: float | None = None,
     ) -> Any:
+        """`body`: the Struct the gateway decodes it into (genfleet_common.messages); a dict
+        only for a body that has none."""
         if query:
             path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
@@ -53,7 +58,9 @@ class Api:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         payload = None
         if body is not None:
-            payload = json.dumps(body).encode()
+            import msgspec  # only calls with a body need it
+
+            payload = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
         try:
             conn.request(method, path, body=payload, headers=headers)
@@ -109,8 +116,13 @@ class Api:
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
 
-    def post(self, path: str, body: dict[str, Any] | None = None, timeout_s: float = 3600) -> Any:
-        return self.request("POST", path, body=body or {}, timeout_s=timeout_s)
+    def post(
+        self,
+        path: str,
+        body: msgspec.Struct | dict[str, Any] | None = None,
+        timeout_s: float = 3600,
+    ) -> Any:
+        return self.request("POST", path, body={} if body is None else body, timeout_s=timeout_s)
 
     # --- WebSockets ------------------------------------------------------------------------
     def ws_url(self, path: str, **query: Any) -> str:

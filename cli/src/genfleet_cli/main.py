@@ -439,7 +439,7 @@ def perf_command(
     """Load-test a running app's backend (or frontend) with Locust."""
     from pathlib import Path
 
-    from genfleet_cli.perf import parse_duration, parse_endpoint, perf
+    from genfleet_cli.perf import parse_duration, parse_endpoint, perf, plan
 
     try:
         body: dict[str, Any] = {
@@ -454,10 +454,12 @@ def perf_command(
             body["endpoints"] = json.loads(Path(endpoints_file).read_text())
         elif endpoint:
             body["endpoints"] = [parse_endpoint(e) for e in endpoint]
+        request = plan(body)
     except (ValueError, OSError) as exc:
         fail(str(exc), 2)
+        return
     api = connect(fleet, url, token)
-    code = perf(api, body, watch_=watch, as_json=as_json)
+    code = perf(api, request, watch_=watch, as_json=as_json)
     if code:
         raise typer.Exit(code)
 
@@ -577,14 +579,22 @@ def check_command(
     token: TokenOpt = None,
 ) -> None:
     """Check app N of MODEL against its written requirements with an LLM."""
-    from genfleet_cli.checks import check
+    import msgspec
 
-    api = connect(fleet, url, token)
+    from genfleet_cli.checks import check
+    from genfleet_common.messages import AnalysisRequest
+
     body = {
         "model": model, "app": number, "requirements": requirement or None, "backend": backend,
         "llm": llm, "max_tokens": max_tokens, "use_cache": not no_cache,
     }  # fmt: skip
-    if not check(api, body, watch_=watch, as_json=as_json):
+    try:  # checked here by the rules the gateway applies (the same Struct)
+        request = msgspec.convert(body, AnalysisRequest)
+    except msgspec.ValidationError as exc:
+        fail(f"invalid analysis: {exc}", 2)
+        return
+    api = connect(fleet, url, token)
+    if not check(api, request, watch_=watch, as_json=as_json):
         raise typer.Exit(1)
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genfleet_cli.client import Api, ApiError
+
+if TYPE_CHECKING:
+    from genfleet_common.messages import PerfRequest
 
 DONE = ("COMPLETE", "STOPPED", "FAILED", "ERROR")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -24,7 +27,8 @@ def parse_duration(text: str) -> float:
 
 
 def parse_endpoint(text: str) -> dict[str, Any]:
-    """'GET /api/tasks', 'POST /api/tasks 3' (weight 3), or just '/path' (GET)."""
+    """'GET /api/tasks', 'POST /api/tasks 3' (weight 3), or just '/path' (GET): a PerfEndpoint
+    as JSON, checked with the rest of the load test by `plan`."""
     parts = text.split()
     if len(parts) == 1:
         parts = ["GET", *parts]
@@ -36,6 +40,19 @@ def parse_endpoint(text: str) -> dict[str, Any]:
             raise ValueError(f"the weight of {text!r} must be a whole number")
         endpoint["weight"] = int(parts[2])
     return endpoint
+
+
+def plan(body: dict[str, Any]) -> PerfRequest:
+    """The load test, checked here by the rules the gateway applies (the same Struct);
+    ValueError says what is wrong."""
+    import msgspec
+
+    from genfleet_common.messages import PerfRequest
+
+    try:
+        return msgspec.convert(body, PerfRequest)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"invalid load test: {exc}") from None
 
 
 def _ms(value: float | None) -> str:
@@ -141,7 +158,7 @@ def print_result(result: dict[str, Any]) -> None:
         console.print(f"  {err['occurrences']} x {err['error']} on {err['method']} {err['name']}")
 
 
-def perf(api: Api, body: dict[str, Any], *, watch_: bool, as_json: bool) -> int:
+def perf(api: Api, body: PerfRequest, *, watch_: bool, as_json: bool) -> int:
     """Start a load test (and watch it); the exit code: 0 done or started, 1 it failed,
     2 refused (bad input, app not running)."""
     try:

@@ -11,9 +11,16 @@ from genfleet_cli.client import Api, ApiError
 PHASES = ("spider", "ajax", "passive", "active")
 
 
+DONE = ("COMPLETE", "FAILED", "ERROR", "STOPPED")
+
+
 def _summary(status: dict[str, Any]) -> str:
     c = status["counts"]
-    tools = ", ".join(f"{t}: {s}" for t, s in status["tool_status"].items())
+    ended = status["tool_status"]  # only tools that ended: the others never finished
+    unfinished = [t for t in status["tools"] if t not in ended]
+    tools = ", ".join(
+        [*(f"{t}: {s}" for t, s in ended.items()), *(f"{t}: not finished" for t in unfinished)]
+    )
     error = f" ({status['error']})" if status.get("error") else ""
     return (
         f"{status['model']}/app{status['app']} scan {status['scan_id']}: {status['state']}"
@@ -47,7 +54,7 @@ def watch(
         # the scans may have moved on before the socket opened: ask once, then follow events
         for sid in list(pending):
             status = api.get(f"/api/scans/{sid}")
-            if status["state"] in ("COMPLETE", "FAILED", "ERROR", "STOPPED"):
+            if status["state"] in DONE:
                 final[sid] = status
                 progress.update(bars[sid], completed=100, state=status["state"])
         while len(final) < len(pending):
@@ -61,11 +68,12 @@ def watch(
             if sid not in pending or sid in final:
                 continue
             phases = status["phases"]
-            phase = " ".join(f"{p} {phases[p]}%" for p in PHASES if phases[p])
+            shown = [status["state"], status.get("phase", "")]
+            shown += [f"{p} {phases[p]}%" for p in PHASES if phases[p]]
             progress.update(
-                bars[sid], completed=status["progress"], state=f"{status['state']} {phase}".strip()
+                bars[sid], completed=status["progress"], state=" ".join(filter(None, shown))
             )
-            if status["state"] in ("COMPLETE", "FAILED", "ERROR", "STOPPED"):
+            if status["state"] in DONE:
                 final[sid] = status
     return [final.get(sid) or api.get(f"/api/scans/{sid}") for sid in pending]
 
@@ -73,12 +81,14 @@ def watch(
 def scan(
     api: Api, model: str, app: int | None, tools: list[str] | None, *, watch_: bool, as_json: bool
 ) -> bool:
+    from genfleet_common.messages import ScanBatchRequest, ScanRequest
+
     try:
         if app is not None:
-            scans = [api.post("/api/scans", {"model": model, "app": app, "tools": tools})]
+            scans = [api.post("/api/scans", ScanRequest(model=model, app=app, tools=tools))]
             refused: dict[str, str] = {}
         else:
-            reply = api.post("/api/scans/batch", {"model": model, "tools": tools})
+            reply = api.post("/api/scans/batch", ScanBatchRequest(model=model, tools=tools))
             scans, refused = reply["scans"], reply["refused"]
     except ApiError as exc:
         print(f"genfleet: {exc.message}", file=sys.stderr)
@@ -95,4 +105,5 @@ def scan(
                 f"{status['model']}/app{status['app']}: scan {status['scan_id']} {status['state']}"
             )
             print(_summary(status) if watch_ else brief)
-    return not refused and all(s["state"] in ("STARTING", "COMPLETE") for s in scans)
+    # started (still queued, or running by now) or, watched, complete
+    return not refused and all(s["state"] in ("QUEUED", "RUNNING", "COMPLETE") for s in scans)

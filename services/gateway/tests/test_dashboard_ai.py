@@ -52,7 +52,7 @@ async def test_requirements_page_runs_an_analysis_live(
     )
     await page.goto(f"{gateway.url}/#")
     await expect(view).to_be_hidden()
-    card_line = page.locator(f'[data-app="{MODEL}/app2"]').get_by_test_id("card-ai")
+    card_line = page.locator(f'[data-app="{MODEL}/app2"]').get_by_test_id("card-analysis")
     await expect(card_line).to_have_text(expected)
     await page.reload()  # a page opened later shows it too, and links to that analysis
     await expect(card_line).to_have_text(expected)

@@ -185,7 +185,7 @@ async def test_card_scan_button_and_stop(
     view = page.get_by_test_id("scan-view")
     await expect(view).to_be_visible()
     state = page.get_by_test_id("scan-state")
-    await expect(state).to_have_attribute("data-state", re.compile("STARTING|SCANNING"))
+    await expect(state).to_have_attribute("data-state", re.compile("QUEUED|RUNNING"))
     stop = page.get_by_test_id("scan-stop")
     await expect(stop).to_be_visible()
     await stop.click()

@@ -63,7 +63,7 @@ async def test_a_stopped_app_or_unknown_test_through_perf_svc(
     r = await http.post(f"{gateway.url}/api/perf", headers=operator, json={**body, "app": 77})
     assert r.status_code == 404, r.text
     r = await http.get(f"{gateway.url}/api/perf/nosuchtest", headers=viewer)
-    assert r.status_code == 404 and "no perf test" in r.json()["message"]
+    assert r.status_code == 404 and "no load test" in r.json()["message"]
     r = await http.get(f"{gateway.url}/api/perf/nosuchtest/charts/rps", headers=viewer)
     assert r.status_code == 404
     r = await http.get(f"{gateway.url}/api/apps/g-llama-3.1-70b/2/perf", headers=viewer)

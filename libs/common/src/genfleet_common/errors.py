@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     ENGINE_UNAVAILABLE = "engine_unavailable"  # the Docker engine cannot be reached
     TIMEOUT = "timeout"  # the action ran past its time limit
     FAILED = "failed"  # the action ran and failed (e.g. compose exited non-zero)
+    UNHEALTHY = "unhealthy"  # the app came up but did not become healthy in time
     UNAVAILABLE = "unavailable"  # a service or tool that is needed is not running
     INTERNAL = "internal"  # a bug: logged with a traceback by the service
 
@@ -64,6 +65,10 @@ class ActionFailed(GenFleetError):
     code = ErrorCode.FAILED
 
 
+class AppUnhealthy(GenFleetError):
+    code = ErrorCode.UNHEALTHY
+
+
 class ServiceUnavailable(GenFleetError):
     code = ErrorCode.UNAVAILABLE
 
@@ -79,6 +84,7 @@ _BY_CODE: dict[ErrorCode, type[GenFleetError]] = {
         EngineUnavailable,
         ActionTimeout,
         ActionFailed,
+        AppUnhealthy,
         ServiceUnavailable,
         GenFleetError,
     )

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from genfleet_common.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from genfleet_common.messages import Action
 
 ENV_PREFIX = "GENFLEET_"
 
@@ -85,6 +88,19 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: int = 8000
     cors_enabled: bool = False
     cors_origins: list[str] = msgspec.field(default_factory=list)
+
+    def action_timeout_s(self, action: Action) -> float:
+        """One app's lifecycle action's time limit when its request sets none."""
+        # imported here: every CLI call loads settings, and most never need the messages
+        from genfleet_common.messages import Action
+
+        return {
+            Action.START: self.start_timeout_s,
+            Action.STOP: self.stop_timeout_s,
+            Action.RESTART: self.start_timeout_s,
+            Action.BUILD: self.build_timeout_s,
+            Action.REBUILD: self.build_timeout_s + self.start_timeout_s,
+        }[action]
 
 
 _LIST_FIELDS = {"cors_origins"}

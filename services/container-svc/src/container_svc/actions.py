@@ -14,7 +14,7 @@ from container_svc.compose import Compose
 from container_svc.engine import Engine
 from container_svc.status import StatusCache
 from genfleet_common import subjects
-from genfleet_common.errors import Busy, Conflict
+from genfleet_common.errors import Busy, Conflict, ErrorCode
 from genfleet_common.messages import (
     Action,
     ActionEvent,
@@ -65,16 +65,6 @@ class Actions:
             for user in clash.users:
                 self.clashes.setdefault(user.partition(":")[0], []).append(clash.describe())
 
-    def timeout_for(self, action: Action) -> float:
-        s = self.settings
-        return {
-            Action.START: s.start_timeout_s,
-            Action.STOP: s.stop_timeout_s,
-            Action.RESTART: s.start_timeout_s,
-            Action.BUILD: s.build_timeout_s,
-            Action.REBUILD: s.build_timeout_s + s.start_timeout_s,
-        }[action]
-
     def claim(self, app: AppSpec, action: Action, action_id: str) -> None:
         """One action at a time per app: a second one is refused, never queued blindly."""
         if app.key in self.running:
@@ -101,7 +91,7 @@ class Actions:
         subject = subjects.event("action", app.model, app.number)
         started = time.monotonic()
         started_wall = time.time()
-        deadline = started + (req.timeout_s or self.timeout_for(req.action))
+        deadline = started + (req.timeout_s or self.settings.action_timeout_s(req.action))
 
         async def event(phase: str, line: str = "", ok: bool | None = None) -> None:
             await self.publish(
@@ -137,10 +127,10 @@ class Actions:
         error: ErrorInfo | None = None
         health: HealthReport | None = None
         if run.timed_out:
-            error = ErrorInfo(code="timeout", message=f"{req.action.value} timed out")
+            error = ErrorInfo(code=ErrorCode.TIMEOUT, message=f"{req.action.value} timed out")
         elif run.exit_code != 0:
             error = ErrorInfo(
-                code="failed",
+                code=ErrorCode.FAILED,
                 message=f"compose {' '.join(args)} exited with code {run.exit_code}",
                 detail=_tail(output),
             )
@@ -149,7 +139,7 @@ class Actions:
             since = time.time() if req.action == Action.RESTART else started_wall
             health = await self.verify_health(app, started, since, deadline)
             if not health.healthy:
-                error = ErrorInfo(code="unhealthy", message=health.reason)
+                error = ErrorInfo(code=ErrorCode.UNHEALTHY, message=health.reason)
         ok = error is None
         await event("finished", ok=ok)
         return ActionResult(

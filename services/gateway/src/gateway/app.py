@@ -17,7 +17,18 @@ from gateway import openapi
 from gateway.auth import TokenVerifier
 from gateway.context import Context
 from gateway.envelope import fail, install_handlers, log
-from gateway.routes import ai, apps, batches, events, logs, models, perf, scans, system, tokens
+from gateway.routes import (
+    analyses,
+    apps,
+    batches,
+    events,
+    logs,
+    models,
+    perf,
+    scans,
+    system,
+    tokens,
+)
 from genfleet_common.bus import Bus
 from genfleet_common.errors import ErrorCode
 from genfleet_common.settings import Settings
@@ -99,7 +110,7 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (system, apps, models, batches, tokens, events, logs, scans, perf, ai):
+    for module in (system, apps, models, batches, tokens, events, logs, scans, perf, analyses):
         module.register(app, ctx)
     _mount_dashboard(app, static_dir, vendor_dir)
     openapi.install(app, DESCRIPTION)

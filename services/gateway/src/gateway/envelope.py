@@ -38,8 +38,9 @@ STATUS_OF_CODE: dict[str, int] = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.TIMEOUT: 504,
     # A failed action is a 200 with success false (see `outcome`); raised on its own, it is
-    # something upstream that failed.
+    # something upstream that failed (an app that never became healthy likewise).
     ErrorCode.FAILED: 502,
+    ErrorCode.UNHEALTHY: 502,
     ErrorCode.INTERNAL: 500,
     UNAUTHENTICATED: 401,
     FORBIDDEN: 403,

@@ -1,12 +1,14 @@
-"""OpenAPI docs for answers that are msgspec Structs, not pydantic models.
+"""OpenAPI docs for answers and bodies that are msgspec Structs, not pydantic models.
 
 Routes return ready-encoded `Response`s, so FastAPI never sees their data types. Each route
 declares `responses=answers(DataType, ...)`: the JSON Schema of the envelope around that
-type, made by msgspec; `install` merges the schemas' components into /openapi.json.
+type, made by msgspec; a route with a body declares `openapi_extra=JsonBody(...).doc`
+(gateway.bodies). `install` merges the schemas' components into /openapi.json.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -32,8 +34,13 @@ _ERRORS = {
 
 
 def schema_of(typ: Any) -> dict[str, Any]:
+    """The JSON Schema of `typ`; the Structs it names go to the document's components."""
     (schema,), components = msgspec.json.schema_components([typ], ref_template=REF)
-    _components.update(components)
+    for name, component in components.items():
+        # Components are keyed by the type's name alone: a second type of the same name would
+        # replace the first, and routes would publish a schema their answers do not follow.
+        if _components.setdefault(name, component) != component:
+            raise TypeError(f"two different types are named {name}: the API needs one per name")
     return schema
 
 
@@ -50,22 +57,42 @@ def _envelope(data: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def answers(
-    data: Any, *errors: int, description: str = "The envelope with `data`"
-) -> dict[int | str, dict[str, Any]]:
+Responses = dict[int | str, dict[str, Any]]
+
+
+def answers(data: Any, *errors: int, description: str = "The envelope with `data`") -> Responses:
     """`responses=` for a route whose envelope carries `data` of type `data`."""
     error_body = schema_of(ErrorBody)
     ok = _envelope(schema_of(data), {"anyOf": [error_body, {"type": "null"}]})
-    failed = _envelope({"type": "null"}, error_body)
-    responses: dict[int | str, dict[str, Any]] = {
-        200: {"description": description, "content": {"application/json": {"schema": ok}}}
+    return {
+        200: {"description": description, "content": {"application/json": {"schema": ok}}},
+        **_failures(errors),
     }
-    for status in errors:
-        responses[status] = {
+
+
+def files(media_types: Iterable[str], description: str, *errors: int) -> Responses:
+    """`responses=` for a route that answers a file (not the envelope), and errors as usual."""
+    content: dict[str, Any] = {media_type: {} for media_type in media_types}
+    return {200: {"description": description, "content": content}, **_failures(errors)}
+
+
+def _failures(errors: Iterable[int]) -> Responses:
+    failed = _envelope({"type": "null"}, schema_of(ErrorBody))
+    return {
+        status: {
             "description": _ERRORS.get(status, "Error"),
             "content": {"application/json": {"schema": failed}},
         }
-    return responses
+        for status in errors
+    }
+
+
+def _same_type(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two schemas, one perhaps FastAPI's (pydantic's) rendering of a path parameter's
+    enum, describe the same type: the same values, or the same fields."""
+    return set(a.get("enum", ())) == set(b.get("enum", ())) and set(a.get("properties", {})) == set(
+        b.get("properties", {})
+    )
 
 
 def install(app: FastAPI, description: str) -> None:
@@ -80,7 +107,8 @@ def install(app: FastAPI, description: str) -> None:
             components = schema.setdefault("components", {})
             schemas = components.setdefault("schemas", {})
             for name, component in _components.items():
-                schemas.setdefault(name, component)
+                if not _same_type(schemas.setdefault(name, component), component):
+                    raise TypeError(f"two different types are named {name} in the API")
             components.setdefault("securitySchemes", {})[SCHEME] = {
                 "type": "http",
                 "scheme": "bearer",

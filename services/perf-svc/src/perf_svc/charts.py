@@ -7,8 +7,9 @@ from __future__ import annotations
 import io
 
 from genfleet_common.messages import PerfSample
+from genfleet_common.objects import Chart
 
-CHARTS = ("rps", "latency", "users")
+CHARTS = tuple(Chart)  # the object names and the routes know them by these names
 
 
 def _png(
@@ -35,19 +36,21 @@ def _png(
     return out.getvalue()
 
 
-def render_charts(series: list[PerfSample], title: str) -> dict[str, bytes]:
+def render_charts(series: list[PerfSample], title: str) -> dict[Chart, bytes]:
     """Chart name -> PNG. An empty series still draws (empty) charts: the files always exist."""
     t = [s.t for s in series]
     return {
-        "rps": _png(
+        Chart.RPS: _png(
             f"{title}: requests per second",
             "requests/s",
             {"RPS": (t, [s.rps for s in series]), "failures/s": (t, [s.fail_rps for s in series])},
         ),
-        "latency": _png(
+        Chart.LATENCY: _png(
             f"{title}: response time",
             "ms",
             {"p50": (t, [s.p50_ms for s in series]), "p95": (t, [s.p95_ms for s in series])},
         ),
-        "users": _png(f"{title}: users", "users", {"users": (t, [float(s.users) for s in series])}),
+        Chart.USERS: _png(
+            f"{title}: users", "users", {"users": (t, [float(s.users) for s in series])}
+        ),
     }

@@ -9,15 +9,8 @@ import msgspec
 from nats.js.object_store import ObjectStore
 
 from genfleet_common.messages import PerfResult
-from perf_svc.charts import CHARTS, render_charts
-
-
-def result_name(test_id: str) -> str:
-    return f"{test_id}.json"
-
-
-def chart_name(test_id: str, chart: str) -> str:
-    return f"{test_id}-{chart}.png"
+from genfleet_common.objects import Chart, chart_name, perf_result_name
+from perf_svc.charts import render_charts
 
 
 async def store_result(store: ObjectStore, result: PerfResult) -> None:
@@ -25,11 +18,13 @@ async def store_result(store: ObjectStore, result: PerfResult) -> None:
     s = result.status
     title = f"{s.model}/app{s.app} {s.target.value}"
     pngs = await asyncio.to_thread(render_charts, result.series, title)
-    for chart in CHARTS:
+    for chart in Chart:
         await store.put(chart_name(s.test_id, chart), pngs[chart])
-    result.charts = list(CHARTS)
-    await store.put(result_name(s.test_id), msgspec.json.encode(result))
+    result.charts = [chart.value for chart in Chart]
+    await store.put(perf_result_name(s.test_id), msgspec.json.encode(result))
 
 
 async def load_result(store: ObjectStore, test_id: str) -> PerfResult:
-    return msgspec.json.decode((await store.get(result_name(test_id))).data or b"", type=PerfResult)
+    return msgspec.json.decode(
+        (await store.get(perf_result_name(test_id))).data or b"", type=PerfResult
+    )

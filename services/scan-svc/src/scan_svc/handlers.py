@@ -20,14 +20,10 @@ from genfleet_common.messages import (
     ScanJob,
     ScanRequest,
     ScanStatus,
+    ToolList,
 )
 from scan_svc.targets import choose_urls
 from scan_svc.toolbox import Toolbox
-
-
-class ToolList(Empty, kw_only=True):
-    static: list[str]
-    dast: list[str]
 
 
 class Handlers:

@@ -10,17 +10,7 @@ import msgspec
 from nats.js.object_store import ObjectStore
 
 from genfleet_common.messages import AppSpec, Finding, ScanReport
-
-FORMATS = {
-    "json": "application/json",
-    "sarif": "application/sarif+json",
-    "md": "text/markdown; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-}
-
-
-def object_name(scan_id: str, fmt: str) -> str:
-    return f"{scan_id}.{fmt}"
+from genfleet_common.objects import ReportFormat, report_name
 
 
 def _where(f: Finding) -> str:
@@ -96,18 +86,18 @@ def to_html(report: ScanReport, app: AppSpec) -> str:
     )
 
 
-def render(report: ScanReport, app: AppSpec) -> dict[str, bytes]:
+def render(report: ScanReport, app: AppSpec) -> dict[ReportFormat, bytes]:
     from scan_svc.sarif import to_sarif
 
     sarif = to_sarif(report.runs, Path(app.path))
     return {
-        "json": msgspec.json.encode(report),
-        "sarif": msgspec.json.encode(sarif),
-        "md": to_markdown(report, app).encode(),
-        "html": to_html(report, app).encode(),
+        ReportFormat.JSON: msgspec.json.encode(report),
+        ReportFormat.SARIF: msgspec.json.encode(sarif),
+        ReportFormat.MD: to_markdown(report, app).encode(),
+        ReportFormat.HTML: to_html(report, app).encode(),
     }
 
 
 async def store_reports(store: ObjectStore, report: ScanReport, app: AppSpec) -> None:
     for fmt, data in render(report, app).items():
-        await store.put(object_name(report.status.scan_id, fmt), data)
+        await store.put(report_name(report.status.scan_id, fmt), data)

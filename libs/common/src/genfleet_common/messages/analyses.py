@@ -94,7 +94,8 @@ class AnalysisRequest(Message, kw_only=True):
     app: AppNumber
     backend: Backend | None = None  # None: the service's default
     llm: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # None: default
-    requirements: list[str] | None = None  # requirement ids; None: all of the app's
+    # requirement ids; None: all of the app's
+    requirements: Annotated[list[str], Meta(max_length=500)] | None = None
     max_tokens: Annotated[int, Meta(ge=16, le=8192)] | None = None
     use_cache: bool = True
     analysis_id: NewJobId = ""

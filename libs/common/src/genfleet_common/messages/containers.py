@@ -77,13 +77,24 @@ class HealthReport(Struct, kw_only=True):
     reason: str = ""  # why not healthy (timeout, container exited, unhealthy)
 
 
-class ActionRequest(Message, kw_only=True):
+# An id the caller picks to match a call's events to it (e.g. an action's ActionEvents)
+EventTag = Annotated[str, Meta(max_length=128, pattern=r"^[A-Za-z0-9._:-]*$")]
+
+
+class ActionOptions(Message, kw_only=True):
+    """How to run one app's action (the body of POST /api/apps/{model}/{app}/{action})."""
+
+    timeout_s: Seconds | None = None  # default per action from settings
+    wait_healthy: bool = True  # after start/restart/rebuild
+    action_id: EventTag = ""  # set by the caller to follow ActionEvents before the reply
+
+
+class ActionRequest(ActionOptions, kw_only=True):
+    """One app's action: its options and which app and action."""
+
     model: ModelName
     app: AppNumber
     action: Action
-    timeout_s: Seconds | None = None  # default per action from settings
-    wait_healthy: bool = True  # after start/restart/rebuild
-    action_id: str = ""  # set by the caller to follow ActionEvents before the reply
 
 
 class ActionResult(Message, kw_only=True):
@@ -155,6 +166,18 @@ class ModelCounts(Struct, kw_only=True):
     running: int = 0
     partial: int = 0
     stopped: int = 0
+
+
+class ModelOverview(Struct, kw_only=True):
+    """A model of the fleet and its apps per state: GET /api/models (fleet + status)."""
+
+    name: str
+    display_name: str
+    color: str
+    apps: int
+    running: int
+    partial: int
+    stopped: int
 
 
 class SystemInfo(Message, kw_only=True):

@@ -126,6 +126,13 @@ class ScanBatchReply(Message, kw_only=True):
     refused: dict[str, str] = msgspec.field(default_factory=dict)  # "Model/appN" -> why
 
 
+class ToolList(Message, kw_only=True):
+    """The analyzers scan-svc offers."""
+
+    static: list[str]  # run on the app's source
+    dast: list[str]  # run against the running app's URLs
+
+
 class ScanLatest(Message, kw_only=True):
     scans: dict[str, ScanStatus]  # "Model/appN" -> its newest scan (apps never scanned: absent)
 

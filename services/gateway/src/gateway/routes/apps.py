@@ -6,16 +6,16 @@ from enum import Enum
 from typing import Annotated
 
 import msgspec
-from fastapi import Body, Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Query
 from starlette.responses import Response
 
 from gateway.auth import Role, require
+from gateway.bodies import JsonBody
 from gateway.commands import decode
 from gateway.context import Context
 from gateway.envelope import ErrorBody, ok, outcome
 from gateway.openapi import answers
 from gateway.routes.params import (
-    ActionOptions,
     AppPath,
     ModelPath,
     ServiceQuery,
@@ -27,6 +27,7 @@ from genfleet_common.errors import ErrorCode, NotFound
 from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
     Action,
+    ActionOptions,
     ActionRequest,
     ActionResult,
     AppStatus,
@@ -36,6 +37,8 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
+
+OPTIONS = JsonBody(ActionOptions, required=False)
 
 
 class _Apps(msgspec.Struct):
@@ -101,15 +104,16 @@ def register(app: FastAPI, ctx: Context) -> None:
         dependencies=operator,
         responses=answers(
             ActionResult,
-            401, 403, 404, 409, 422, 503, 504,
+            400, 401, 403, 404, 409, 422, 503, 504,
             description="Done: `success` false (with the result in `data`) when it failed",
         ),
+        openapi_extra=OPTIONS.doc,
     )  # fmt: skip
     async def app_action(
         model: ModelPath,
         app: AppPath,
         action: Action,
-        options: Annotated[ActionOptions | None, Body()] = None,
+        opts: Annotated[ActionOptions, Depends(OPTIONS)],
     ) -> Response:
         """Run start, stop, restart, build or rebuild on one app and answer when it is done.
 
@@ -117,15 +121,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         pass `action_id` to match them to this call. 409 when an action already runs there.
         """
         model, app = model_app(model, app)
-        opts = options or ActionOptions()
-        request = ActionRequest(
-            model=model,
-            app=app,
-            action=action,
-            timeout_s=opts.timeout_s,
-            wait_healthy=opts.wait_healthy,
-            action_id=opts.action_id,
-        )
+        request = ActionRequest(model=model, app=app, action=action, **msgspec.structs.asdict(opts))
         raw = await ctx.commands.call(
             subjects.CONTAINER_ACTION,
             request,

@@ -9,22 +9,23 @@ down (a batch whose container-svc died shows who ran it until another resumes it
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 import nats.errors
 import nats.js.errors
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query
 from starlette.responses import Response
 
 from gateway.auth import Role, require
+from gateway.bodies import JsonBody
 from gateway.context import Context
 from gateway.envelope import ok
-from gateway.openapi import answers, schema_of
+from gateway.openapi import answers
 from gateway.routes.params import ModelPath
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore
-from genfleet_common.errors import InvalidInput, Malformed, NotFound, ServiceUnavailable
+from genfleet_common.errors import NotFound, ServiceUnavailable
 from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
     Action,
@@ -38,24 +39,7 @@ from genfleet_common.messages import (
 BatchIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A batch id")]
 
 
-class _StrictOptions(BatchOptions, forbid_unknown_fields=True):
-    """On the bus a newer writer may add fields; from a user an unknown one is a typo."""
-
-
-_options = msgspec.json.Decoder(_StrictOptions)
-
-
-async def read_options(request: Request) -> BatchOptions:
-    """The optional JSON body, decoded into the bus's own struct (its bounds are the API's)."""
-    body = await request.body()
-    if not body.strip():
-        return BatchOptions()
-    try:
-        return _options.decode(body)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(f"invalid request: body: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise Malformed("malformed request: the body is not valid JSON") from exc
+OPTIONS = JsonBody(BatchOptions, required=False)
 
 
 def accepted(status: BatchStatus) -> Response:
@@ -70,8 +54,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     viewer = [Depends(require(Role.VIEWER))]
     operator = [Depends(require(Role.OPERATOR))]
 
-    async def start(model: str | None, action: Action, request: Request) -> Response:
-        opts = await read_options(request)
+    async def start(model: str | None, action: Action, opts: BatchOptions) -> Response:
         batch = BatchRequest(
             action=action, model=model, parallelism=opts.parallelism, timeout_s=opts.timeout_s,
             wait_healthy=opts.wait_healthy, batch_id=opts.batch_id,
@@ -84,33 +67,27 @@ def register(app: FastAPI, ctx: Context) -> None:
         description="Queued (202): follow its `batch` events, read it at /api/batches/{id}",
     )  # fmt: skip
     queued[202] = queued.pop(200)
-    body_doc: dict[str, Any] = {
-        "requestBody": {
-            "required": False,
-            "content": {"application/json": {"schema": schema_of(BatchOptions)}},
-        }
-    }
 
     @app.post(
         "/api/models/{model}/{action}", tags=tags, dependencies=operator, status_code=202,
-        responses=queued, openapi_extra=body_doc,
+        responses=queued, openapi_extra=OPTIONS.doc,
     )  # fmt: skip
     async def model_batch(
-        model: ModelPath,
-        action: Action,
-        request: Request,
+        model: ModelPath, action: Action, opts: Annotated[BatchOptions, Depends(OPTIONS)]
     ) -> Response:
         """Run an action on every app of a model, `parallelism` at a time. Answers at once
         (202) with the batch's status; 404 for an unknown model, 503 without Docker."""
-        return await start(validate_model_name(model), action, request)
+        return await start(validate_model_name(model), action, opts)
 
     @app.post(
         "/api/fleet/{action}", tags=tags, dependencies=operator, status_code=202,
-        responses=queued, openapi_extra=body_doc,
+        responses=queued, openapi_extra=OPTIONS.doc,
     )  # fmt: skip
-    async def fleet_batch(action: Action, request: Request) -> Response:
+    async def fleet_batch(
+        action: Action, opts: Annotated[BatchOptions, Depends(OPTIONS)]
+    ) -> Response:
         """Run an action on every app of the fleet (a batch with `model` null)."""
-        return await start(None, action, request)
+        return await start(None, action, opts)
 
     async def store() -> BatchStore | None:
         """The batches' bucket, None while no container-svc has made it (no batch yet)."""

@@ -18,18 +18,9 @@ from genfleet_common import subjects
 from genfleet_common.messages import (
     AppState,
     Empty,
+    ModelOverview,
     StatusRequest,
 )
-
-
-class ModelSummary(msgspec.Struct, kw_only=True):
-    name: str
-    display_name: str
-    color: str
-    apps: int
-    running: int
-    partial: int
-    stopped: int
 
 
 # Slim views of FleetInfo and StatusReply: only the fields a summary needs are decoded.
@@ -57,7 +48,7 @@ class _Status(msgspec.Struct):
     apps: list[_AppState]
 
 
-def summarize(fleet: _Fleet, status: _Status) -> list[ModelSummary]:
+def summarize(fleet: _Fleet, status: _Status) -> list[ModelOverview]:
     counts: dict[str, dict[AppState, int]] = {}
     for app in status.apps:
         per = counts.setdefault(app.model, {})
@@ -66,7 +57,7 @@ def summarize(fleet: _Fleet, status: _Status) -> list[ModelSummary]:
     for m in fleet.models:
         per = counts.get(m.name, {})
         out.append(
-            ModelSummary(
+            ModelOverview(
                 name=m.name,
                 display_name=m.display_name,
                 color=m.color,
@@ -87,7 +78,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         "/api/models",
         tags=tags,
         dependencies=viewer,
-        responses=answers(list[ModelSummary], 401, 403, 503, 504),
+        responses=answers(list[ModelOverview], 401, 403, 503, 504),
     )
     async def models() -> Response:
         """Every model with its display name, colour, app count and apps per state."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from genfleet_common.fleet import MAX_APP_NUMBER, validate_app_number, validate_model_name
 from genfleet_common.messages import Action, LatestRequest
@@ -39,30 +38,9 @@ def latest_request(model: str | None) -> LatestRequest:
     return LatestRequest(model=None if model is None else validate_model_name(model))
 
 
-class ActionOptions(BaseModel):
-    """Options of one app's action; every field optional."""
-
-    model_config = ConfigDict(extra="forbid")
-    wait_healthy: bool = Field(
-        default=True, description="After start/restart/rebuild, wait for health"
-    )
-    timeout_s: float | None = Field(
-        default=None, gt=0, le=24 * 3600, description="Time limit (default per action)"
-    )
-    action_id: str = Field(
-        default="", max_length=128, pattern=ID_PATTERN, description="Tags this action's events"
-    )
-
-
 def action_timeout(settings: Settings, action: Action, timeout_s: float | None) -> float:
     """How long to wait for container-svc's answer to one app's action."""
     if timeout_s is None:
-        timeout_s = {
-            Action.START: settings.start_timeout_s,
-            Action.STOP: settings.stop_timeout_s,
-            Action.RESTART: settings.start_timeout_s,
-            Action.BUILD: settings.build_timeout_s,
-            Action.REBUILD: settings.build_timeout_s + settings.start_timeout_s,
-        }[action]
+        timeout_s = settings.action_timeout_s(action)
     # container-svc ends the action at its own deadline; this only catches a service that died
     return timeout_s + settings.health_timeout_s + 30.0

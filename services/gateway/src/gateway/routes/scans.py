@@ -1,6 +1,6 @@
 """Security scans: start (one app or a batch), status, stop, history, reports, tools.
 
-Scans are jobs: a start answers at once with the scan's status (STARTING); progress arrives
+Scans are jobs: a start answers at once with the scan's status (QUEUED); progress arrives
 as `scan` events on /api/events; the reports are read from the JetStream object store.
 """
 
@@ -10,14 +10,14 @@ from enum import Enum
 from typing import Annotated
 
 import nats.js.errors
-from fastapi import Body, Depends, FastAPI, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, FastAPI, Path, Query
 from starlette.responses import Response
 
 from gateway.auth import Role, require
+from gateway.bodies import JsonBody
 from gateway.context import Context
 from gateway.envelope import ok
-from gateway.openapi import answers
+from gateway.openapi import answers, files
 from gateway.routes.params import AppPath, ModelPath, ModelQuery, latest_request, model_app
 from genfleet_common import subjects
 from genfleet_common.errors import NotFound
@@ -25,39 +25,21 @@ from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
     AppRef,
     Empty,
+    JobRef,
     ScanBatchReply,
     ScanBatchRequest,
     ScanHistory,
     ScanLatest,
-    ScanRef,
     ScanRequest,
     ScanStatus,
+    ToolList,
 )
+from genfleet_common.objects import ReportFormat, report_name
 
-
-class ScanStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: str = Field(description="The app's model")
-    app: int = Field(description="The app number")
-    tools: list[str] | None = Field(default=None, description="Analyzers (default: all)")
-    urls: list[str] | None = Field(
-        default=None, description="DAST targets: some of the app's own URLs (default: all)"
-    )
-
-
-class ScanBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: str | None = Field(default=None, description="A model (null: the whole fleet)")
-    tools: list[str] | None = Field(default=None, description="Analyzers (default: all)")
-
-
+START = JsonBody(ScanRequest)
+BATCH = JsonBody(ScanBatchRequest)
 ScanId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$", description="A scan id")]
-REPORT_TYPES = {
-    "json": "application/json",
-    "sarif": "application/sarif+json",
-    "md": "text/markdown; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-}
+REPORT_TYPES = [f.media_type for f in ReportFormat]
 
 
 def register(app: FastAPI, ctx: Context) -> None:
@@ -67,25 +49,25 @@ def register(app: FastAPI, ctx: Context) -> None:
 
     @app.post(
         "/api/scans", tags=tags, dependencies=operator,
-        responses=answers(ScanStatus, 401, 403, 404, 409, 422, 503),
+        responses=answers(ScanStatus, 400, 401, 403, 404, 409, 422, 503),
+        openapi_extra=START.doc,
     )  # fmt: skip
-    async def start_scan(body: Annotated[ScanStart, Body()]) -> Response:
+    async def start_scan(request: Annotated[ScanRequest, Depends(START)]) -> Response:
         """Scan one app with the chosen tools (all that can run when none are named). Only the
         app's own URLs can be DAST targets. 409 when a scan of the app is already running."""
-        model, number = model_app(body.model, body.app)
-        request = ScanRequest(model=model, app=number, tools=body.tools, urls=body.urls)
+        model_app(request.model, request.app)
         return ok(await ctx.commands.call(subjects.SCAN_START, request))
 
     @app.post(
         "/api/scans/batch", tags=tags, dependencies=operator,
-        responses=answers(ScanBatchReply, 401, 403, 404, 422, 503),
+        responses=answers(ScanBatchReply, 400, 401, 403, 404, 422, 503),
+        openapi_extra=BATCH.doc,
     )  # fmt: skip
-    async def batch_scan(body: Annotated[ScanBatch, Body()]) -> Response:
+    async def batch_scan(request: Annotated[ScanBatchRequest, Depends(BATCH)]) -> Response:
         """Scan every app of a model (or of the fleet when `model` is null), spread over the
         scan workers; apps already being scanned are listed in `refused`."""
-        if body.model is not None:
-            validate_model_name(body.model)
-        request = ScanBatchRequest(model=body.model, tools=body.tools)
+        if request.model is not None:
+            validate_model_name(request.model)
         return ok(await ctx.commands.call(subjects.SCAN_BATCH, request))
 
     # before /api/scans/{scan_id}: "latest" would pass for a scan id
@@ -103,7 +85,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     )  # fmt: skip
     async def scan_status(scan_id: ScanId) -> Response:
         """State, overall and per-phase progress, counts by risk, start and end time."""
-        return ok(await ctx.commands.call(subjects.SCAN_STATUS, ScanRef(scan_id=scan_id)))
+        return ok(await ctx.commands.call(subjects.SCAN_STATUS, JobRef(job_id=scan_id)))
 
     @app.post(
         "/api/scans/{scan_id}/stop", tags=tags, dependencies=operator,
@@ -111,7 +93,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     )  # fmt: skip
     async def stop_scan(scan_id: ScanId) -> Response:
         """Stop a scan: its tools' processes end, its state becomes STOPPED."""
-        return ok(await ctx.commands.call(subjects.SCAN_STOP, ScanRef(scan_id=scan_id)))
+        return ok(await ctx.commands.call(subjects.SCAN_STOP, JobRef(job_id=scan_id)))
 
     @app.get(
         "/api/apps/{model}/{app}/scans", tags=tags, dependencies=viewer,
@@ -122,21 +104,30 @@ def register(app: FastAPI, ctx: Context) -> None:
         model, number = model_app(model, app)
         return ok(await ctx.commands.call(subjects.SCAN_HISTORY, AppRef(model=model, app=number)))
 
-    @app.get("/api/scan-tools", tags=tags, dependencies=viewer)
+    @app.get(
+        "/api/scan-tools", tags=tags, dependencies=viewer,
+        responses=answers(ToolList, 401, 403, 503),
+    )  # fmt: skip
     async def scan_tools() -> Response:
         """The analyzers scan-svc offers: static (source) and DAST (running app)."""
         return ok(await ctx.commands.call(subjects.SCAN_TOOLS, Empty()))
 
-    @app.get("/api/scans/{scan_id}/report", tags=tags, dependencies=viewer)
+    @app.get(
+        "/api/scans/{scan_id}/report", tags=tags, dependencies=viewer,
+        response_class=Response,
+        responses=files(REPORT_TYPES, "The report file", 401, 403, 404, 422, 503),
+    )  # fmt: skip
     async def scan_report(
         scan_id: ScanId,
-        format: Annotated[str, Query(pattern="^(json|sarif|md|html)$")] = "json",
+        format: Annotated[ReportFormat, Query(description="The report's format")] = (
+            ReportFormat.JSON
+        ),
     ) -> Response:
         """The finished scan's report: JSON, SARIF 2.1.0, markdown or HTML (a file, not the
         envelope). 404 while the scan runs."""
         try:
             store = await ctx.bus.js.object_store(subjects.REPORTS_BUCKET)
-            result = await store.get(f"{scan_id}.{format}")
+            result = await store.get(report_name(scan_id, format))
         except (nats.js.errors.ObjectNotFoundError, nats.js.errors.BucketNotFoundError) as exc:
             raise NotFound(
                 f"no {format} report for scan {scan_id} (unknown, or not finished)"
@@ -144,6 +135,6 @@ def register(app: FastAPI, ctx: Context) -> None:
         filename = f"genfleet-scan-{scan_id}.{format}"
         return Response(
             content=result.data or b"",
-            media_type=REPORT_TYPES[format],
+            media_type=format.media_type,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

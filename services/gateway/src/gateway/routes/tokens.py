@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import time
 from enum import Enum
+from typing import Annotated
 
 import msgspec
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import Meta
 from starlette.responses import Response
 
 from gateway.auth import MAX_TTL_S, Role, create_token, require
+from gateway.bodies import JsonBody
 from gateway.context import Context
 from gateway.envelope import ok
 from gateway.openapi import answers
 
 
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Role = Field(default=Role.VIEWER, description="viewer, operator or admin")
-    sub: str = Field(
-        min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$",
-        description="Who the token is for",
-    )
-    ttl_s: int = Field(default=30 * 24 * 3600, ge=60, le=MAX_TTL_S, description="Seconds valid")
+class TokenRequest(msgspec.Struct, kw_only=True):
+    """A token to make: for whom, which role, how long."""
+
+    sub: Annotated[
+        str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+    ]
+    role: Role = Role.VIEWER
+    ttl_s: Annotated[int, Meta(ge=60, le=MAX_TTL_S)] = 30 * 24 * 3600  # seconds valid
+
+
+REQUEST = JsonBody(TokenRequest)
 
 
 class TokenInfo(msgspec.Struct, kw_only=True):
@@ -42,9 +45,10 @@ def register(app: FastAPI, ctx: Context) -> None:
         "/api/tokens",
         tags=tags,
         dependencies=[Depends(require(Role.ADMIN))],
-        responses=answers(TokenInfo, 401, 403, 422),
+        responses=answers(TokenInfo, 400, 401, 403, 422),
+        openapi_extra=REQUEST.doc,
     )
-    async def tokens(body: TokenRequest) -> Response:
+    async def tokens(body: Annotated[TokenRequest, Depends(REQUEST)]) -> Response:
         """Create a token (admin only). It cannot be revoked before it expires, except by
         changing the install's secret key, which ends every token."""
         now = int(time.time())

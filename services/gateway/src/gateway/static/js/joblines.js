@@ -6,7 +6,7 @@ import { api, describeError, seg } from "./api.js";
 import { h } from "./dom.js";
 import { aiHash } from "./ai.js";
 import { perfHash } from "./perf.js";
-import { isDone } from "./scans.js";
+import { isDone, stateText } from "./scans.js";
 
 export const scanHash = (model, number) => `#scan/${seg(model)}/${number}`;
 
@@ -21,7 +21,7 @@ function failedShare(failures, requests) {
 }
 
 function scanText(s) {
-  let text = `scan ${s.state}`;
+  let text = `scan ${stateText(s)}`;
   if (!isDone(s.state)) return `${text} · ${s.progress ?? 0} %`;
   if (s.state !== "COMPLETE") return s.error ? `${text}: ${s.error}` : text;
   const c = s.counts || {};
@@ -34,7 +34,7 @@ function scanText(s) {
 
 function perfText(s) {
   const text = `load test ${s.state}`;
-  if (s.state === "STARTING") return text;
+  if (s.state === "QUEUED") return text;
   if (s.state === "RUNNING") {
     const last = s.last;
     return last ? `${text} · ${plural(last.users, "user")} · ${round(last.rps)} RPS` : text;

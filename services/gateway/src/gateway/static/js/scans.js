@@ -28,6 +28,13 @@ const TOOL_LABELS = {
 
 export const isDone = (state) => DONE.has(state);
 
+/** A tool's state in a scan's status: how its run ended, else running, else waiting its turn. */
+export const toolState = (status, tool) =>
+  status.tool_status?.[tool] || ((status.tools_running || []).includes(tool) ? "running" : "queued");
+
+/** A scan's state as shown: RUNNING says which phase (spidering, scanning). */
+export const stateText = (status) => (status.state === "RUNNING" && status.phase ? `${status.state} · ${status.phase}` : status.state);
+
 /** What a tool status says to a reader: failed / unavailable are "could not check". */
 export const toolLabel = (status) => TOOL_LABELS[status] || status || "–";
 
@@ -331,7 +338,7 @@ export class ScanView {
 
     const stateEl = $("#scan-state");
     stateEl.dataset.state = status.state;
-    stateEl.textContent = status.state;
+    stateEl.textContent = stateText(status);
     $("#scan-id").textContent = status.scan_id;
     const times = [];
     if (status.started_at) times.push(`started ${clock(status.started_at)}`);
@@ -407,11 +414,9 @@ export class ScanView {
         const own = runs.filter((r) => r.tool === tool);
         // once the report is in, its runs are the truth (the live status keeps the last target's)
         const ranked = own.map((r) => r.status).filter((v) => RUN_RANK.includes(v));
-        let value = ranked.length
-          ? ranked.sort((a, b) => RUN_RANK.indexOf(a) - RUN_RANK.indexOf(b))[0]
-          : status.tool_status?.[tool] || "queued";
+        const live = toolState(status, tool);
+        let value = ranked.length ? ranked.sort((a, b) => RUN_RANK.indexOf(a) - RUN_RANK.indexOf(b))[0] : live;
         // a scan that is over (stopped, failed) left its queued and running tools unfinished
-        const live = status.tool_status?.[tool] || value;
         if (isDone(status.state) && (live === "queued" || live === "running")) value = "not_finished";
         const blind = COULD_NOT_CHECK.has(value) || own.some((r) => COULD_NOT_CHECK.has(r.status));
         const details = own.map((r) => {

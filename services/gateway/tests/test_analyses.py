@@ -53,7 +53,7 @@ async def test_an_analysis_through_the_api(
 ) -> None:
     live = ai_gateway
     viewer = live.token(Role.VIEWER)
-    ws = f"{live.ws_url}/api/events?kind=ai&model={MODEL}&app=1&token={viewer}"
+    ws = f"{live.ws_url}/api/events?kind=analysis&model={MODEL}&app=1&token={viewer}"
     async with frames(ws) as f:
         await asyncio.sleep(0.3)  # the socket's consumer is set up
         r = await http.post(

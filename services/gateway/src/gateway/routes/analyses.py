@@ -2,19 +2,19 @@
 each app's latest.
 
 Analyses are jobs: a start answers at once with the analysis's status (QUEUED); progress
-arrives as `ai` events on /api/events, one per requirement checked, with its result.
+arrives as `analysis` events on /api/events, one per requirement checked, with its result.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import Body, Depends, FastAPI, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, FastAPI, Path, Query
 from starlette.responses import Response
 
 from gateway.auth import Role, require
+from gateway.bodies import JsonBody
 from gateway.context import Context
 from gateway.envelope import ok
 from gateway.openapi import answers
@@ -30,31 +30,12 @@ from genfleet_common.messages import (
     AnalysisSummary,
     AnalysisSummaryRequest,
     AppRef,
-    Backend,
     Empty,
     JobRef,
     LlmList,
 )
 
-
-class AnalysisStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: str = Field(description="The app's model (the one that generated it)")
-    app: int = Field(description="The app number")
-    backend: Literal["gpt4all", "openai"] | None = Field(
-        default=None, description="gpt4all (local file) or openai (the configured server)"
-    )
-    llm: str | None = Field(
-        default=None, max_length=256,
-        description="The checking model: a .gguf file name, or the server's model name",
-    )  # fmt: skip
-    requirements: list[str] | None = Field(
-        default=None, max_length=500, description="Requirement ids (default: all of the app's)"
-    )
-    max_tokens: int | None = Field(default=None, ge=16, le=8192, description="Answer limit")
-    use_cache: bool = Field(default=True, description="Reuse verdicts for unchanged code")
-
-
+START = JsonBody(AnalysisRequest)
 AnalysisId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$", description="An analysis id")]
 # Analyses listing models may wait for a server's /v1/models
 MODELS_TIMEOUT_S = 30.0
@@ -67,18 +48,14 @@ def register(app: FastAPI, ctx: Context) -> None:
 
     @app.post(
         "/api/analyses", tags=tags, dependencies=operator,
-        responses=answers(AnalysisStatus, 401, 403, 404, 409, 422, 503),
+        responses=answers(AnalysisStatus, 400, 401, 403, 404, 409, 422, 503),
+        openapi_extra=START.doc,
     )  # fmt: skip
-    async def start_analysis(body: Annotated[AnalysisStart, Body()]) -> Response:
+    async def start_analysis(request: Annotated[AnalysisRequest, Depends(START)]) -> Response:
         """Check the app's requirements (from the fleet's requirements file) against its
         code with an LLM. 404 when the app or its requirements are unknown, 409 when an
         analysis of the app is already running."""
-        model, number = model_app(body.model, body.app)
-        request = AnalysisRequest(
-            model=model, app=number,
-            backend=Backend(body.backend) if body.backend else None, llm=body.llm,
-            requirements=body.requirements, max_tokens=body.max_tokens, use_cache=body.use_cache,
-        )  # fmt: skip
+        model_app(request.model, request.app)
         return ok(
             await ctx.commands.call(subjects.ANALYSIS_START, request, timeout_s=MODELS_TIMEOUT_S)
         )
@@ -98,7 +75,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     )  # fmt: skip
     async def analysis_status(analysis_id: AnalysisId) -> Response:
         """State, progress, counts (met, not met, failed, unavailable)."""
-        ref = JobRef(analysis_id=analysis_id)
+        ref = JobRef(job_id=analysis_id)
         return ok(await ctx.commands.call(subjects.ANALYSIS_STATUS, ref))
 
     @app.get(
@@ -109,7 +86,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         """Per requirement: met, confidence, explanation, evidence (file and lines, checked
         against the app's files), or failed with the model's raw answer, or unavailable.
         While the analysis runs: the requirements checked so far."""
-        ref = JobRef(analysis_id=analysis_id)
+        ref = JobRef(job_id=analysis_id)
         return ok(await ctx.commands.call(subjects.ANALYSIS_RESULT, ref))
 
     @app.post(
@@ -118,7 +95,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     )  # fmt: skip
     async def stop_analysis(analysis_id: AnalysisId) -> Response:
         """Stop an analysis: its generation ends, its state becomes STOPPED."""
-        ref = JobRef(analysis_id=analysis_id)
+        ref = JobRef(job_id=analysis_id)
         return ok(await ctx.commands.call(subjects.ANALYSIS_STOP, ref))
 
     @app.get(

@@ -1,0 +1,165 @@
+"""Every route answers what /openapi.json says it answers: real answers of every GET route and
+of representative POST routes, errors included, through the real container-svc, scan-svc,
+perf-svc and ai-svc, each validated against the document's schema for its status (jsonschema).
+
+This is what caught GET /api/models answering with a body that violated its published schema:
+the gateway's model summary and the bus's were both named `ModelSummary`, and the document
+kept the bus's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from ai_svc.service import AiService
+from gateway.auth import Role
+from gateway.testing import LiveGateway
+from perf_svc.service import PerfService
+from scan_svc.service import ScanService
+
+pytestmark = pytest.mark.docker
+
+MODEL, APP = "g-claude-3.5-sonnet", 2  # started here, stopped at the end
+STOPPED = ("g-llama-3.1-70b", 2)  # never started by any gateway test
+DONE = ("COMPLETE", "UNAVAILABLE", "FAILED", "ERROR", "STOPPED")
+
+
+class Checked:
+    """Calls the gateway and checks every answer against the route's documented responses."""
+
+    def __init__(self, live: LiveGateway, http: httpx.AsyncClient, spec: dict[str, Any]) -> None:
+        self.live, self.http, self.spec = live, http, spec
+        self.seen: set[tuple[str, str]] = set()  # (method, path template) called
+
+    async def call(
+        self,
+        method: str,
+        template: str,
+        expect: int = 200,
+        *,
+        role: Role | None = Role.OPERATOR,
+        body: Any = None,
+        **params: Any,
+    ) -> Any:
+        path = template.format(**params)
+        query = {k: v for k, v in params.items() if "{" + k + "}" not in template}
+        headers = self.live.auth(role) if role else {}
+        r = await self.http.request(
+            method, self.live.url + path, params=query, headers=headers, json=body
+        )
+        assert r.status_code == expect, (method, path, r.status_code, r.text)
+        enveloped = self.check(method, template, r)
+        self.seen.add((method, template))
+        return r.json()["data"] if enveloped else r
+
+    def check(self, method: str, template: str, r: httpx.Response) -> bool:
+        """Whether `r` is as documented; True for an envelope, False for a file."""
+        responses = self.spec["paths"][template][method.lower()]["responses"]
+        documented = responses.get(str(r.status_code))
+        assert documented, f"{method} {template}: {r.status_code} is not documented"
+        content_type = r.headers["content-type"]
+        content = documented["content"]
+        assert content_type in content, f"{method} {template}: {content_type} not documented"
+        schema = content[content_type].get("schema")
+        if schema is None:  # a file (a report, a chart): its type is what is documented
+            return False
+        # the document's "#/components/..." references resolve against the schema's root
+        rooted = {**schema, "components": self.spec["components"]}
+        try:
+            jsonschema.Draft202012Validator(rooted).validate(r.json())
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path)
+            raise AssertionError(
+                f"{method} {template} -> {r.status_code} violates its schema at {where}: "
+                f"{exc.message}"
+            ) from None
+        return True
+
+    async def until_done(self, template: str, **params: Any) -> dict[str, Any]:
+        """Poll a job's status (every answer checked too) until it is over."""
+        async with asyncio.timeout(300):
+            while True:
+                status: dict[str, Any] = await self.call("GET", template, **params)
+                if status["state"] in DONE:
+                    return status
+                await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+async def stopped_after(gateway: LiveGateway) -> AsyncIterator[None]:
+    """The app the test starts is stopped again, however the test ends."""
+    yield
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=600) as client:
+        await client.post(f"/api/apps/{MODEL}/{APP}/stop", headers=gateway.auth(Role.OPERATOR))
+
+
+async def test_every_route_answers_as_documented(
+    gateway: LiveGateway,
+    scan_svc: ScanService,
+    perf_svc: PerfService,
+    ai_svc: AiService,
+    stopped_after: None,
+    http: httpx.AsyncClient,
+) -> None:
+    spec = (await http.get(f"{gateway.url}/openapi.json")).json()
+    api = Checked(gateway, http, spec)
+    app = {"model": MODEL, "app": APP}
+
+    # the app up, a scan, a load test and an analysis of it: every kind of answer exists
+    started = await api.call("POST", "/api/apps/{model}/{app}/{action}", action="start", **app)
+    assert started["ok"], (started["error"], started["output"][-2000:])
+    scan = await api.call("POST", "/api/scans", body={**app, "tools": ["bandit"]})
+    test = await api.call(
+        "POST", "/api/perf", body={**app, "users": 1, "duration_s": 2, "endpoints": [
+            {"path": "/api/health"}]},
+    )  # fmt: skip
+    analysis = await api.call(
+        "POST", "/api/analyses", body={**app, "requirements": ["general-1"], "use_cache": False}
+    )
+    ids = {
+        "scan_id": (await api.until_done("/api/scans/{scan_id}", scan_id=scan["scan_id"]))[
+            "scan_id"
+        ],
+        "test_id": (await api.until_done("/api/perf/{test_id}", test_id=test["test_id"]))[
+            "test_id"
+        ],
+        "analysis_id": (
+            await api.until_done("/api/analyses/{analysis_id}", analysis_id=analysis["analysis_id"])
+        )["analysis_id"],
+    }
+
+    # every GET route of the document, with real ids
+    values = {**app, **ids, "chart": "rps"}
+    queries = {"/api/perf/compare": {"a": ids["test_id"], "b": ids["test_id"]}}
+    gets = [path for path, ops in spec["paths"].items() if "get" in ops]
+    for template in gets:
+        params = {k: v for k, v in values.items() if "{" + k + "}" in template}
+        await api.call("GET", template, role=Role.VIEWER, **params, **queries.get(template, {}))
+    for fmt in ("json", "sarif", "md", "html"):
+        await api.call("GET", "/api/scans/{scan_id}/report", format=fmt, scan_id=ids["scan_id"])
+
+    # representative POSTs and errors
+    await api.call("POST", "/api/scans/{scan_id}/stop", **ids)  # over: answers its status
+    await api.call("POST", "/api/perf/{test_id}/stop", **ids)
+    await api.call("POST", "/api/analyses/{analysis_id}/stop", **ids)
+    batch = await api.call("POST", "/api/scans/batch", body={"model": MODEL, "tools": ["bandit"]})
+    for queued in batch["scans"]:
+        await api.call("POST", "/api/scans/{scan_id}/stop", scan_id=queued["scan_id"])
+    await api.call("POST", "/api/tokens", role=Role.ADMIN, body={"sub": "checked"})
+    await api.call("POST", "/api/perf", 409, body={"model": STOPPED[0], "app": STOPPED[1]})
+    await api.call("POST", "/api/scans", 422, body={**app, "tools": ["nope"]})
+    await api.call("POST", "/api/scans", 422, body={**app, "unknown": 1})
+    await api.call("GET", "/api/scans/{scan_id}", 404, role=Role.VIEWER, scan_id="nosuchscan")
+    await api.call("GET", "/api/apps/{model}/{app}", 422, role=Role.VIEWER, model=MODEL, app=0)
+    await api.call("GET", "/api/system", 401, role=None)
+    await api.call("POST", "/api/tokens", 403, body={"sub": "nobody"})
+    await api.call("POST", "/api/apps/{model}/{app}/{action}", action="stop", **app)
+
+    missing = {("GET", path) for path in gets} - api.seen
+    assert not missing, f"GET routes not checked: {sorted(missing)}"
