@@ -122,7 +122,13 @@ async def test_every_route_answers_as_documented(
     analysis = await api.call(
         "POST", "/api/analyses", body={**app, "requirements": ["general-1"], "use_cache": False}
     )
+    batch = await api.call(  # stopping apps that do not run: quick, and changes nothing
+        "POST", "/api/models/{model}/{action}", 202, model=STOPPED[0], action="stop"
+    )
     ids = {
+        "batch_id": (await api.until_done("/api/batches/{batch_id}", batch_id=batch["batch_id"]))[
+            "batch_id"
+        ],
         "scan_id": (await api.until_done("/api/scans/{scan_id}", scan_id=scan["scan_id"]))[
             "scan_id"
         ],
@@ -148,8 +154,10 @@ async def test_every_route_answers_as_documented(
     await api.call("POST", "/api/scans/{scan_id}/stop", **ids)  # over: answers its status
     await api.call("POST", "/api/perf/{test_id}/stop", **ids)
     await api.call("POST", "/api/analyses/{analysis_id}/stop", **ids)
-    batch = await api.call("POST", "/api/scans/batch", body={"model": MODEL, "tools": ["bandit"]})
-    for queued in batch["scans"]:
+    await api.call("POST", "/api/batches/{batch_id}/stop", **ids)
+    await api.call("POST", "/api/fleet/{action}", 422, action="explode")
+    scans = await api.call("POST", "/api/scans/batch", body={"model": MODEL, "tools": ["bandit"]})
+    for queued in scans["scans"]:
         await api.call("POST", "/api/scans/{scan_id}/stop", scan_id=queued["scan_id"])
     await api.call("POST", "/api/tokens", role=Role.ADMIN, body={"sub": "checked"})
     await api.call("POST", "/api/perf", 409, body={"model": STOPPED[0], "app": STOPPED[1]})
