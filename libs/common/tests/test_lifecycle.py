@@ -16,7 +16,7 @@ import pytest
 
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
-from genfleet_common.errors import Busy, NotFound
+from genfleet_common.errors import Busy, Conflict, NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobCommands, JobFailed, JobKind, Jobs, JobStore, Run
 from genfleet_common.messages import (
@@ -173,6 +173,17 @@ async def test_one_job_per_app_at_a_time(platform: Platform) -> None:
     with pytest.raises(Busy, match=first.sleep_id):
         await platform.submit(app)
     await platform.jobs.stop(first.sleep_id)
+
+
+async def test_a_job_id_is_never_taken_twice(platform: Platform) -> None:
+    """A caller may choose the id: one that exists is refused, and its job is untouched."""
+    first = await platform.submit(platform.next_app(), steps=1)
+    done = await platform.until(first.sleep_id, lambda s: s.done)
+    again = SleepStatus(sleep_id=first.sleep_id, model=MODEL, app=platform.next_app())
+    with pytest.raises(Conflict, match="exists"):
+        await platform.jobs.submit(again, SleepJob(sleep_id=first.sleep_id))
+    assert await platform.status(first.sleep_id) == done
+    assert await platform.jobs.store.running(MODEL, again.app) is None  # not left claimed
 
 
 async def test_a_stop_ends_a_running_job_with_what_it_did(platform: Platform) -> None:

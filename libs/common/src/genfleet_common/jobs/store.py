@@ -14,7 +14,7 @@ from typing import TypeVar
 import nats.js.errors
 from nats.js.kv import KeyValue
 
-from genfleet_common.errors import Busy, NotFound
+from genfleet_common.errors import Busy, Conflict, NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs.records import Records, prepend_id, read_ids
 from genfleet_common.messages import JobStatus
@@ -36,7 +36,8 @@ class JobStore(Records[S]):
         super().__init__(kv, status_type, key, noun)
 
     async def create(self, status: S) -> None:
-        """Record a new job and claim its app; Busy when the app has one in progress."""
+        """Record a new job and claim its app; Busy when the app has one in progress,
+        Conflict when its id (which a caller may choose) is taken."""
         key = _app_key("running", status.model, status.app)
         try:
             await self.kv.create(key, status.job_id.encode())
@@ -45,7 +46,9 @@ class JobStore(Records[S]):
             raise Busy(
                 f"a {self.noun} of {status.model}/app{status.app} is already running ({running})"
             ) from None
-        await self.put(status.job_id, status)
+        if not await self.put_new(status.job_id, status):
+            await self.release(status)
+            raise Conflict(f"a {self.noun} with the id {status.job_id} exists: choose another")
         key = _app_key("history", status.model, status.app)
         await prepend_id(self.kv, key, status.job_id, HISTORY_LENGTH)
 
