@@ -51,7 +51,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> I
     env = {
         **os.environ,
         "GENFLEET_STATE_DIR": str(tmp / "state"),
-        # ai-svc's local model: a small context and short answers keep `check` quick
+        # ai-svc's local model: a small context and short answers keep `analysis` quick
         "GENFLEET_AI_CONTEXT": "1024",
         "GENFLEET_AI_RETRIES": "1",
     }
@@ -279,11 +279,11 @@ def test_perf_through_the_whole_platform(platform: Platform, tmp_path: Path) -> 
         platform.cli("stop", MODEL, "1")
 
 
-def test_check_requirements_with_the_local_model(platform: Platform) -> None:
-    """genfleet check --watch through the whole platform: ai-svc (started by `genfleet up`)
+def test_analysis_with_the_local_model(platform: Platform) -> None:
+    """genfleet analysis --watch through the whole platform: ai-svc (started by `genfleet up`)
     asks the real local model; the result says what the model really answered."""
     result = platform.cli(
-        "check", MODEL, "1", "-r", "general-2", "--max-tokens", "24", "--watch", "--json"
+        "analysis", MODEL, "1", "-r", "general-2", "--max-tokens", "24", "--watch", "--json"
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -292,11 +292,11 @@ def test_check_requirements_with_the_local_model(platform: Platform) -> None:
     assert r["requirement"]["id"] == "general-2" and r["status"] in ("verdict", "failed")
     assert r["raw"] and r["completion_tokens"] > 0
     assert "general-2" in result.stderr  # the live progress line
-    summary = platform.cli("check-summary", MODEL)
+    summary = platform.cli("analysis-summary", MODEL)
     assert summary.returncode == 0 and f"{MODEL}/app1" in summary.stdout
-    models = platform.cli("check-models")
+    models = platform.cli("analysis-llms")
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in models.stdout and "available" in models.stdout
-    bad = platform.cli("check", MODEL, "1", "-r", "nope-1")
+    bad = platform.cli("analysis", MODEL, "1", "-r", "nope-1")
     assert bad.returncode == 1 and "unknown requirement" in bad.stderr
 
 

@@ -21,11 +21,11 @@ def test_global_help_lists_every_command() -> None:
     out = genfleet("--help")
     assert out.returncode == 0, out.stderr
     for name in ("up", "down", "doctor", "start", "rebuild", "logs", "scan-report", "perf",
-                 "perf-compare", "check", "check-summary", "token"):  # fmt: skip
+                 "perf-compare", "analysis", "analysis-summary", "token"):  # fmt: skip
         assert f" {name} " in out.stdout, name
 
 
-@pytest.mark.parametrize("name", ["start", "perf", "check-models", "scan-report"])
+@pytest.mark.parametrize("name", ["start", "perf", "analysis-llms", "scan-report"])
 def test_a_command_keeps_its_own_arguments(name: str) -> None:
     out = genfleet(name, "--help")
     assert out.returncode == 0, out.stderr

@@ -552,8 +552,8 @@ def perf_compare(
 
 
 # --- requirements analysis -----------------------------------------------------------------
-@app.command("check")
-def check_command(
+@app.command("analysis")
+def analysis_command(
     model: Annotated[str, typer.Argument(help="The model that generated the app.")],
     number: Annotated[int, typer.Argument(metavar="N", help="The app number.")],
     requirement: Annotated[
@@ -564,7 +564,7 @@ def check_command(
         str | None, typer.Option(help="gpt4all (local file) or openai (the configured server).")
     ] = None,
     llm: Annotated[
-        str | None, typer.Option(help="The checking model (see `genfleet check-models`).")
+        str | None, typer.Option(help="The checking model (see `genfleet analysis-llms`).")
     ] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Answer limit per requirement.")] = None,
     no_cache: Annotated[
@@ -578,10 +578,10 @@ def check_command(
     url: UrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """Check app N of MODEL against its written requirements with an LLM."""
+    """Analyse app N of MODEL: is each of its written requirements met? An LLM answers."""
     import msgspec
 
-    from genfleet_cli.checks import check
+    from genfleet_cli.analyses import analyze
     from genfleet_common.messages import AnalysisRequest
 
     body = {
@@ -594,12 +594,12 @@ def check_command(
         fail(f"invalid analysis: {exc}", 2)
         return
     api = connect(fleet, url, token)
-    if not check(api, request, watch_=watch, as_json=as_json):
+    if not analyze(api, request, watch_=watch, as_json=as_json):
         raise typer.Exit(1)
 
 
-@app.command("check-stop")
-def check_stop(
+@app.command("analysis-stop")
+def analysis_stop(
     analysis_id: Annotated[str, typer.Argument(help="The analysis id.")],
     fleet: FleetOpt = None,
     url: UrlOpt = None,
@@ -611,8 +611,8 @@ def check_stop(
     print(f"analysis {analysis_id}: {status['state']}")
 
 
-@app.command("check-models")
-def check_models(
+@app.command("analysis-llms")
+def analysis_llms(
     fleet: FleetOpt = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
@@ -631,8 +631,8 @@ def check_models(
         print(f"{mark} {m['backend']:8} {m['name']}{ctx}: {state}")
 
 
-@app.command("check-summary")
-def check_summary(
+@app.command("analysis-summary")
+def analysis_summary(
     model: Annotated[Optional[str], typer.Argument(help="One model (default: all).")] = None,  # noqa: UP045
     fleet: FleetOpt = None,
     as_json: JsonOpt = False,

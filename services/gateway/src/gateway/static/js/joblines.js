@@ -4,7 +4,7 @@
 
 import { api, describeError, seg } from "./api.js";
 import { h } from "./dom.js";
-import { aiHash } from "./ai.js";
+import { analysisHash } from "./analyses.js";
 import { perfHash } from "./perf.js";
 import { isDone, stateText } from "./scans.js";
 
@@ -46,7 +46,7 @@ function perfText(s) {
   return `${text} · ${round(t.rps)} RPS · p95 ${round(t.p95_ms)} ms · ${failedShare(t.failures, t.requests)} failed`;
 }
 
-function aiText(s) {
+function analysisText(s) {
   const c = s.counts || {};
   const extra = [c.failed ? `${c.failed} failed` : "", c.unavailable ? `${c.unavailable} unavailable` : ""];
   if (s.state === "COMPLETE") return [`requirements ${c.met}/${c.total} met`, ...extra].filter(Boolean).join(" · ");
@@ -60,7 +60,7 @@ function aiText(s) {
 const JOBS = [
   { kind: "scan", latest: "/api/scans/latest", field: "scans", id: "scan_id", hash: scanHash, text: scanText },
   { kind: "perf", latest: "/api/perf/latest", field: "tests", id: "test_id", hash: perfHash, text: perfText },
-  { kind: "analysis", latest: "/api/analyses/latest", field: "analyses", id: "analysis_id", hash: aiHash, text: aiText },
+  { kind: "analysis", latest: "/api/analyses/latest", field: "analyses", id: "analysis_id", hash: analysisHash, text: analysisText },
 ];
 
 export class CardJobs {

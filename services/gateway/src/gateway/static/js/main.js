@@ -1,6 +1,6 @@
 // GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
 // an app's security scans (#scan/<model>/<n>, see scans.js), load tests (#perf/<model>/<n>,
-// see perf.js) and requirements analyses (#ai/<model>/<n>, see ai.js).
+// see perf.js) and requirements analyses (#analysis/<model>/<n>, see analyses.js).
 
 import {
   api,
@@ -17,7 +17,7 @@ import {
 import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
-import { AiView, aiHash } from "./ai.js";
+import { AnalysisView, analysisHash } from "./analyses.js";
 import { CardJobs, scanHash } from "./joblines.js";
 import { PerfView, perfHash } from "./perf.js";
 import { ScanView } from "./scans.js";
@@ -60,7 +60,7 @@ const events = new EventStream({
 const scanView = new ScanView({ events, appInfo: scanAppInfo });
 const cardJobs = new CardJobs({ events, cardOf: (model, number) => state.apps.get(appKey(model, number))?.card ?? null });
 const perfView = new PerfView({ events, appInfo: scanAppInfo });
-const aiView = new AiView({ events, appInfo: scanAppInfo });
+const analysisView = new AnalysisView({ events, appInfo: scanAppInfo });
 
 // --- login --------------------------------------------------------------------------------
 function showLogin(message = "") {
@@ -68,7 +68,7 @@ function showLogin(message = "") {
   logView.close();
   scanView.close();
   perfView.close();
-  aiView.close();
+  analysisView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
   $("#login").hidden = false;
@@ -347,7 +347,7 @@ function renderApp(model, spec) {
         "aria-label": `Load-test ${key}`,
       }, "load tests"),
       h("a", {
-        href: aiHash(model.name, spec.number),
+        href: analysisHash(model.name, spec.number),
         class: "scans-link",
         dataset: { action: "requirements" },
         "aria-label": `Show the requirements analyses of ${key}`,
@@ -631,10 +631,10 @@ function openLogs(key) {
 
 // --- scans, load tests, analyses -----------------------------------------------------------
 /** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, #perf/<model>/<n>[/<test
- * id>] its load tests, #ai/<model>/<n>[/<analysis id>] its requirements analyses, anything else
+ * id>] its load tests, #analysis/<model>/<n>[/<analysis id>] its requirements analyses, anything else
  * the fleet. */
 function route() {
-  const match = /^#(scan|perf|ai)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  const match = /^#(scan|perf|analysis)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
     let model = "";
@@ -650,8 +650,8 @@ function route() {
   else scanView.close();
   if (entry && view === "perf") perfView.open(entry.model, entry.spec.number, match[4] || "");
   else perfView.close();
-  if (entry && view === "ai") aiView.open(entry.model, entry.spec.number, match[4] || "");
-  else aiView.close();
+  if (entry && view === "analysis") analysisView.open(entry.model, entry.spec.number, match[4] || "");
+  else analysisView.close();
   $("#models").hidden = Boolean(entry);
   if (match && !entry) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
 }
@@ -690,6 +690,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView, perfView, aiView, cardJobs };
+window.genfleet = { events, state, logView, scanView, perfView, analysisView, cardJobs };
 
 boot();

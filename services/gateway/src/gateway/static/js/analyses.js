@@ -1,5 +1,5 @@
-// The requirements view (#ai/<model>/<n>[/<analysis id>]): an app's analyses, a form to
-// start one with a chosen checking model, the selected analysis live from `ai` events (one
+// The requirements view (#analysis/<model>/<n>[/<analysis id>]): an app's analyses, a form to
+// start one with a chosen checking model, the selected analysis live from `analysis` events (one
 // per requirement checked), its requirements table (met, confidence, explanation, evidence;
 // or failed with the model's raw answer, or unavailable), and the per-model summary.
 
@@ -9,7 +9,7 @@ import { $, h } from "./dom.js";
 const DONE = new Set(["COMPLETE", "UNAVAILABLE", "FAILED", "ERROR", "STOPPED"]);
 const SVG = "http://www.w3.org/2000/svg";
 
-export const aiHash = (model, number) => `#ai/${seg(model)}/${number}`;
+export const analysisHash = (model, number) => `#analysis/${seg(model)}/${number}`;
 
 function svg(tag, attrs = {}) {
   const el = document.createElementNS(SVG, tag);
@@ -21,12 +21,12 @@ function svg(tag, attrs = {}) {
 function bar(counts, width = 160) {
   const total = counts.total || 1;
   const parts = [
-    ["met", counts.met, "var(--ai-met, #16a34a)"],
-    ["not met", counts.not_met ?? 0, "var(--ai-notmet, #dc2626)"],
-    ["failed", counts.failed ?? 0, "var(--ai-failed, #9ca3af)"],
-    ["unavailable", counts.unavailable ?? 0, "var(--ai-unavailable, #d1d5db)"],
+    ["met", counts.met, "var(--analysis-met, #16a34a)"],
+    ["not met", counts.not_met ?? 0, "var(--analysis-notmet, #dc2626)"],
+    ["failed", counts.failed ?? 0, "var(--analysis-failed, #9ca3af)"],
+    ["unavailable", counts.unavailable ?? 0, "var(--analysis-unavailable, #d1d5db)"],
   ];
-  const el = svg("svg", { width, height: 12, role: "img", class: "ai-bar" });
+  const el = svg("svg", { width, height: 12, role: "img", class: "analysis-bar" });
   let x = 0;
   const label = [];
   for (const [name, n, color] of parts) {
@@ -62,14 +62,14 @@ function evidenceCell(r) {
         `${e.file}${e.start ? `:${e.start}-${e.end}` : ""}`, e.valid ? "" : ` (${e.note})`))));
 }
 
-export class AiView {
+export class AnalysisView {
   /**
    * @param {object} opts
    * @param {import("./live.js").EventStream} opts.events the event socket
    * @param {(model: string, number: number) => {color: string, title: string}} opts.appInfo
    */
   constructor({ events, appInfo }) {
-    this.section = $("#aiview");
+    this.section = $("#analysisview");
     this.appInfo = appInfo;
     this.target = null;
     this.analyses = new Map();
@@ -83,40 +83,40 @@ export class AiView {
   }
 
   build() {
-    this.llm = h("select", { id: "ai-llm", dataset: { testid: "ai-llm" }, "aria-label": "Checking model" });
-    this.cache = h("input", { type: "checkbox", id: "ai-cache", checked: true });
-    this.formResult = h("p", { class: "result", role: "status", dataset: { testid: "ai-form-result" } });
-    this.history = h("ol", { dataset: { testid: "ai-history" } });
-    this.state = h("span", { class: "scan-state", dataset: { testid: "ai-state" }, role: "status" });
-    this.progress = h("progress", { max: 100, value: 0, dataset: { testid: "ai-progress" } });
-    this.counts = h("span", { dataset: { testid: "ai-counts" } });
+    this.llm = h("select", { id: "analysis-llm", dataset: { testid: "analysis-llm" }, "aria-label": "Checking model" });
+    this.cache = h("input", { type: "checkbox", id: "analysis-cache", checked: true });
+    this.formResult = h("p", { class: "result", role: "status", dataset: { testid: "analysis-form-result" } });
+    this.history = h("ol", { dataset: { testid: "analysis-history" } });
+    this.state = h("span", { class: "scan-state", dataset: { testid: "analysis-state" }, role: "status" });
+    this.progress = h("progress", { max: 100, value: 0, dataset: { testid: "analysis-progress" } });
+    this.counts = h("span", { dataset: { testid: "analysis-counts" } });
     this.error = h("p", { class: "scan-error", role: "alert", hidden: true });
-    this.stop = h("button", { type: "button", class: "small secondary", hidden: true, dataset: { testid: "ai-stop" },
+    this.stop = h("button", { type: "button", class: "small secondary", hidden: true, dataset: { testid: "analysis-stop" },
       onclick: () => this.stopAnalysis() }, "Stop");
-    this.table = h("tbody", { dataset: { testid: "ai-requirements" } });
-    this.summary = h("tbody", { dataset: { testid: "ai-summary" } });
+    this.table = h("tbody", { dataset: { testid: "analysis-requirements" } });
+    this.summary = h("tbody", { dataset: { testid: "analysis-summary" } });
     this.title = h("h2", {}, "Requirements");
     this.section.append(
       h("header", { class: "scan-head" }, h("a", { href: "#", class: "back" }, "← Fleet"), this.title),
       h("div", { class: "scan-layout" },
         h("aside", { class: "scan-side" },
-          h("form", { dataset: { testid: "ai-form" }, onsubmit: (e) => { e.preventDefault(); this.start(); } },
+          h("form", { dataset: { testid: "analysis-form" }, onsubmit: (e) => { e.preventDefault(); this.start(); } },
             h("h3", {}, "Check the requirements"),
-            h("label", { for: "ai-llm" }, "Checking model"), this.llm,
+            h("label", { for: "analysis-llm" }, "Checking model"), this.llm,
             h("label", {}, this.cache, " reuse results for unchanged code"),
-            h("button", { type: "submit", class: "small", dataset: { testid: "ai-start" } }, "Start analysis"),
+            h("button", { type: "submit", class: "small", dataset: { testid: "analysis-start" } }, "Start analysis"),
             this.formResult),
           h("h3", {}, "History"), this.history),
         h("div", { class: "scan-main" },
           h("header", { class: "detail-head" }, this.state, this.counts, this.stop),
           this.error,
           h("div", { class: "progress-row" }, h("label", {}, "Requirements"), this.progress),
-          h("table", { class: "ai-table" },
+          h("table", { class: "analysis-table" },
             h("thead", {}, h("tr", {}, h("th", {}, "Requirement"), h("th", {}, "Result"),
               h("th", {}, "Confidence"), h("th", {}, "Explanation and evidence"))),
             this.table),
           h("h3", {}, "Per model"),
-          h("table", { class: "ai-table" },
+          h("table", { class: "analysis-table" },
             h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "Checked by"), h("th", {}, "Apps"),
               h("th", {}, "Met / total"), h("th", {}, ""))),
             this.summary))),
@@ -199,7 +199,7 @@ export class AiView {
   renderHistory() {
     const list = [...this.analyses.values()].sort((a, b) => (b.started_at ?? 0) - (a.started_at ?? 0));
     this.history.replaceChildren(...list.map((a) => h("li", { class: a.analysis_id === this.selected ? "selected" : "" },
-      h("a", { href: `${aiHash(a.model, a.app)}/${seg(a.analysis_id)}` },
+      h("a", { href: `${analysisHash(a.model, a.app)}/${seg(a.analysis_id)}` },
         `${a.state} · ${a.counts.met}/${a.counts.total} met · ${a.llm}`))));
   }
 

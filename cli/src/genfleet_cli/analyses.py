@@ -1,4 +1,5 @@
-"""`genfleet check`: check an app's written requirements with an LLM; watch it live."""
+"""`genfleet analysis`: is each written requirement of an app met? An LLM answers; watch it
+live."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def _report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def check(api: Api, body: AnalysisRequest, *, watch_: bool, as_json: bool) -> bool:
+def analyze(api: Api, body: AnalysisRequest, *, watch_: bool, as_json: bool) -> bool:
     try:
         status = api.post("/api/analyses", body)
         if watch_:

@@ -23,25 +23,25 @@ async def test_requirements_page_runs_an_analysis_live(
     page, errors = await open_page(browser)
     await sign_in(page, gateway.url, gateway.token(Role.OPERATOR))
     await expect(page.locator('[data-action="requirements"]')).not_to_have_count(0)
-    await page.goto(f"{gateway.url}/#ai/{MODEL}/2")
-    view = page.get_by_test_id("ai-view")
+    await page.goto(f"{gateway.url}/#analysis/{MODEL}/2")
+    view = page.get_by_test_id("analysis-view")
     await expect(view).to_be_visible()
-    await expect(page.get_by_test_id("ai-llm").locator("option")).not_to_have_count(0)
-    await page.get_by_test_id("ai-start").click()
-    await expect(page.get_by_test_id("ai-form-result")).to_contain_text("queued")
-    await expect(page.get_by_test_id("ai-state")).to_have_attribute(
+    await expect(page.get_by_test_id("analysis-llm").locator("option")).not_to_have_count(0)
+    await page.get_by_test_id("analysis-start").click()
+    await expect(page.get_by_test_id("analysis-form-result")).to_contain_text("queued")
+    await expect(page.get_by_test_id("analysis-state")).to_have_attribute(
         "data-state", "COMPLETE", timeout=300_000
     )
-    rows = page.get_by_test_id("ai-requirements").locator("tr")
+    rows = page.get_by_test_id("analysis-requirements").locator("tr")
     await expect(rows).to_have_count(10)  # app 2's spec: 4 general + 6 specific features
     verdicts = await page.get_by_test_id("verdict").all_inner_texts()
     assert all(v in ("met", "not met", "failed (no usable answer)") for v in verdicts), verdicts
-    await expect(page.get_by_test_id("ai-counts")).to_contain_text("/10 met")
-    await expect(page.get_by_test_id("ai-summary")).to_contain_text(MODEL)
-    await expect(page.get_by_test_id("ai-history").locator("li")).not_to_have_count(0)
+    await expect(page.get_by_test_id("analysis-counts")).to_contain_text("/10 met")
+    await expect(page.get_by_test_id("analysis-summary")).to_contain_text(MODEL)
+    await expect(page.get_by_test_id("analysis-history").locator("li")).not_to_have_count(0)
 
     # the card on the fleet page: "requirements 7/10 met · 2 failed", as the page counted
-    counts = await page.get_by_test_id("ai-counts").inner_text()
+    counts = await page.get_by_test_id("analysis-counts").inner_text()
     found = re.search(r"(\d+)/10 met · \d+ not met · (\d+) failed · (\d+) unavailable", counts)
     assert found, counts
     met, failed, unavailable = (int(n) for n in found.groups())
@@ -58,6 +58,6 @@ async def test_requirements_page_runs_an_analysis_live(
     await expect(card_line).to_have_text(expected)
     await card_line.locator("a").click()
     await expect(view).to_be_visible()
-    await expect(page.get_by_test_id("ai-state")).to_have_attribute("data-state", "COMPLETE")
-    assert re.search(rf"#ai/{re.escape(MODEL)}/2/\w+$", page.url), page.url
+    await expect(page.get_by_test_id("analysis-state")).to_have_attribute("data-state", "COMPLETE")
+    assert re.search(rf"#analysis/{re.escape(MODEL)}/2/\w+$", page.url), page.url
     assert errors == []
