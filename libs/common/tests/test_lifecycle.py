@@ -66,10 +66,7 @@ class SleepLatest(Message, kw_only=True):
     sleeps: dict[str, SleepStatus]
 
 
-class Sleep(JobKind[SleepJob, SleepStatus]):
-    noun = "sleep"
-    job_type, status_type = SleepJob, SleepStatus
-
+class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep"):
     def __init__(self, name: str) -> None:
         self.name = name  # type: ignore[misc]  # unique per test: its own queue and subjects
         self.results: dict[str, int] = {}  # what at_end stored: sleep id -> steps done
@@ -152,6 +149,11 @@ async def platform(bus: Bus) -> AsyncIterator[Platform]:
 
 
 # --- tests ----------------------------------------------------------------------------------
+def test_a_kind_reads_its_types_from_its_generic_arguments() -> None:
+    assert (Sleep.job_type, Sleep.status_type) == (SleepJob, SleepStatus)
+    assert (Sleep.name, Sleep.noun) == ("sleep", "sleep")
+
+
 async def test_a_job_runs_to_complete_with_its_result_stored_first(platform: Platform) -> None:
     started = await platform.submit(platform.next_app())
     assert started.state == JobState.QUEUED and started.worker == ""

@@ -41,6 +41,8 @@ from genfleet_common.messages import ErrorInfo, Reply
 Req = TypeVar("Req", bound=msgspec.Struct)
 Res = TypeVar("Res")
 Handler = Callable[[Req], Awaitable[Any]]
+# A service's commands: subject -> (request type, handler)
+Commands = dict[str, tuple[type[Any], Handler[Any]]]
 
 log = get_logger("bus")
 _encoder = msgspec.json.Encoder()
@@ -137,6 +139,11 @@ class Bus:
         self._subs.append(sub)
         await self.nc.flush()  # the server knows the subscription before we say we serve
         return sub
+
+    async def serve_all(self, commands: Commands, *, queue: str) -> None:
+        """`serve` each of a service's commands."""
+        for subject, (request_type, handler) in commands.items():
+            await self.serve(subject, request_type, handler, queue=queue)
 
     async def _answer(
         self, msg: Msg, decoder: msgspec.json.Decoder[Any], handler: Handler[Any]

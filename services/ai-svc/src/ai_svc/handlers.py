@@ -13,7 +13,7 @@ from ai_svc.llms import Llms
 from ai_svc.prompt import PROMPT_VERSION
 from ai_svc.results import Results
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
+from genfleet_common.bus import Commands
 from genfleet_common.errors import NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import Jobs
@@ -34,21 +34,20 @@ from genfleet_common.settings import Settings
 
 @dataclass
 class Handlers:
-    bus: Bus
     jobs: Jobs[AnalysisJob, AnalysisStatus]
     results: Results
     fleet: Fleet
     llms: Llms
     settings: Settings
 
-    async def register(self) -> None:
-        q = subjects.ANALYSIS_QUEUE
-        await self.bus.serve(subjects.ANALYSIS_START, AnalysisRequest, self.start, queue=q)
-        await self.bus.serve(subjects.ANALYSIS_RESULT, JobRef, self.result, queue=q)
-        await self.bus.serve(
-            subjects.ANALYSIS_SUMMARY, AnalysisSummaryRequest, self.summary, queue=q
-        )
-        await self.bus.serve(subjects.ANALYSIS_LLMS, Empty, self.llms_list, queue=q)
+    def commands(self) -> Commands:
+        """subject -> request type -> handler"""
+        return {
+            subjects.ANALYSIS_START: (AnalysisRequest, self.start),
+            subjects.ANALYSIS_RESULT: (JobRef, self.result),
+            subjects.ANALYSIS_SUMMARY: (AnalysisSummaryRequest, self.summary),
+            subjects.ANALYSIS_LLMS: (Empty, self.llms_list),
+        }
 
     async def start(self, req: AnalysisRequest) -> AnalysisStatus:
         """Validate everything a user can get wrong now (a 4xx), then queue the analysis."""

@@ -35,10 +35,7 @@ from genfleet_common.settings import Settings
 
 
 @dataclass
-class AnalysisKind(JobKind[AnalysisJob, AnalysisStatus]):
-    name, noun = subjects.ANALYSIS, "analysis"
-    job_type, status_type = AnalysisJob, AnalysisStatus
-
+class AnalysisKind(JobKind[AnalysisJob, AnalysisStatus], name=subjects.ANALYSIS, noun="analysis"):
     results: Results
     cache: VerdictCache
     fleet: Fleet

@@ -23,8 +23,7 @@ class AiService(JobService):
     service = "ai-svc"
 
     def __init__(self, settings: Settings, fleet: Fleet) -> None:
-        super().__init__(settings)
-        self.fleet = fleet
+        super().__init__(settings, fleet)
         self.llms = Llms(settings)
 
     async def start(self) -> Bus:
@@ -37,8 +36,8 @@ class AiService(JobService):
             worker_name=self.name, ack_wait_s=self.settings.ai_ack_wait_s,
             max_attempts=self.settings.ai_max_attempts,
         )  # fmt: skip
-        await self.serve_jobs(jobs, self.fleet, queue=subjects.ANALYSIS_QUEUE)
-        await Handlers(bus, jobs, results, self.fleet, self.llms, self.settings).register()
+        commands = Handlers(jobs, results, self.fleet, self.llms, self.settings).commands()
+        await self.serve_jobs(jobs, commands, queue=subjects.ANALYSIS_QUEUE)
         log.info("ready", extra={"worker": self.name, "backend": self.settings.ai_backend})
         return bus
 

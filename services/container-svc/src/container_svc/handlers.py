@@ -12,7 +12,7 @@ from container_svc.logs import Logs
 from container_svc.status import StatusCache
 from container_svc.sysinfo import system_info
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
+from genfleet_common.bus import Commands
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     ActionRequest,
@@ -43,17 +43,19 @@ class Handlers:
     batches: Batches
     logs: Logs
 
-    async def register(self, bus: Bus) -> None:
-        q = subjects.CONTAINER_QUEUE
-        await bus.serve(subjects.CONTAINER_STATUS, StatusRequest, self.status, queue=q)
-        await bus.serve(subjects.CONTAINER_ACTION, ActionRequest, self.action, queue=q)
-        await bus.serve(subjects.CONTAINER_BATCH, BatchRequest, self.batch, queue=q)
-        await bus.serve(subjects.CONTAINER_BATCH_STOP, BatchRef, self.batch_stop, queue=q)
-        await bus.serve(subjects.CONTAINER_LOGS, LogsRequest, self.logs_window, queue=q)
-        await bus.serve(subjects.CONTAINER_LOGS_FOLLOW, FollowRequest, self.logs_follow, queue=q)
-        await bus.serve(subjects.CONTAINER_LOGS_UNFOLLOW, UnfollowRequest, self.unfollow, queue=q)
-        await bus.serve(subjects.CONTAINER_SYSINFO, Empty, self.sysinfo, queue=q)
-        await bus.serve(subjects.CONTAINER_FLEET, Empty, self.fleet_info, queue=q)
+    def commands(self) -> Commands:
+        """subject -> request type -> handler"""
+        return {
+            subjects.CONTAINER_STATUS: (StatusRequest, self.status),
+            subjects.CONTAINER_ACTION: (ActionRequest, self.action),
+            subjects.CONTAINER_BATCH: (BatchRequest, self.batch),
+            subjects.CONTAINER_BATCH_STOP: (BatchRef, self.batch_stop),
+            subjects.CONTAINER_LOGS: (LogsRequest, self.logs_window),
+            subjects.CONTAINER_LOGS_FOLLOW: (FollowRequest, self.logs_follow),
+            subjects.CONTAINER_LOGS_UNFOLLOW: (UnfollowRequest, self.unfollow),
+            subjects.CONTAINER_SYSINFO: (Empty, self.sysinfo),
+            subjects.CONTAINER_FLEET: (Empty, self.fleet_info),
+        }
 
     async def status(self, req: StatusRequest) -> StatusReply:
         if req.app is not None and req.model is None:

@@ -92,9 +92,8 @@ class ContainerService:
             self.settings,
             worker_name=f"{socket.gethostname()}-{os.getpid()}",
         )
-        await Handlers(
-            self.fleet, self.engine, self.cache, actions, self.batches, self.logs
-        ).register(bus)
+        handlers = Handlers(self.fleet, self.engine, self.cache, actions, self.batches, self.logs)
+        await bus.serve_all(handlers.commands(), queue=subjects.CONTAINER_QUEUE)
         await self.batches.start_workers()
         for warning in [*self.fleet.warnings, *self.cache.projects.warnings]:
             log.warning("fleet", extra={"warning": warning})

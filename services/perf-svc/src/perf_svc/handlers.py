@@ -11,7 +11,7 @@ import nats.js.errors
 from nats.js.object_store import ObjectStore
 
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
+from genfleet_common.bus import Commands
 from genfleet_common.errors import Conflict, InvalidInput, NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import Jobs
@@ -45,24 +45,25 @@ def check_limits(req: PerfRequest, settings: Settings) -> None:
 
 @dataclass
 class Handlers:
-    bus: Bus
     jobs: Jobs[PerfJob, PerfStatus]
     results: ObjectStore
     fleet: Fleet
     settings: Settings
 
-    async def register(self) -> None:
-        q = subjects.PERF_QUEUE
-        await self.bus.serve(subjects.PERF_START, PerfRequest, self.start, queue=q)
-        await self.bus.serve(subjects.PERF_RESULT, JobRef, self.result, queue=q)
-        await self.bus.serve(subjects.PERF_COMPARE, PerfCompareRequest, self.compare, queue=q)
+    def commands(self) -> Commands:
+        """subject -> request type -> handler"""
+        return {
+            subjects.PERF_START: (PerfRequest, self.start),
+            subjects.PERF_RESULT: (JobRef, self.result),
+            subjects.PERF_COMPARE: (PerfCompareRequest, self.compare),
+        }
 
     async def start(self, req: PerfRequest) -> PerfStatus:
         """Queue a load test of a registered app's running backend or frontend."""
         app = self.fleet.app(req.model, req.app)
         check_limits(req, self.settings)
         url = part_url(app, req.target.value)
-        why = await part_running(self.bus, app, req.target.value)
+        why = await part_running(self.jobs.bus, app, req.target.value)
         if why:
             raise Conflict(why)
         status = PerfStatus(

@@ -36,10 +36,7 @@ from perf_svc.store import store_result
 
 
 @dataclass
-class PerfKind(JobKind[PerfJob, PerfStatus]):
-    name, noun = subjects.PERF, "load test"
-    job_type, status_type = PerfJob, PerfStatus
-
+class PerfKind(JobKind[PerfJob, PerfStatus], name=subjects.PERF, noun="load test"):
     bus: Bus
     results: ObjectStore
     fleet: Fleet

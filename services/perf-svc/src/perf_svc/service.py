@@ -18,10 +18,6 @@ log = get_logger("perf")
 class PerfService(JobService):
     service = "perf-svc"
 
-    def __init__(self, settings: Settings, fleet: Fleet) -> None:
-        super().__init__(settings)
-        self.fleet = fleet
-
     async def start(self) -> Bus:
         bus = await self.connect()
         results = await bus.ensure_object_store(subjects.PERF_RESULTS_BUCKET)
@@ -31,8 +27,8 @@ class PerfService(JobService):
             worker_name=self.name, ack_wait_s=self.settings.perf_ack_wait_s,
             max_attempts=self.settings.perf_max_attempts,
         )  # fmt: skip
-        await self.serve_jobs(jobs, self.fleet, queue=subjects.PERF_QUEUE)
-        await Handlers(bus, jobs, results, self.fleet, self.settings).register()
+        commands = Handlers(jobs, results, self.fleet, self.settings).commands()
+        await self.serve_jobs(jobs, commands, queue=subjects.PERF_QUEUE)
         log.info("ready", extra={"worker": self.name})
         return bus
 

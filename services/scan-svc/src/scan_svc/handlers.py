@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
+from genfleet_common.bus import Commands
 from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import Jobs
@@ -26,20 +27,19 @@ from scan_svc.targets import choose_urls
 from scan_svc.toolbox import Toolbox
 
 
+@dataclass
 class Handlers:
-    def __init__(
-        self, bus: Bus, jobs: Jobs[ScanJob, ScanStatus], fleet: Fleet, toolbox: Toolbox
-    ) -> None:
-        self.bus = bus
-        self.jobs = jobs
-        self.fleet = fleet
-        self.toolbox = toolbox
+    jobs: Jobs[ScanJob, ScanStatus]
+    fleet: Fleet
+    toolbox: Toolbox
 
-    async def register(self) -> None:
-        q = subjects.SCAN_QUEUE
-        await self.bus.serve(subjects.SCAN_START, ScanRequest, self.start, queue=q)
-        await self.bus.serve(subjects.SCAN_BATCH, ScanBatchRequest, self.batch, queue=q)
-        await self.bus.serve(subjects.SCAN_TOOLS, Empty, self.tools, queue=q)
+    def commands(self) -> Commands:
+        """subject -> request type -> handler"""
+        return {
+            subjects.SCAN_START: (ScanRequest, self.start),
+            subjects.SCAN_BATCH: (ScanBatchRequest, self.batch),
+            subjects.SCAN_TOOLS: (Empty, self.tools),
+        }
 
     async def _enqueue(self, app: AppSpec, req: ScanRequest) -> ScanStatus:
         tools = self.toolbox.choose(req.tools)

@@ -35,10 +35,7 @@ from scan_svc.toolbox import Toolbox
 
 
 @dataclass
-class ScanKind(JobKind[ScanJob, ScanStatus]):
-    name, noun = subjects.SCAN, "scan"
-    job_type, status_type = ScanJob, ScanStatus
-
+class ScanKind(JobKind[ScanJob, ScanStatus], name=subjects.SCAN, noun="scan"):
     bus: Bus
     reports: ObjectStore
     fleet: Fleet

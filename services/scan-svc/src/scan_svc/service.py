@@ -20,8 +20,7 @@ class ScanService(JobService):
     service = "scan-svc"
 
     def __init__(self, settings: Settings, fleet: Fleet, toolbox: Toolbox | None = None) -> None:
-        super().__init__(settings)
-        self.fleet = fleet
+        super().__init__(settings, fleet)
         self.toolbox = toolbox or Toolbox.default(settings)
 
     async def start(self) -> Bus:
@@ -33,8 +32,8 @@ class ScanService(JobService):
             worker_name=self.name, ack_wait_s=self.settings.scan_ack_wait_s,
             max_attempts=self.settings.scan_max_attempts,
         )  # fmt: skip
-        await self.serve_jobs(jobs, self.fleet, queue=subjects.SCAN_QUEUE)
-        await Handlers(bus, jobs, self.fleet, self.toolbox).register()
+        commands = Handlers(jobs, self.fleet, self.toolbox).commands()
+        await self.serve_jobs(jobs, commands, queue=subjects.SCAN_QUEUE)
         log.info("ready", extra={"worker": self.name, "tools": self.toolbox.names})
         return bus
 

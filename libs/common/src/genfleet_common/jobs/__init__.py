@@ -14,9 +14,7 @@ once, for every kind:
 
 The smallest kind, as the tests define one (see docs/jobs.md):
 
-    class Sleep(JobKind[SleepJob, SleepStatus]):
-        name, noun = "sleep", "sleep"
-        job_type, status_type = SleepJob, SleepStatus
+    class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep"):
 
         async def execute(self, job: SleepJob, run: Run[SleepStatus]) -> None:
             for _ in range(job.steps):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, TypeVar
@@ -84,12 +85,25 @@ class Run(Generic[S]):
 
 
 class JobKind(ABC, Generic[J, S]):
-    """A kind of job: what differs from one kind to another."""
+    """A kind of job: what differs from one kind to another.
 
-    name: ClassVar[str]  # "scan": its commands, events, control and queue subjects
-    noun: ClassVar[str]  # "scan", "load test": in messages to users
-    job_type: type[J]
-    status_type: type[S]
+        class PerfKind(JobKind[PerfJob, PerfStatus], name="perf", noun="load test"): ...
+
+    `name` is in its commands, events, control and queue subjects; `noun` in messages to
+    users; the job and status types are read from the generic arguments."""
+
+    name: ClassVar[str]
+    noun: ClassVar[str]
+    job_type: ClassVar[type[Any]]
+    status_type: ClassVar[type[Any]]
+
+    def __init_subclass__(cls, *, name: str = "", noun: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if name:
+            cls.name, cls.noun = name, noun or name
+        for base in getattr(cls, "__orig_bases__", ()):
+            if typing.get_origin(base) is JobKind:
+                cls.job_type, cls.status_type = typing.get_args(base)
 
     @abstractmethod
     async def execute(self, job: J, run: Run[S]) -> None:

@@ -6,7 +6,7 @@ import os
 import socket
 from typing import Any
 
-from genfleet_common.bus import Bus
+from genfleet_common.bus import Bus, Commands
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs.commands import JobCommands
 from genfleet_common.jobs.lifecycle import Jobs
@@ -22,8 +22,9 @@ class JobService:
 
     service = ""  # "scan-svc", ...: in the bus connection's name
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, fleet: Fleet) -> None:
         self.settings = settings
+        self.fleet = fleet
         self.name = f"{socket.gethostname()}-{os.getpid()}-{id(self) % 10000}"
         self.bus: Bus | None = None
         self.worker: JobWorker[Any] | None = None
@@ -38,11 +39,13 @@ class JobService:
         await bus.ensure_stream(EVENTS_STREAM)
         return bus
 
-    async def serve_jobs(self, jobs: Jobs[Any, Any], fleet: Fleet, *, queue: str) -> None:
-        """Work on the kind's queue and answer its status/stop/history/latest commands."""
+    async def serve_jobs(self, jobs: Jobs[Any, Any], commands: Commands, *, queue: str) -> None:
+        """Work on the kind's queue; answer its status/stop/history/latest commands and the
+        service's own `commands` (start, ...) as a member of queue group `queue`."""
         self.worker = jobs.worker()
         await self.worker.start()
-        await JobCommands(jobs, fleet).register(queue=queue)
+        await JobCommands(jobs, self.fleet).register(queue=queue)
+        await jobs.bus.serve_all(commands, queue=queue)
 
     async def stop(self) -> None:
         """Drain: no new commands or jobs; a running job goes back to the queue."""

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -97,26 +97,17 @@ class _Started:
     ascan: str | None = None
 
 
+@dataclass(kw_only=True)
 class ZapTool:
-    name = "zap"
+    name: str = field(default="zap", init=False)
 
-    def __init__(
-        self,
-        *,
-        url: str = "",
-        api_key: str = "",
-        poll_s: float = 2.0,
-        request_timeout_s: float = 30.0,
-        ajax_spider: bool = True,
-        ajax_max_s: float = 120.0,
-    ) -> None:
-        self.url = url
-        self.api_key = api_key
-        self.poll_s = poll_s
-        self.request_timeout_s = request_timeout_s
-        self.ajax_spider = ajax_spider
-        self.ajax_max_s = ajax_max_s
-        self._lock: asyncio.Lock | None = None
+    url: str = ""
+    api_key: str = field(default="", repr=False)  # a secret: never in a repr or a log
+    poll_s: float = 2.0
+    request_timeout_s: float = 30.0
+    ajax_spider: bool = True
+    ajax_max_s: float = 120.0
+    _lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
 
     async def run(self, target: UrlTarget, *, timeout_s: float, progress: Progress) -> ToolRun:
         url, key = self.url.strip().rstrip("/"), self.api_key.strip()
