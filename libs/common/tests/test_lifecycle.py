@@ -70,6 +70,7 @@ class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep"):
     def __init__(self, name: str) -> None:
         self.name = name  # type: ignore[misc]  # unique per test: its own queue and subjects
         self.results: dict[str, int] = {}  # what at_end stored: sleep id -> steps done
+        self.before_store: Callable[[], Awaitable[object]] | None = None
 
     async def execute(self, job: SleepJob, run: Run[SleepStatus]) -> None:
         run.at_end(self._store)
@@ -83,6 +84,8 @@ class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep"):
             raise RuntimeError("oops")
 
     async def _store(self, status: SleepStatus) -> None:
+        if self.before_store is not None:
+            await self.before_store()
         self.results[status.sleep_id] = status.steps_done
         status.stored = status.steps_done
 
@@ -199,6 +202,32 @@ async def test_a_stop_ends_a_running_job_with_what_it_did(platform: Platform) ->
     final = await platform.until(started.sleep_id, lambda s: s.stored >= 0)
     assert final.state == JobState.STOPPED and 2 <= final.steps_done < 200
     assert platform.kind.results[started.sleep_id] == final.steps_done
+
+
+async def test_a_stop_seen_in_kv_and_its_late_control_message_keep_the_result(
+    platform: Platform,
+) -> None:
+    """The job sees STOPPED at a progress write and ends; the stop's control message (its
+    task cancelled) arrives while it stores its result: the result is stored all the same."""
+    started = await platform.submit(platform.next_app(), steps=500)
+    await platform.until(started.sleep_id, lambda s: s.steps_done >= 2)
+    name = platform.kind.name
+
+    async def late_control() -> None:
+        await platform.bus.nc.publish(subjects.control(name, started.sleep_id), b"stop")
+        await asyncio.sleep(0.3)  # the cancellation lands here
+
+    platform.kind.before_store = late_control
+
+    def stopped(current: SleepStatus) -> SleepStatus:
+        current.state = JobState.STOPPED
+        return current
+
+    await platform.jobs.store.update(started.sleep_id, stopped)  # no control message yet
+    final = await platform.until(started.sleep_id, lambda s: s.stored >= 0)
+    assert final.state == JobState.STOPPED and final.stored == final.steps_done >= 2
+    assert platform.kind.results[started.sleep_id] == final.steps_done
+    assert await platform.jobs.store.running(MODEL, started.app) is None
 
 
 async def test_a_job_stopped_while_queued_never_runs(bus: Bus) -> None:

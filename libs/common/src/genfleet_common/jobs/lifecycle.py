@@ -210,23 +210,36 @@ class Jobs(Generic[J, S]):
         run = Run(self, status, attempt, ctx)
         try:
             await self.kind.execute(job, run)
+            state = run.status.state if run.status.state.done else JobState.COMPLETE
+            end = state, run.status.error
         except asyncio.CancelledError:
             if ctx.shutting_down:
                 raise  # back to the queue: see requeue
-            await self._finish(run, JobState.STOPPED, "")
-            return
+            end = JobState.STOPPED, ""
         except Stopped:
-            await self._finish(run, JobState.STOPPED, "")
-            return
+            end = JobState.STOPPED, ""
         except JobFailed as exc:
-            await self._finish(run, JobState.FAILED, str(exc))
-            return
+            end = JobState.FAILED, str(exc)
         except Exception as exc:
             log.exception("job failed", extra={"kind": self.kind.name, "job": job_id})
-            await self._finish(run, JobState.ERROR, f"{type(exc).__name__}: {exc}")
-            return
-        state = run.status.state if run.status.state.done else JobState.COMPLETE
-        await self._finish(run, state, run.status.error)
+            end = JobState.ERROR, f"{type(exc).__name__}: {exc}"
+        await self._end(run, *end)
+
+    async def _end(self, run: Run[S], state: JobState, error: str) -> None:
+        """Finish the job, even when a user's stop reaches its task meanwhile: a stop seen at a
+        progress write is often followed by its control message, whose cancellation would
+        lose what the job made. A shutdown's cancellation goes through (the job is requeued)."""
+        finishing = asyncio.ensure_future(self._finish(run, state, error))
+        while True:
+            try:
+                await asyncio.shield(finishing)
+                return
+            except asyncio.CancelledError:
+                if run.shutting_down:
+                    raise
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()  # a late stop of a job that is ending anyway
 
     async def requeue(self, job: J) -> None:
         def change(current: S) -> S | None:
