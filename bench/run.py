@@ -1,6 +1,7 @@
 """`make bench`: measure GenFleet's speeds against plain Docker in the same run.
 
-Writes bench-results.json: {metric: {"value": v, "unit": u, "goal": "<= x" | ">= x"}}.
+Writes bench-results.json: {metric: {"value": v, "unit": u, "goal": "<= x" | ">= x"}}; a
+ratio measured in rounds also has "rounds" (each round's) and "spread" (their min, quartiles, max).
 Everything runs here, for real: a nats-server, container-svc as its own process, the Docker
 engine, a generated fleet of 200 containers.
 """
