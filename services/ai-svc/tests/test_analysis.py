@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ai_svc.analysis import Analysis
 from ai_svc.backends.openai import OpenAIBackend, OpenAIServer
-from ai_svc.engine import Analysis
 from ai_svc.requirements import load
 from genfleet_common import subjects
 from genfleet_common.bus import Bus

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ai_svc import requirements
+from ai_svc.analysis import Analysis
 from ai_svc.cache import VerdictCache
-from ai_svc.engine import Analysis
 from ai_svc.llms import Llms
 from ai_svc.prompt import PROMPT_VERSION
 from ai_svc.results import Results

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 from ai_svc import context, prompt
@@ -53,33 +54,24 @@ def count(results: list[RequirementResult], total: int) -> AnalysisCounts:
     return c
 
 
+@dataclass
 class Analysis:
-    def __init__(
-        self,
-        status: AnalysisStatus,
-        *,
-        app_dir: Path,
-        spec: AppRequirements,
-        requirements: list[Requirement],
-        backend: LlmBackend,
-        cache: VerdictCache | None,
-        max_tokens: int,
-        retries: int,
-        publish: Publish,
-    ) -> None:
-        self.status = status
-        self.app_dir = app_dir
-        self.spec = spec
-        self.requirements = requirements
-        self.backend = backend
-        self.cache = cache
-        self.max_tokens = max_tokens
-        self.retries = retries
-        self.publish = publish
-        self.cancel = Cancel()
-        self.results: list[RequirementResult] = []
-        self._checked = False
-        self._unavailable = ""
+    """One analysis: each chosen requirement checked in turn, its result published as it comes."""
+
+    status: AnalysisStatus
+    _: KW_ONLY
+    app_dir: Path
+    spec: AppRequirements
+    requirements: list[Requirement]
+    backend: LlmBackend
+    cache: VerdictCache | None
+    max_tokens: int
+    retries: int
+    publish: Publish
+    cancel: Cancel = field(default_factory=Cancel, init=False)
+    results: list[RequirementResult] = field(default_factory=list, init=False)
+    _checked: bool = field(default=False, init=False)
+    _unavailable: str = field(default="", init=False)
 
     async def run(self) -> AnalysisStatus:
         s = self.status
