@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from genfleet_cli.client import Api, ApiError, Socket
+from genfleet_cli.client import DONE, Api, ApiError, Socket
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -43,7 +43,6 @@ def one(api: Api, action: str, model: str, number: int, *, wait: bool, as_json: 
     return bool(result["ok"])
 
 
-DONE_STATES = ("COMPLETE", "FAILED", "ERROR", "STOPPED", "UNAVAILABLE")
 POLL_S = 5.0  # a batch read by id this often while no event comes (the socket may be gone)
 
 
@@ -83,7 +82,7 @@ def show(api: Api, batch_id: str, *, watch: bool, as_json: bool) -> bool:
     status = _get(api, batch_id)
     if status is None:
         return False
-    if watch and status["state"] not in DONE_STATES:
+    if watch and status["state"] not in DONE:
         where = status["model"] or None  # None: a fleet batch's events come from every model
         with api.websocket("/api/events", kind="batch", model=where) as ws:
             status = follow(api, ws, batch_id, f"{status['action']} {where or 'the fleet'}",
@@ -129,12 +128,12 @@ def follow(
                         mark = "ok  " if event["ok"] else "FAIL"
                         app = f"{event['model']}/app{event['app']}"
                         progress.console.print(f"{mark} {app} {event.get('error', '')}")
-                if event.get("app") is None and event["state"] in DONE_STATES:
+                if event.get("app") is None and event["state"] in DONE:
                     break
             elif time.monotonic() - polled > (1.0 if ws.closed else POLL_S):
                 polled = time.monotonic()
                 status = _get(api, batch_id)
-                if status is None or status["state"] in DONE_STATES:
+                if status is None or status["state"] in DONE:
                     break
                 if ws.closed:
                     time.sleep(1.0)

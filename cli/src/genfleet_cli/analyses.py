@@ -7,12 +7,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from genfleet_cli.client import Api, ApiError
+from genfleet_cli.client import DONE, Api, ApiError
 
 if TYPE_CHECKING:
     from genfleet_common.messages import AnalysisRequest
-
-DONE = ("COMPLETE", "UNAVAILABLE", "FAILED", "ERROR", "STOPPED")
 
 
 def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
@@ -37,13 +35,7 @@ def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
         )
         # it may have moved on before the socket opened: ask once, then follow the events
         status = api.get(api.path("api", "analyses", aid))
-        while status["state"] not in DONE:
-            frame = ws.recv(timeout_s=5)
-            if frame is None:
-                if ws.closed:
-                    break
-                continue
-            event = frame["event"]
+        for event in [] if status["state"] in DONE else ws.events():
             if event["status"]["analysis_id"] != aid:
                 continue
             status = event["status"]
@@ -52,6 +44,8 @@ def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
             result = event.get("result")
             if result:
                 progress.console.print(f"  {_line(result)}")
+            if status["state"] in DONE:
+                break
     final: dict[str, Any] = api.get(api.path("api", "analyses", aid))
     return final
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -134,6 +135,11 @@ class Api:
         return Socket(self.ws_url(path, **query), self.timeout_s)
 
 
+# the states a job (scan, load test, analysis, batch) ends in: genfleet_common's JobState.done,
+# spelled here so that the CLI's start-up needs no import of the message types
+DONE = ("COMPLETE", "UNAVAILABLE", "FAILED", "ERROR", "STOPPED")
+
+
 class Socket:
     """A WebSocket of JSON frames. A close with code 4000+N (the gateway's way of saying
     HTTP N, e.g. 4401) raises ApiError; a normal close ends `recv` with None."""
@@ -157,6 +163,13 @@ class Socket:
             if exc.rcvd is not None and exc.rcvd.code >= 4000:
                 raise ApiError(exc.rcvd.code - 4000, "closed", exc.rcvd.reason) from exc
             return None
+
+    def events(self, wait_s: float = 5) -> Iterator[dict[str, Any]]:
+        """Each frame's event, until the socket closes (a quiet socket is waited on)."""
+        while not self.closed:
+            frame = self.recv(timeout_s=wait_s)
+            if frame is not None:
+                yield frame["event"]
 
     def close(self) -> None:
         self._ws.close()

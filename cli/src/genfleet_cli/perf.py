@@ -7,12 +7,11 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from genfleet_cli.client import Api, ApiError
+from genfleet_cli.client import DONE, Api, ApiError
 
 if TYPE_CHECKING:
     from genfleet_common.messages import PerfRequest
 
-DONE = ("COMPLETE", "STOPPED", "FAILED", "ERROR")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 SPARK = "▁▂▃▄▅▆▇█"
@@ -100,13 +99,8 @@ def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
     ):
         status = api.get(f"/api/perf/{test_id}")  # it may have moved on before the socket opened
         try:
-            while status["state"] not in DONE:
-                frame = ws.recv(timeout_s=5)
-                if frame is None:
-                    if ws.closed:
-                        break
-                    continue
-                event = frame["event"]["status"]
+            for frame in [] if status["state"] in DONE else ws.events():
+                event = frame["status"]
                 if event["test_id"] != test_id:
                     continue
                 last = event.get("last")
@@ -115,6 +109,8 @@ def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
                     rps.append(last["rps"])
                 status = event
                 live.update(_live_panel(status, rps))
+                if status["state"] in DONE:
+                    break
         except KeyboardInterrupt:
             console.print("stopping the test ...")
             api.post(f"/api/perf/{test_id}/stop")

@@ -6,12 +6,9 @@ import json
 import sys
 from typing import Any
 
-from genfleet_cli.client import Api, ApiError
+from genfleet_cli.client import DONE, Api, ApiError
 
 PHASES = ("spider", "ajax", "passive", "active")
-
-
-DONE = ("COMPLETE", "FAILED", "ERROR", "STOPPED")
 
 
 def _summary(status: dict[str, Any]) -> str:
@@ -57,13 +54,8 @@ def watch(
             if status["state"] in DONE:
                 final[sid] = status
                 progress.update(bars[sid], completed=100, state=status["state"])
-        while len(final) < len(pending):
-            frame = ws.recv(timeout_s=5)
-            if frame is None:
-                if ws.closed:
-                    break
-                continue
-            status = frame["event"]["status"]
+        for event in [] if len(final) == len(pending) else ws.events():
+            status = event["status"]
             sid = status["scan_id"]
             if sid not in pending or sid in final:
                 continue
@@ -75,6 +67,8 @@ def watch(
             )
             if status["state"] in DONE:
                 final[sid] = status
+                if len(final) == len(pending):
+                    break
     return [final.get(sid) or api.get(f"/api/scans/{sid}") for sid in pending]
 
 
