@@ -14,7 +14,7 @@ lint:
 	uv run --locked ruff format --check .
 
 typecheck:
-	uv run --locked mypy libs/common/src services/container-svc/src services/gateway/src services/scan-svc/src services/perf-svc/src services/ai-svc/src cli/src tools/src
+	uv run --locked mypy libs/common/src services/container-svc/src services/gateway/src services/scan-svc/src services/perf-svc/src services/ai-svc/src services/campaign-svc/src cli/src tools/src
 
 pytest:
 	uv run --locked pytest

@@ -83,6 +83,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ai_request_timeout_s: float = 600.0  # one model call
     ai_ack_wait_s: float = 30.0
     ai_max_attempts: int = 3
+    # campaigns (campaign-svc)
+    campaign_parallel: int = 0  # apps up at once per campaign; 0: from the cores and memory
+    campaign_poll_s: float = 0.5  # how often a running step's job is looked at
+    campaign_ack_wait_s: float = 30.0  # a campaign-svc silent this long is dead: campaign resumed
+    campaign_max_attempts: int = 5  # deliveries of one campaign before it ends FAILED
     # gateway
     host: str = "127.0.0.1"
     port: int = 8000

@@ -145,3 +145,24 @@ PERF_JOB = job(PERF)
 PERF_WORKERS = workers(PERF)
 PERF_STATE_BUCKET = "genfleet-perf"  # KV: test status, the running test per app, history
 PERF_RESULTS_BUCKET = "genfleet-perf-results"  # object store: result JSON and chart PNGs
+
+
+# --- campaigns (campaign-svc): a fleet's evaluation, each step a job on the queues above ----
+CAMPAIGN = "campaign"
+CAMPAIGN_QUEUE = "campaign-svc"
+CAMPAIGN_START = command(CAMPAIGN, "start")
+CAMPAIGN_STATUS = command(CAMPAIGN, "status")
+CAMPAIGN_STEPS = command(CAMPAIGN, "steps")
+CAMPAIGN_LIST = command(CAMPAIGN, "list")
+CAMPAIGN_PAUSE = command(CAMPAIGN, "pause")
+CAMPAIGN_RESUME = command(CAMPAIGN, "resume")
+CAMPAIGN_STOP = command(CAMPAIGN, "stop")
+CAMPAIGN_RERUN = command(CAMPAIGN, "rerun")
+CAMPAIGN_REPORT = command(CAMPAIGN, "report")
+CAMPAIGN_DIFF = command(CAMPAIGN, "diff")
+CAMPAIGN_JOBS_STREAM = jobs_stream(CAMPAIGN)
+CAMPAIGN_JOB = job(CAMPAIGN)
+CAMPAIGN_WORKERS = workers(CAMPAIGN)
+# KV: `campaign.<id>` its status, `step.<id>.<model>.<app>.<step>` each app x step, `recent`
+# the newest ids, `reuse.<fingerprint>` the step results a later campaign may take over
+CAMPAIGNS_BUCKET = "genfleet-campaigns"

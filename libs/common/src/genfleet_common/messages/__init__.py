@@ -1,5 +1,5 @@
 """The bus contract: every command, reply and event as a versioned msgspec Struct, one module
-per part (base, registry, jobs, containers, batches, scans, perf, analyses); all of them
+per part (base, registry, jobs, containers, batches, scans, perf, analyses, campaigns); all of them
 importable from here.
 
 Every message carries `v`, the schema version of its type. A reader accepts unknown fields
@@ -51,6 +51,38 @@ from genfleet_common.messages.batches import (
     BatchRequest,
     BatchStatus,
     NewBatchId,
+)
+from genfleet_common.messages.campaigns import (
+    AnalysisOutcome,
+    AnalysisSettings,
+    AppManifest,
+    CampaignEvent,
+    CampaignId,
+    CampaignJob,
+    CampaignList,
+    CampaignOptions,
+    CampaignRef,
+    CampaignRequest,
+    CampaignStatus,
+    CampaignSteps,
+    DeployFailure,
+    DeployOutcome,
+    DeploySettings,
+    DiffRequest,
+    JudgeManifest,
+    Manifest,
+    Outcome,
+    PerfOutcome,
+    PerfSettings,
+    ReportFormat,
+    ReportRef,
+    ReportRequest,
+    ScanOutcome,
+    ScanSettings,
+    Step,
+    StepCounts,
+    StepRecord,
+    StepState,
 )
 from genfleet_common.messages.containers import (
     Action,
@@ -138,7 +170,16 @@ from genfleet_common.messages.scans import (
     ToolStatus,
 )
 
-Event = StatusEvent | ActionEvent | BatchEvent | EngineEvent | ScanEvent | PerfEvent | AnalysisEvent
+Event = (
+    StatusEvent
+    | ActionEvent
+    | BatchEvent
+    | EngineEvent
+    | ScanEvent
+    | PerfEvent
+    | AnalysisEvent
+    | CampaignEvent
+)
 
 __all__ = [
     "Action",
@@ -151,12 +192,15 @@ __all__ = [
     "AnalysisHistory",
     "AnalysisJob",
     "AnalysisLatest",
+    "AnalysisOutcome",
     "AnalysisRequest",
     "AnalysisResult",
+    "AnalysisSettings",
     "AnalysisStatus",
     "AnalysisSummary",
     "AnalysisSummaryRequest",
     "AppAnalysisSummary",
+    "AppManifest",
     "AppNumber",
     "AppRef",
     "AppSpec",
@@ -171,9 +215,22 @@ __all__ = [
     "BatchRef",
     "BatchRequest",
     "BatchStatus",
+    "CampaignEvent",
+    "CampaignId",
+    "CampaignJob",
+    "CampaignList",
+    "CampaignOptions",
+    "CampaignRef",
+    "CampaignRequest",
+    "CampaignStatus",
+    "CampaignSteps",
     "Confidence",
     "ContainerCounts",
     "ContainerState",
+    "DeployFailure",
+    "DeployOutcome",
+    "DeploySettings",
+    "DiffRequest",
     "Empty",
     "EndpointStats",
     "EngineEvent",
@@ -192,6 +249,7 @@ __all__ = [
     "JobRef",
     "JobState",
     "JobStatus",
+    "JudgeManifest",
     "LatestRequest",
     "LlmInfo",
     "LlmList",
@@ -200,6 +258,7 @@ __all__ = [
     "LogLine",
     "LogsReply",
     "LogsRequest",
+    "Manifest",
     "Message",
     "ModelAnalysisSummary",
     "ModelCounts",
@@ -208,6 +267,7 @@ __all__ = [
     "ModelSpec",
     "NewBatchId",
     "NewJobId",
+    "Outcome",
     "PerfCompareRequest",
     "PerfComparison",
     "PerfDelta",
@@ -217,16 +277,21 @@ __all__ = [
     "PerfHistory",
     "PerfJob",
     "PerfLatest",
+    "PerfOutcome",
     "PerfRequest",
     "PerfResult",
     "PerfSample",
     "PerfSeconds",
+    "PerfSettings",
     "PerfStatus",
     "PerfTarget",
     "PhaseProgress",
     "PortBinding",
     "PortClash",
     "Reply",
+    "ReportFormat",
+    "ReportRef",
+    "ReportRequest",
     "Requirement",
     "RequirementResult",
     "RiskCounts",
@@ -236,9 +301,11 @@ __all__ = [
     "ScanHistory",
     "ScanJob",
     "ScanLatest",
+    "ScanOutcome",
     "ScanPhase",
     "ScanReport",
     "ScanRequest",
+    "ScanSettings",
     "ScanStatus",
     "Seconds",
     "ServiceSpec",
@@ -247,6 +314,10 @@ __all__ = [
     "StatusEvent",
     "StatusReply",
     "StatusRequest",
+    "Step",
+    "StepCounts",
+    "StepRecord",
+    "StepState",
     "SystemInfo",
     "ToolList",
     "ToolRun",
