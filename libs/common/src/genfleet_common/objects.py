@@ -49,3 +49,8 @@ def perf_result_name(test_id: str) -> str:
 
 def chart_name(test_id: str, chart: Chart) -> str:
     return f"{test_id}-{chart.value}.png"
+
+
+def campaign_report_name(campaign_id: str, fmt: str) -> str:
+    """A campaign's built report (bucket REPORTS_BUCKET), one per format, rebuilt on demand."""
+    return f"campaigns/{campaign_id}/report.{fmt}"

@@ -84,4 +84,4 @@ class Handlers:
         return AnalysisSummary(apps=apps, models=models)
 
     async def llms_list(self, _: Empty) -> LlmList:
-        return LlmList(llms=await self.llms.list())
+        return LlmList(llms=await self.llms.list(), prompt_version=PROMPT_VERSION)

@@ -31,7 +31,7 @@ from container_svc.actions import Actions, new_id, refused
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore
 from genfleet_common.bus import Bus, encode
-from genfleet_common.errors import GenFleetError
+from genfleet_common.errors import GenFleetError, InvalidInput
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobContext, JobWorker, Stopped, jobs_stream
 from genfleet_common.logs import get_logger
@@ -86,6 +86,10 @@ class Batches:
     # --- the commands ----------------------------------------------------------------------
     async def submit(self, req: BatchRequest) -> BatchStatus:
         apps = list(self.fleet.model(req.model).apps) if req.model else self.fleet.apps()
+        if req.apps is not None:
+            if req.model is None:
+                raise InvalidInput("apps are numbered per model: name the model too")
+            apps = [self.fleet.app(req.model, n) for n in dict.fromkeys(req.apps)]  # NotFound
         self.actions.engine.require()  # nothing could run: say so now, not per app later
         status = BatchStatus(
             batch_id=req.batch_id or new_id(),

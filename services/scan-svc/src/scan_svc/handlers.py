@@ -24,7 +24,7 @@ from genfleet_common.messages import (
     ToolList,
 )
 from scan_svc.targets import choose_urls
-from scan_svc.toolbox import Toolbox
+from scan_svc.toolbox import Toolbox, rules_hash
 
 
 @dataclass
@@ -77,4 +77,7 @@ class Handlers:
         return reply
 
     async def tools(self, _: Empty) -> ToolList:
-        return ToolList(static=list(self.toolbox.static), dast=list(self.toolbox.dast))
+        return ToolList(
+            static=list(self.toolbox.static), dast=list(self.toolbox.dast),
+            versions=await self.toolbox.versions(), rules_hash=rules_hash(),
+        )  # fmt: skip

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from dataclasses import dataclass, field
 
 from genfleet_common.errors import InvalidInput
 from genfleet_common.settings import Settings
 from scan_svc.tools.base import DastTool, StaticTool
+from scan_svc.tools.support import RULES_DIR
+
+
+def rules_hash() -> str:
+    """sha256 over GenFleet's rule packs (names and bytes): a changed rule changes results."""
+    digest = hashlib.sha256()
+    for path in sorted(RULES_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(RULES_DIR).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @dataclass
@@ -21,6 +34,12 @@ class Toolbox:
         from scan_svc.tools.dast import dast_tools
 
         return cls(dict(STATIC_TOOLS), dast_tools(settings))
+
+    async def versions(self) -> dict[str, str]:
+        """Each analyzer's version, asked all at once ("" where it cannot say)."""
+        tools = [*self.static.values(), *self.dast.values()]
+        found = await asyncio.gather(*(t.version() for t in tools))
+        return {t.name: v for t, v in zip(tools, found, strict=True)}
 
     @property
     def names(self) -> list[str]:

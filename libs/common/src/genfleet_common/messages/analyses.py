@@ -174,6 +174,7 @@ class LlmInfo(Struct, kw_only=True):
 
 class LlmList(Message, kw_only=True):
     llms: list[LlmInfo]
+    prompt_version: str = ""  # the prompt ai-svc asks them with (its verdicts depend on it)
 
 
 class AnalysisEvent(Message, tag="analysis", tag_field="kind", kw_only=True):

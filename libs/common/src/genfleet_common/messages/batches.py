@@ -12,7 +12,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from genfleet_common.messages.base import Message, ModelName, Seconds, _now
+from genfleet_common.messages.base import AppNumber, Message, ModelName, Seconds, _now
 from genfleet_common.messages.containers import Action, ActionResult
 from genfleet_common.messages.jobs import JobState
 
@@ -39,6 +39,8 @@ class BatchRequest(BatchOptions, kw_only=True):
     v: int = 2
     action: Action
     model: ModelName | None = None  # None: the whole fleet
+    # Some of the model's apps only (e.g. a campaign's one-app deploy); None: all of them
+    apps: Annotated[list[AppNumber], Meta(min_length=1, max_length=10_000)] | None = None
 
 
 class BatchJob(Message, kw_only=True):

@@ -23,7 +23,7 @@ Events: a CampaignEvent on `genfleet.evt.campaign.<model>.app<N>` per step chang
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta, Struct
@@ -38,7 +38,7 @@ from genfleet_common.messages.perf import (
     SpawnRate,
     Users,
 )
-from genfleet_common.messages.scans import RiskCounts
+from genfleet_common.messages.scans import RiskCounts, ToolStatus
 
 
 class Step(StrEnum):
@@ -174,7 +174,7 @@ class ScanOutcome(Struct, tag="scan", kw_only=True):
 
     counts: RiskCounts
     cwes: dict[str, int] = msgspec.field(default_factory=dict)  # "CWE-89" -> findings
-    tools: dict[str, str] = msgspec.field(default_factory=dict)  # tool -> findings|none|failed|unavailable
+    tools: dict[str, ToolStatus] = msgspec.field(default_factory=dict)  # how each tool's run ended
     fingerprints: list[str] = msgspec.field(default_factory=list)  # de-duplicated findings
     titles: dict[str, str] = msgspec.field(default_factory=dict)  # fingerprint -> "rule: title"
 
@@ -301,12 +301,25 @@ class CampaignEvent(Message, tag="campaign", tag_field="kind", kw_only=True):
 
 
 # --- reports --------------------------------------------------------------------------------
-ReportFormat = Literal["json", "csv", "html", "latex"]
+class CampaignReportFormat(StrEnum):
+    JSON = "json"  # everything, with the manifest (the CampaignReport)
+    CSV = "csv"  # tidy: one row per model, app, metric, value
+    HTML = "html"  # self-contained, with charts
+    LATEX = "latex"  # a table for papers
+
+    @property
+    def media_type(self) -> str:
+        return {
+            "json": "application/json",
+            "csv": "text/csv; charset=utf-8",
+            "html": "text/html; charset=utf-8",
+            "latex": "application/x-latex; charset=utf-8",
+        }[self.value]
 
 
 class ReportRequest(Message, kw_only=True):
     campaign_id: CampaignId
-    format: ReportFormat = "json"
+    format: CampaignReportFormat = CampaignReportFormat.JSON
 
 
 class ReportRef(Message, kw_only=True):

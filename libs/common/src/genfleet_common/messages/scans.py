@@ -127,10 +127,14 @@ class ScanBatchReply(Message, kw_only=True):
 
 
 class ToolList(Message, kw_only=True):
-    """The analyzers scan-svc offers."""
+    """The analyzers scan-svc offers. Version 2: with their versions and the rule packs' hash,
+    what a campaign's manifest records."""
 
+    v: int = 2
     static: list[str]  # run on the app's source
     dast: list[str]  # run against the running app's URLs
+    versions: dict[str, str] = msgspec.field(default_factory=dict)  # "" : not installed / unknown
+    rules_hash: str = ""  # sha256 of GenFleet's own rule packs (semgrep rules)
 
 
 class ScanLatest(Message, kw_only=True):

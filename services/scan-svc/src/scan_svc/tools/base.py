@@ -41,10 +41,16 @@ class StaticTool(Protocol):
 
     def applies(self, target: SourceTarget) -> bool: ...
 
+    async def version(self) -> str:
+        """Its version ("" when it is not installed or does not say)."""
+        ...
+
     async def run(self, target: SourceTarget, *, timeout_s: float) -> ToolRun: ...
 
 
 class DastTool(Protocol):
     name: str
+
+    async def version(self) -> str: ...
 
     async def run(self, target: UrlTarget, *, timeout_s: float, progress: Progress) -> ToolRun: ...

@@ -242,6 +242,16 @@ class CliTool:
         return tool_env(self.extra_env)
 
     # -- the common run ---------------------------------------------------------------------
+    async def version(self) -> str:
+        """Its version ("" when it is not installed or does not say)."""
+        binary = self.resolve()
+        if binary is None:
+            return ""
+        return await tool_version(
+            self.version_argv(binary), first_match(self.version_pattern),
+            timeout_s=VERSION_TIMEOUT_S, env=self.env(),
+        )  # fmt: skip
+
     def resolve(self) -> str | None:
         if self.binary is not None:
             return executable(self.binary)

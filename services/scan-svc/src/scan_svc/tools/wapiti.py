@@ -32,6 +32,7 @@ from genfleet_common.process import ProcResult, run_tool_lines
 from scan_svc.blame import flask_routes
 from scan_svc.findings import deduplicate, with_fingerprints
 from scan_svc.tools.base import Progress, UrlTarget
+from scan_svc.tools.support import VERSION_TIMEOUT_S, first_match, tool_version
 
 ENV_BIN = "GENFLEET_WAPITI_BIN"
 ENV_MODULES = "GENFLEET_WAPITI_MODULES"
@@ -151,6 +152,15 @@ class WapitiTool:
             return self.modules
         configured = os.environ.get(ENV_MODULES)
         return _check_modules(configured.split(",")) if configured else DEFAULT_MODULES
+
+    async def version(self) -> str:
+        binary = self.binary or find_wapiti()
+        if binary is None:
+            return ""
+        return await tool_version(
+            [binary, "--version"], first_match(r"(\d+\.\d+[\w.\-]*)"),
+            timeout_s=VERSION_TIMEOUT_S, env=dict(os.environ),
+        )  # fmt: skip
 
     async def run(self, target: UrlTarget, *, timeout_s: float, progress: Progress) -> ToolRun:
         binary = self.binary or find_wapiti()

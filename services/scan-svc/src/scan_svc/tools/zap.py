@@ -109,6 +109,16 @@ class ZapTool:
     ajax_max_s: float = 120.0
     _lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
 
+    async def version(self) -> str:
+        url = self.url.strip().rstrip("/")
+        if not url:
+            return ""
+        client = _Client(url, self.api_key.strip(), self.request_timeout_s)
+        try:
+            return str(await asyncio.to_thread(lambda: client.core.version))
+        except Exception:  # unreachable or refused: the version is unknown, the scan will say why
+            return ""
+
     async def run(self, target: UrlTarget, *, timeout_s: float, progress: Progress) -> ToolRun:
         url, key = self.url.strip().rstrip("/"), self.api_key.strip()
         run = ToolRun(tool=self.name, target=target.url, status=ToolStatus.UNAVAILABLE)
