@@ -87,12 +87,12 @@ class Api:
             )
         return envelope.get("data")
 
-    def download(self, path: str, **query: Any) -> bytes:
+    def download(self, path: str, timeout_s: float | None = None, **query: Any) -> bytes:
         """A file (not an envelope), e.g. a scan report; errors still come as envelopes."""
         if query:
             path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=self.timeout_s)
+        conn = cls(self.host, self.port, timeout=timeout_s or self.timeout_s)
         try:
             conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
             response = conn.getresponse()

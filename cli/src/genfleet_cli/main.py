@@ -1,8 +1,9 @@
 """The `genfleet` command line.
 
 Platform: up, down, doctor, token. Apps: apps, status, start/stop/restart/build/rebuild,
-logs. Client commands talk to a running gateway: the one `genfleet up` started on this
-machine (for --fleet, or the only one), or --url/--token (GENFLEET_URL/GENFLEET_TOKEN).
+logs. Jobs: batch, scan, perf, analysis and their companions; `campaign ...` (campaigns.py).
+Client commands talk to a running gateway: the one `genfleet up` started on this machine
+(for --fleet, or the only one), or --url/--token (GENFLEET_URL/GENFLEET_TOKEN).
 Imports are kept lazy: `genfleet start` should cost little more than the action itself.
 """
 
@@ -12,13 +13,22 @@ import atexit
 import gc
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-if TYPE_CHECKING:
-    from genfleet_cli.client import Api
-    from genfleet_common.settings import Settings
+from genfleet_cli import campaigns
+from genfleet_cli.base import (
+    FleetOpt,
+    JsonOpt,
+    TokenOpt,
+    UrlOpt,
+    call,
+    connect,
+    emit_json,
+    fail,
+    settings,
+)
 
 app = typer.Typer(
     name="genfleet",
@@ -28,20 +38,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-FleetOpt = Annotated[
-    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
-    typer.Option("--fleet", help="The fleet folder (selects which running GenFleet to talk to)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-UrlOpt = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("--url", envvar="GENFLEET_URL", help="Gateway URL (default: the local one)."),
-]
-TokenOpt = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("--token", envvar="GENFLEET_TOKEN", help="API token (default: the local one)."),
-]
 ACTIONS = ("start", "stop", "restart", "build", "rebuild")
+app.add_typer(campaigns.app, name="campaign")
 
 
 @app.callback()
@@ -53,8 +51,8 @@ def _group() -> None:
 def main() -> None:
     """The `genfleet` entry point. Before it runs a command, typer makes a click command of
     every function's signature (~25 ms for all of ours); a call names its command first, so
-    only that one is made. Anything else (no command, a
-    global --help, a name that does not exist) gets them all."""
+    only that one is made (or that group of commands, e.g. `campaign`). Anything else (no
+    command, a global --help, a name that does not exist) gets them all."""
     # At exit, every object goes to the permanent generation: the interpreter's last garbage
     # collection then has nothing to walk (~12 ms of a 90 ms call), and the process is ending.
     atexit.register(gc.freeze)
@@ -65,61 +63,11 @@ def main() -> None:
         if c.callback is not None
         and (c.name or typer.main.get_command_name(c.callback.__name__)) == wanted
     ]
-    if named:
+    groups = [g for g in app.registered_groups if g.name == wanted]
+    if named or groups:
         app.registered_commands = named
+        app.registered_groups = groups
     app(prog_name="genfleet")
-
-
-def fail(message: str, code: int = 1) -> None:
-    print(f"genfleet: {message}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
-def settings() -> Settings:
-    from genfleet_common.errors import GenFleetError
-    from genfleet_common.settings import load_settings
-
-    try:
-        return load_settings()
-    except GenFleetError as exc:
-        fail(exc.message)
-        raise  # unreachable: fail() raises
-
-
-def connect(fleet: str | None, url: str | None, token: str | None) -> Api:
-    from genfleet_cli import instances
-    from genfleet_cli.client import Api, ApiError
-
-    if not (url and token):
-        found = instances.find(settings().state_dir, fleet)
-        if found is not None:
-            url, token = url or found.url, token or found.token
-        elif fleet is not None:
-            fail(f"no GenFleet runs for {fleet}: start it with `genfleet up --fleet {fleet}`")
-    if not url:
-        fail("no running GenFleet found: start one with `genfleet up`, or pass --url")
-    if not token:
-        fail("no token: pass --token (an admin makes one with `genfleet token`)")
-    try:
-        return Api(url or "", token or "")
-    except ApiError as exc:
-        fail(exc.message)
-        raise
-
-
-def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run an API call; an error is printed as the gateway said it, with a non-zero exit."""
-    from genfleet_cli.client import ApiError
-
-    try:
-        return fn(*args, **kwargs)
-    except ApiError as exc:
-        hint = {401: " (token missing or expired)", 403: " (your role cannot do this)"}
-        fail(f"{exc.message}{hint.get(exc.status, '')}", 2 if 400 <= exc.status < 500 else 1)
-
-
-def emit_json(data: Any) -> None:
-    print(json.dumps(data, indent=2))
 
 
 # --- platform ----------------------------------------------------------------------------

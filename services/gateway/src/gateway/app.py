@@ -21,6 +21,7 @@ from gateway.routes import (
     analyses,
     apps,
     batches,
+    campaigns,
     events,
     logs,
     models,
@@ -33,6 +34,9 @@ from genfleet_common.bus import Bus
 from genfleet_common.errors import ErrorCode
 from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
+
+# the route modules, each with its `register(app, ctx)`
+ROUTES = (system, apps, models, batches, tokens, events, logs, scans, perf, analyses, campaigns)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"  # the dashboard (index.html, scripts, styles)
@@ -110,7 +114,7 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (system, apps, models, batches, tokens, events, logs, scans, perf, analyses):
+    for module in ROUTES:
         module.register(app, ctx)
     _mount_dashboard(app, static_dir, vendor_dir)
     openapi.install(app, DESCRIPTION)

@@ -31,7 +31,7 @@ from genfleet_common import subjects
 from genfleet_common.errors import GenFleetError, InvalidInput, ServiceUnavailable
 from genfleet_common.fleet import validate_app_number, validate_model_name
 
-KINDS = ("status", "action", "batch", "engine", "scan", "perf", "analysis")
+KINDS = ("status", "action", "batch", "engine", "scan", "perf", "analysis", "campaign")
 
 
 class Frame(msgspec.Struct):
@@ -127,7 +127,7 @@ async def until_disconnect(ws: WebSocket, stop: asyncio.Event) -> None:
 def register(app: FastAPI, ctx: Context) -> None:
     @app.websocket("/api/events")
     async def events(ws: WebSocket) -> None:
-        """Query: token, kind (status|action|batch|engine|scan|perf), model, app (needs model),
+        """Query: token, kind (one of KINDS), model, app (needs model),
         since (the last seq seen). Frames: {"seq", "subject", "event"}."""
         await ws.accept()
         if await authenticate_ws(ws, Role.VIEWER) is None:
