@@ -72,7 +72,8 @@ def parse_apps(text: str) -> list[int]:
 
 
 def parse_steps(text: str) -> list[str]:
-    """'deploy,scan,perf' -> the steps, each named once; ValueError for an unknown one."""
+    """'deploy,scan,perf' -> the steps (campaign-svc runs each once, in its own order);
+    ValueError for an unknown one."""
     from genfleet_common.messages import Step
 
     known = [s.value for s in Step]
@@ -82,8 +83,6 @@ def parse_steps(text: str) -> list[str]:
     for step in steps:
         if step not in known:
             raise ValueError(f"unknown step {step!r}: the steps are {', '.join(known)}")
-        if steps.count(step) > 1:
-            raise ValueError(f"--steps names {step!r} twice")
     return steps
 
 

@@ -23,6 +23,7 @@ import websockets
 
 from ai_svc.modelprep import PATCHED_NAME
 from ai_svc.service import AiService
+from campaign_svc.service import CampaignService
 from container_svc.service import ContainerService
 from container_svc.testing import down_all
 from gateway.testing import CHROMIUM, CHROMIUM_ARGS, LiveGateway, gateway_on
@@ -216,6 +217,18 @@ async def ai_svc(gw_settings: Settings) -> AsyncIterator[AiService]:
         gw_settings, ai_context=1024, ai_max_tokens=24, ai_retries=0, ai_threads=2
     )
     svc = AiService(settings, Fleet.load(settings.fleet_root))
+    await svc.start()
+    yield svc
+    await svc.stop()
+
+
+# --- campaign-svc on the gateway's nats-server (for the campaign routes and page) -------------
+@pytest.fixture(scope="session")
+async def campaign_svc(gw_settings: Settings) -> AsyncIterator[CampaignService]:
+    """The real campaign-svc, in-process, on the same nats-server, settings and fleet as
+    `gateway`; its steps are jobs of the services the test requests beside it (scan_svc for a
+    scan step, container_svc for deploy, ...)."""
+    svc = CampaignService(gw_settings, Fleet.load(gw_settings.fleet_root))
     await svc.start()
     yield svc
     await svc.stop()

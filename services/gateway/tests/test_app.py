@@ -52,6 +52,15 @@ API_ROUTES = {
     "/api/apps/{model}/{app}/analyses": {"get"},
     "/api/analysis-summary": {"get"},
     "/api/llms": {"get"},
+    "/api/campaigns": {"get", "post"},
+    "/api/campaigns/{campaign_id}": {"get"},
+    "/api/campaigns/{campaign_id}/steps": {"get"},
+    "/api/campaigns/{campaign_id}/pause": {"post"},
+    "/api/campaigns/{campaign_id}/resume": {"post"},
+    "/api/campaigns/{campaign_id}/stop": {"post"},
+    "/api/campaigns/{campaign_id}/rerun": {"post"},
+    "/api/campaigns/{campaign_id}/report": {"get"},
+    "/api/campaigns/{a}/diff/{b}": {"get"},
 }
 
 
@@ -71,6 +80,9 @@ async def test_openapi_lists_every_route(lonely: LiveGateway, http: httpx.AsyncC
         "BatchOptions",
         "PerfResult",
         "AnalysisResult",
+        "CampaignOptions",
+        "CampaignStatus",
+        "CampaignSteps",
     ):
         assert name in schemas, name
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

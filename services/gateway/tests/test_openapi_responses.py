@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 
 from ai_svc.service import AiService
+from campaign_svc.service import CampaignService
 from gateway.auth import Role
 from gateway.testing import LiveGateway
 from perf_svc.service import PerfService
@@ -104,6 +105,7 @@ async def test_every_route_answers_as_documented(
     scan_svc: ScanService,
     perf_svc: PerfService,
     ai_svc: AiService,
+    campaign_svc: CampaignService,
     stopped_after: None,
     http: httpx.AsyncClient,
 ) -> None:
@@ -125,6 +127,10 @@ async def test_every_route_answers_as_documented(
     batch = await api.call(  # stopping apps that do not run: quick, and changes nothing
         "POST", "/api/models/{model}/{action}", 202, model=STOPPED[0], action="stop"
     )
+    campaign = await api.call(
+        "POST", "/api/campaigns", 202, body={
+            "models": [MODEL], "apps": [APP], "steps": ["scan"], "scan": {"tools": ["bandit"]}},
+    )  # fmt: skip
     ids = {
         "batch_id": (await api.until_done("/api/batches/{batch_id}", batch_id=batch["batch_id"]))[
             "batch_id"
@@ -138,10 +144,15 @@ async def test_every_route_answers_as_documented(
         "analysis_id": (
             await api.until_done("/api/analyses/{analysis_id}", analysis_id=analysis["analysis_id"])
         )["analysis_id"],
+        "campaign_id": (
+            await api.until_done(
+                "/api/campaigns/{campaign_id}", campaign_id=campaign["campaign_id"]
+            )
+        )["campaign_id"],
     }
 
     # every GET route of the document, with real ids
-    values = {**app, **ids, "chart": "rps"}
+    values = {**app, **ids, "chart": "rps", "a": ids["campaign_id"], "b": ids["campaign_id"]}
     queries = {"/api/perf/compare": {"a": ids["test_id"], "b": ids["test_id"]}}
     gets = [path for path, ops in spec["paths"].items() if "get" in ops]
     for template in gets:
@@ -149,12 +160,20 @@ async def test_every_route_answers_as_documented(
         await api.call("GET", template, role=Role.VIEWER, **params, **queries.get(template, {}))
     for fmt in ("json", "sarif", "md", "html"):
         await api.call("GET", "/api/scans/{scan_id}/report", format=fmt, scan_id=ids["scan_id"])
+    for fmt in ("json", "csv", "html", "latex"):
+        await api.call("GET", "/api/campaigns/{campaign_id}/report", format=fmt, **ids)
 
     # representative POSTs and errors
     await api.call("POST", "/api/scans/{scan_id}/stop", **ids)  # over: answers its status
     await api.call("POST", "/api/perf/{test_id}/stop", **ids)
     await api.call("POST", "/api/analyses/{analysis_id}/stop", **ids)
     await api.call("POST", "/api/batches/{batch_id}/stop", **ids)
+    await api.call("POST", "/api/campaigns/{campaign_id}/stop", **ids)  # over: as it is
+    await api.call("POST", "/api/campaigns/{campaign_id}/pause", 409, **ids)
+    await api.call("POST", "/api/campaigns/{campaign_id}/rerun", 422, **ids)  # nothing failed
+    await api.call("POST", "/api/campaigns", 404, body={"models": ["no-such-model"]})
+    await api.call("POST", "/api/campaigns", 422, body={"steps": ["check"]})
+    await api.call("GET", "/api/campaigns/{campaign_id}", 404, role=Role.VIEWER, campaign_id="no")
     await api.call("POST", "/api/fleet/{action}", 422, action="explode")
     scans = await api.call("POST", "/api/scans/batch", body={"model": MODEL, "tools": ["bandit"]})
     for queued in scans["scans"]:

@@ -119,6 +119,32 @@ async def test_bad_bodies_and_queries(lonely: LiveGateway, http: httpx.AsyncClie
         assert_refused(await http.get(f"{logs}?{query}", headers=viewer), 422)
 
 
+async def test_bad_campaigns_are_refused_before_the_bus(
+    lonely: LiveGateway, http: httpx.AsyncClient
+) -> None:
+    """No campaign-svc behind `lonely`: each of these was refused by the gateway itself."""
+    operator, viewer = lonely.auth(Role.OPERATOR), lonely.auth(Role.VIEWER)
+    for body in [
+        {"apps": [0]},
+        {"apps": []},
+        {"steps": ["check"]},
+        {"steps": []},
+        {"parallel": 0},
+        {"models": ["a b"]},
+        {"models": ["g-gpt-4o"], "perf": {"duration_s": 0}},
+        {"campaign_id": "a/b"},
+        {"keep_running": "yes"},
+        {"unknown": 1},
+        [1, 2],
+    ]:
+        r = await http.post(f"{lonely.url}/api/campaigns", headers=operator, json=body)
+        assert_refused(r, 422)
+    for path in ["/a.b", "/a.b/steps", "/x/report?format=pdf", "/a.b/diff/x", "/x/diff/a.b"]:
+        assert_refused(await http.get(f"{lonely.url}/api/campaigns{path}", headers=viewer), 422)
+    r = await http.post(f"{lonely.url}/api/campaigns/a.b/pause", headers=operator)
+    assert_refused(r, 422)
+
+
 async def test_unknown_routes_are_404_in_the_envelope(
     lonely: LiveGateway, http: httpx.AsyncClient
 ) -> None:

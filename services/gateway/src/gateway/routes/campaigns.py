@@ -57,9 +57,6 @@ def check_selection(options: CampaignOptions) -> CampaignRequest:
         validate_model_name(model)
     if options.apps is not None and not options.apps:
         raise InvalidInput("the campaign selects no app: `apps` is empty (leave it out for all)")
-    repeated = sorted({s.value for s in options.steps if options.steps.count(s) > 1})
-    if repeated:
-        raise InvalidInput(f"a step is named twice: {', '.join(repeated)}")
     return CampaignRequest(**msgspec.structs.asdict(options))
 
 

@@ -1,6 +1,7 @@
 // GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
 // an app's security scans (#scan/<model>/<n>, see scans.js), load tests (#perf/<model>/<n>,
-// see perf.js) and requirements analyses (#analysis/<model>/<n>, see analyses.js).
+// see perf.js) and requirements analyses (#analysis/<model>/<n>, see analyses.js), and the
+// campaigns (#campaigns/[<id>[/compare]], see campaigns.js).
 
 import {
   api,
@@ -18,6 +19,7 @@ import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
 import { AnalysisView, analysisHash } from "./analyses.js";
+import { CampaignView } from "./campaigns.js";
 import { CardJobs, scanHash } from "./joblines.js";
 import { PerfView, perfHash } from "./perf.js";
 import { ScanView } from "./scans.js";
@@ -61,6 +63,7 @@ const scanView = new ScanView({ events, appInfo: scanAppInfo });
 const cardJobs = new CardJobs({ events, cardOf: (model, number) => state.apps.get(appKey(model, number))?.card ?? null });
 const perfView = new PerfView({ events, appInfo: scanAppInfo });
 const analysisView = new AnalysisView({ events, appInfo: scanAppInfo });
+const campaignView = new CampaignView({ events, models: () => state.models, safeColor });
 
 // --- login --------------------------------------------------------------------------------
 function showLogin(message = "") {
@@ -69,8 +72,10 @@ function showLogin(message = "") {
   scanView.close();
   perfView.close();
   analysisView.close();
+  campaignView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
+  $("#topnav").hidden = true;
   $("#login").hidden = false;
   $("#logout").hidden = true;
   $("#whoami").hidden = true;
@@ -133,6 +138,7 @@ async function boot() {
   }
   $("#dashboard").hidden = false;
   $("#login").hidden = true;
+  $("#topnav").hidden = false;
   route();
   refreshSystem();
   cardJobs.loadLatest();
@@ -631,9 +637,15 @@ function openLogs(key) {
 
 // --- scans, load tests, analyses -----------------------------------------------------------
 /** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, #perf/<model>/<n>[/<test
- * id>] its load tests, #analysis/<model>/<n>[/<analysis id>] its requirements analyses, anything else
- * the fleet. */
+ * id>] its load tests, #analysis/<model>/<n>[/<analysis id>] its requirements analyses,
+ * #campaigns/[<id>[/compare]] the campaigns, anything else the fleet. */
 function route() {
+  const campaign = /^#campaigns(?:\/([A-Za-z0-9]{1,64})?(?:\/(compare))?)?\/?$/.exec(location.hash);
+  if (campaign) campaignView.open(campaign[1] || "", campaign[2] === "compare");
+  else campaignView.close();
+  for (const link of document.querySelectorAll("#topnav a")) {
+    link.setAttribute("aria-current", (link.dataset.testid === "nav-campaigns") === Boolean(campaign) ? "page" : "false");
+  }
   const match = /^#(scan|perf|analysis)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
@@ -652,7 +664,7 @@ function route() {
   else perfView.close();
   if (entry && view === "analysis") analysisView.open(entry.model, entry.spec.number, match[4] || "");
   else analysisView.close();
-  $("#models").hidden = Boolean(entry);
+  $("#models").hidden = Boolean(entry) || Boolean(campaign);
   if (match && !entry) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
 }
 
@@ -690,6 +702,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView, perfView, analysisView, cardJobs };
+window.genfleet = { events, state, logView, scanView, perfView, analysisView, campaignView, cardJobs };
 
 boot();

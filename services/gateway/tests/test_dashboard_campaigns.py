@@ -1,0 +1,123 @@
+"""The dashboard's Campaigns page in a real browser (headless Chromium), with the real
+campaign-svc and scan-svc behind the gateway: the start form refuses bad input with the
+reason, starts a campaign, whose model x app grid, totals and ETA follow the `campaign`
+events (the page never polls its status); pause and resume act; names from the fleet or a
+user are shown as text, never as markup; a viewer sees no buttons."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from campaign_svc.service import CampaignService
+from gateway.auth import Role
+from gateway.testing import LiveGateway, open_page, sign_in
+from scan_svc.service import ScanService
+
+pytestmark = pytest.mark.docker
+MODEL = "g-gpt-4o"
+NAME = '<img src=x onerror="window.pwned=1">campaign'
+# the campaign's own status read by id: the page must follow events instead
+STATUS_POLL = re.compile(r"/api/campaigns/[A-Za-z0-9]+$")
+SCREENSHOT = Path("/tmp/dashboard-campaigns.png")
+
+
+async def test_campaigns_page_starts_and_follows_a_campaign_live(
+    browser: Browser,
+    gateway: LiveGateway,
+    campaign_svc: CampaignService,
+    scan_svc: ScanService,
+) -> None:
+    page, errors = await open_page(browser)
+    requests: list[str] = []
+    page.on("request", lambda req: requests.append(req.url))
+    await sign_in(page, gateway.url, gateway.token(Role.OPERATOR))
+    await page.get_by_test_id("nav-campaigns").click()
+    view = page.get_by_test_id("campaign-view")
+    await expect(view).to_be_visible()
+    await expect(page.get_by_test_id("models")).to_be_hidden()
+    assert page.url.endswith("#campaigns/")
+
+    form = page.get_by_test_id("campaign-form")
+    await expect(form.get_by_test_id("campaign-tools-scan").locator("input")).not_to_have_count(0)
+    await form.locator(f'input[data-model="{MODEL}"]').check()
+    result = page.get_by_test_id("campaign-form-result")
+    # refused in the page, with the reason
+    await page.get_by_test_id("campaign-apps").fill("0")
+    await page.get_by_test_id("campaign-start").click()
+    await expect(result).to_have_text('apps: "0": app numbers start at 1')
+    await page.get_by_test_id("campaign-apps").fill("3-1")
+    await page.get_by_test_id("campaign-start").click()
+    await expect(result).to_contain_text("is empty")
+    # refused by campaign-svc: the gateway's message is shown
+    await page.get_by_test_id("campaign-apps").fill("99")
+    await page.get_by_test_id("campaign-start").click()
+    await expect(result).to_contain_text("no app 99")
+
+    # a campaign: the static scan of apps 1-2 with semgrep, one app at a time
+    await page.get_by_test_id("campaign-apps").fill("1-2")
+    for step in ("deploy", "perf", "dast"):
+        await form.locator(f'input[data-step="{step}"]').uncheck()
+    tools = form.get_by_test_id("campaign-tools-scan").locator("input")
+    for i in range(await tools.count()):
+        box = tools.nth(i)
+        if await box.get_attribute("value") != "semgrep":
+            await box.uncheck()
+    await page.get_by_test_id("campaign-parallel").fill("1")
+    await page.get_by_test_id("campaign-name").fill(NAME)
+    await page.get_by_test_id("campaign-start").click()
+    await expect(page).to_have_url(re.compile(r"#campaigns/[A-Za-z0-9]+$"))
+    campaign_id = page.url.rsplit("/", 1)[1]
+    detail = page.get_by_test_id("campaign-detail")
+    await expect(detail).to_be_visible()
+    await expect(page.get_by_test_id("campaign-title")).to_have_text(NAME)  # as text
+    grid = page.get_by_test_id("campaign-grid")
+    await expect(grid.locator("td[data-cell]")).to_have_count(2)
+    await expect(grid.locator(f'td[data-cell="{MODEL}/app1"] .step-mark')).to_have_attribute(
+        "data-step", "scan"
+    )
+
+    # paused: the state says so, the resume button replaces the pause button
+    await page.get_by_test_id("campaign-pause").click()
+    state = page.get_by_test_id("campaign-state")
+    await expect(state).to_have_attribute("data-paused", "true")
+    await expect(state).to_contain_text("paused")
+    await expect(page.get_by_test_id("campaign-pause")).to_be_hidden()
+    await expect(page.get_by_test_id("campaign-eta")).to_contain_text("paused")
+    await page.get_by_test_id("campaign-resume").click()
+    await expect(state).to_have_attribute("data-paused", "false")
+
+    # live to its end: both cells done, the totals, no button left but none to rerun
+    await expect(state).to_have_attribute("data-state", "COMPLETE", timeout=240_000)
+    marks = grid.locator(".step-mark")
+    await expect(marks).to_have_count(2)
+    for i in range(2):
+        await expect(marks.nth(i)).to_have_attribute("data-state", "done")
+    await expect(page.get_by_test_id("campaign-totals")).to_contain_text("2/2 steps ended")
+    await expect(page.get_by_test_id("campaign-progress")).to_have_attribute("value", "2")
+    for verb in ("pause", "resume", "stop", "rerun"):
+        await expect(page.get_by_test_id(f"campaign-{verb}")).to_be_hidden()
+    item = page.get_by_test_id("campaign-list").locator(f'li[data-campaign="{campaign_id}"]')
+    await expect(item).to_contain_text("COMPLETE")
+    await expect(item).to_contain_text(NAME)
+
+    await page.screenshot(path=str(SCREENSHOT), full_page=True)
+    polled = [u for u in requests if STATUS_POLL.search(u)]
+    assert len(polled) <= 1, polled  # read once as the page opened it, then events only
+    assert await page.evaluate("window.pwned") is None
+    assert await view.locator("img").count() == 0
+
+    # a viewer sees the campaign, and no button to act on it
+    viewer, viewer_errors = await open_page(browser)
+    await sign_in(viewer, gateway.url, gateway.token(Role.VIEWER))
+    await viewer.goto(f"{gateway.url}/#campaigns/{campaign_id}")
+    await expect(viewer.get_by_test_id("campaign-state")).to_have_attribute(
+        "data-state", "COMPLETE"
+    )
+    await expect(viewer.get_by_test_id("campaign-grid").locator("td[data-cell]")).to_have_count(2)
+    for verb in ("pause", "resume", "stop", "rerun"):
+        await expect(viewer.get_by_test_id(f"campaign-{verb}")).to_be_hidden()
+    assert errors == [] and viewer_errors == []
