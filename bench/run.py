@@ -408,6 +408,10 @@ async def main() -> None:
     from ai import measure as measure_ai
 
     await measure_ai(results, record)
+    print("campaigns...", flush=True)
+    from campaign import measure as measure_campaign
+
+    await measure_campaign(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 

@@ -5,12 +5,10 @@ failed steps. Running it is runner.py's."""
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from campaign_svc.manifest import build_manifest, fingerprint
-from campaign_svc.runner import count, default_parallel, publish_state
+from campaign_svc.runner import Runner, count, default_parallel
 from campaign_svc.store import CampaignStore
 from genfleet_common import subjects
 from genfleet_common.bus import Bus, encode
@@ -60,6 +58,7 @@ class Campaigns:
     store: CampaignStore
     fleet: Fleet
     settings: Settings
+    runner: Runner  # its lifecycle: stop, and every change of state with its event
 
     async def start(self, req: CampaignRequest) -> CampaignStatus:
         apps = select(self.fleet, req)
@@ -108,7 +107,7 @@ class Campaigns:
         await self.bus.js.publish(
             subjects.CAMPAIGN_JOB, encode(CampaignJob(campaign_id=status.campaign_id))
         )
-        await publish_state(self.bus, status)
+        await self.runner.publish(status)
 
     # --- control ---------------------------------------------------------------------------
     async def pause(self, campaign_id: str, paused: bool) -> CampaignStatus:
@@ -120,21 +119,13 @@ class Campaigns:
             current.paused = paused
             return current
 
-        return await self._change(campaign_id, change)
+        status, _ = await self.runner.change(campaign_id, change)
+        return status
 
     async def stop(self, campaign_id: str) -> CampaignStatus:
         """STOPPED at once; the worker running it is told to cancel it (its running steps'
         jobs are stopped, its apps stopped)."""
-
-        def change(current: CampaignStatus) -> CampaignStatus | None:
-            if current.state.done:
-                return None
-            current.state, current.ended_at, current.eta_s = JobState.STOPPED, time.time(), None
-            return current
-
-        status = await self._change(campaign_id, change)
-        await self.bus.nc.publish(subjects.control(subjects.CAMPAIGN, campaign_id), b"stop")
-        return status
+        return await self.runner.stop(campaign_id)
 
     async def rerun(self, campaign_id: str) -> CampaignStatus:
         """Its failed steps (and those they skipped or a stop left unrun) run again, as the
@@ -172,20 +163,4 @@ class Campaigns:
 
         status = await self.store.update(campaign_id, change)
         await self._queue(status)
-        return status
-
-    async def _change(
-        self, campaign_id: str, change: Callable[[CampaignStatus], CampaignStatus | None]
-    ) -> CampaignStatus:
-        changed = False
-
-        def tracked(current: CampaignStatus) -> CampaignStatus | None:
-            nonlocal changed
-            new = change(current)
-            changed = new is not None
-            return new
-
-        status = await self.store.update(campaign_id, tracked)
-        if changed:
-            await publish_state(self.bus, status)
         return status

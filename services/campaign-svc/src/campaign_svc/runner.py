@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import msgspec
 
@@ -35,9 +36,8 @@ from campaign_svc.steps import Batch, Ended, StepFailed, StepJob, job_id
 from campaign_svc.store import CampaignStore
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
-from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobContext, Stopped
+from genfleet_common.jobs import JobContext, PlanJobs, Stopped
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     AppSpec,
@@ -76,20 +76,14 @@ def count(records: list[StepRecord]) -> StepCounts:
     return counts
 
 
-async def publish_state(bus: Bus, status: CampaignStatus) -> None:
-    """The campaign's own change of state (with its totals)."""
-    await bus.publish(
-        subjects.event(subjects.CAMPAIGN),
-        CampaignEvent(
-            campaign_id=status.campaign_id, state=status.state, paused=status.paused,
-            counts=status.counts, total=status.total, eta_s=status.eta_s, error=status.error,
-        ),
-    )  # fmt: skip
-
-
 @dataclass
-class Runner:
-    """The campaign worker's side (genfleet_common.jobs.JobRunner)."""
+class Runner(PlanJobs[CampaignJob, CampaignStatus]):
+    """Campaigns' lifecycle (genfleet_common.jobs.PlanJobs): their worker's side, and the
+    stop and changes of state the commands make."""
+
+    kind: ClassVar[str] = subjects.CAMPAIGN
+    noun: ClassVar[str] = "campaign"
+    service: ClassVar[str] = "campaign-svc"
 
     bus: Bus
     store: CampaignStore
@@ -100,84 +94,21 @@ class Runner:
     teardown: Batch  # the stop afterwards: a one-app STOP batch
     placement: Placement
 
-    async def run(self, job: CampaignJob, attempt: int, ctx: JobContext) -> None:
-        try:
-            status = await self._claim(job.campaign_id, attempt)
-        except GenFleetError as exc:
-            log.error("cannot claim campaign", extra={"campaign": job.campaign_id,
-                                                      "error": exc.message})  # fmt: skip
-            return
-        if status is None:
-            return  # stopped while it waited
-        execution = Execution(self, status, ctx)
-        try:
-            await execution.run()
-        except (asyncio.CancelledError, Stopped):
-            if ctx.shutting_down:
-                raise  # back to the queue: see requeue
-            await self._finish(job.campaign_id, JobState.STOPPED, "")
-            return
-        except Exception as exc:
-            log.exception("campaign failed", extra={"campaign": job.campaign_id})
-            await self._finish(job.campaign_id, JobState.ERROR, f"{type(exc).__name__}: {exc}")
-            return
-        await self._finish(job.campaign_id, JobState.COMPLETE, "")
+    async def execute(self, status: CampaignStatus, ctx: JobContext) -> None:
+        await Execution(self, status, ctx).run()
 
-    async def requeue(self, job: CampaignJob) -> None:
-        def change(current: CampaignStatus) -> CampaignStatus | None:
-            if current.state.done:
-                return None  # a stop that arrived meanwhile stands
-            current.state, current.worker = JobState.QUEUED, ""
-            current.error = "requeued: its campaign-svc stopped"
-            return current
+    def idle(self, status: CampaignStatus) -> None:
+        status.eta_s = None
 
-        await self._change(job.campaign_id, change)
-
-    async def give_up(self, job: CampaignJob, attempts: int) -> None:
-        why = f"the campaign-svc running this campaign stopped answering {attempts - 1} times"
-        await self._finish(job.campaign_id, JobState.FAILED, why)
-
-    async def _claim(self, campaign_id: str, attempt: int) -> CampaignStatus | None:
-        note = "" if attempt == 1 else f"resumed after its campaign-svc was lost ({attempt})"
-
-        def change(current: CampaignStatus) -> CampaignStatus | None:
-            if current.state.done:
-                return None
-            current.state, current.worker, current.attempt, current.error = (
-                JobState.RUNNING, self.worker_name, attempt, note,
-            )  # fmt: skip
-            current.started_at = current.started_at or time.time()
-            return current
-
-        return await self._change(campaign_id, change)
-
-    async def _finish(self, campaign_id: str, state: JobState, error: str) -> None:
-        def change(current: CampaignStatus) -> CampaignStatus | None:
-            if current.state.done:
-                return None  # a stop stands, with its own time
-            current.state, current.error, current.ended_at = state, error, time.time()
-            current.eta_s = None
-            return current
-
-        await self._change(campaign_id, change)
-
-    async def _change(
-        self, campaign_id: str, change: Callable[[CampaignStatus], CampaignStatus | None]
-    ) -> CampaignStatus | None:
-        """A revision-checked change and its event; None when `change` changed nothing."""
-        changed = False
-
-        def tracked(current: CampaignStatus) -> CampaignStatus | None:
-            nonlocal changed
-            new = change(current)
-            changed = new is not None
-            return new
-
-        status = await self.store.update(campaign_id, tracked)
-        if not changed:
-            return None
-        await publish_state(self.bus, status)
-        return status
+    async def publish(self, status: CampaignStatus) -> None:
+        """The campaign's own change of state (with its totals)."""
+        await self.bus.publish(
+            subjects.event(subjects.CAMPAIGN),
+            CampaignEvent(
+                campaign_id=status.campaign_id, state=status.state, paused=status.paused,
+                counts=status.counts, total=status.total, eta_s=status.eta_s, error=status.error,
+            ),
+        )  # fmt: skip
 
 
 @dataclass

@@ -68,7 +68,7 @@ class CampaignService:
             )  # fmt: skip
             await worker.start()
             self.workers.append(worker)
-        campaigns = Campaigns(bus, store, self.fleet, settings)
+        campaigns = Campaigns(bus, store, self.fleet, settings, runner)
         await bus.serve_all(Handlers(campaigns, store).commands(), queue=subjects.CAMPAIGN_QUEUE)
         log.info("ready", extra={"worker": self.name})
         return bus
