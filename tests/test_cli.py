@@ -300,6 +300,53 @@ def test_analysis_with_the_local_model(platform: Platform) -> None:
     assert bad.returncode == 1 and "unknown requirement" in bad.stderr
 
 
+def test_campaign_through_the_whole_platform(platform: Platform) -> None:
+    """genfleet campaign: campaign-svc (started by `genfleet up`) scans two apps; --watch shows
+    the live grid on stderr and the final status on stdout; the same campaign again reuses
+    every result; list, status, and the controls' refusals say why."""
+    result = platform.cli(
+        "campaign", "start", MODEL, "--apps", "1-2", "--steps", "scan", "--scan-tools", "bandit",
+        "--name", "cli campaign", "--watch", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(result.stdout)
+    cid = status["campaign_id"]
+    assert status["state"] == "COMPLETE" and status["counts"]["done"] == 2
+    assert status["apps"] == [f"{MODEL}/app1", f"{MODEL}/app2"]
+
+    again = platform.cli(
+        "campaign", "start", MODEL, "--apps", "1-2", "--steps", "scan", "--scan-tools", "bandit",
+        "--watch",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "each cell: scan" in again.stderr  # the live grid, as it ended
+    assert "2/2 steps ended: 2 done (2 reused)" in again.stdout
+    assert f"{MODEL}" in again.stdout and "app1" in again.stdout and "✓" in again.stdout
+
+    listed = platform.cli("campaign", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert cid in [c["campaign_id"] for c in json.loads(listed.stdout)]
+    shown = platform.cli("campaign", "status", cid)
+    assert shown.returncode == 0 and "campaign " + cid + " 'cli campaign': COMPLETE" in shown.stdout
+    queued = platform.cli("campaign", "start", MODEL, "--apps", "1", "--steps", "scan",
+                          "--scan-tools", "bandit")  # fmt: skip
+    assert queued.returncode == 0 and "genfleet campaign status" in queued.stdout, queued.stderr
+
+    for args, message in [
+        (("pause", cid), "has ended"),
+        (("rerun-failed", cid), "no failed step"),
+        (("status", "nosuchcampaign"), "nosuchcampaign"),
+        (("start", "no-such-model"), "no-such-model"),
+        (("start", MODEL, "--apps", "7"), "no app 7"),
+        (("start", MODEL, "--steps", "scan", "--scan-tools", "nope"), "nope"),
+    ]:
+        refused = platform.cli("campaign", *args)
+        assert refused.returncode == 2, (args, refused.stdout, refused.stderr)
+        assert message in refused.stderr and "Traceback" not in refused.stderr
+    stopped = platform.cli("campaign", "stop", cid)  # over: answered as it is
+    assert stopped.returncode == 0 and "COMPLETE" in stopped.stdout
+
+
 def test_doctor_and_down(platform: Platform) -> None:
     doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
     assert doctor.returncode == 0, doctor.stdout

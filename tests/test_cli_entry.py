@@ -21,13 +21,15 @@ def test_global_help_lists_every_command() -> None:
     out = genfleet("--help")
     assert out.returncode == 0, out.stderr
     for name in ("up", "down", "doctor", "start", "rebuild", "logs", "scan-report", "perf",
-                 "perf-compare", "analysis", "analysis-summary", "token"):  # fmt: skip
+                 "perf-compare", "analysis", "analysis-summary", "campaign", "token"):  # fmt: skip
         assert f" {name} " in out.stdout, name
 
 
-@pytest.mark.parametrize("name", ["start", "perf", "analysis-llms", "scan-report"])
+@pytest.mark.parametrize(
+    "name", ["start", "perf", "analysis-llms", "scan-report", "campaign start", "campaign report"]
+)
 def test_a_command_keeps_its_own_arguments(name: str) -> None:
-    out = genfleet(name, "--help")
+    out = genfleet(*name.split(), "--help")
     assert out.returncode == 0, out.stderr
     assert f"Usage: genfleet {name} [OPTIONS]" in out.stdout
 

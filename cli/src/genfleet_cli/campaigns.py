@@ -193,7 +193,8 @@ class Grid:
 
         models = list(dict.fromkeys(m for m, _ in self.cells))
         numbers = sorted({n for _, n in self.cells})
-        wide = max(map(len, models), default=5) + len(numbers) * 7 <= width
+        columns = sum(max(len(self.steps), len(f"app{n}")) + 1 for n in numbers)
+        wide = max(5, *map(len, models)) + 1 + columns <= width  # 5: the header "model"
         table = Table(box=None, padding=(0, 1), pad_edge=False)
         if wide:
             table.add_column("model", no_wrap=True)
@@ -208,16 +209,18 @@ class Grid:
             for n in numbers:
                 table.add_row(f"app{n}", *(self._cell(m, n) for m in models))
         c = self.status["counts"]
-        bar = ProgressBar(
-            total=max(1, self.status["total"]),
-            completed=c["done"] + c["failed"] + c["skipped"],
-            width=min(60, max(10, width - 10)),
-        )
+        ended = c["done"] + c["failed"] + c["skipped"]
+        progress = Table.grid(padding=(0, 1))
+        progress.add_row(
+            ProgressBar(total=max(1, self.status["total"]), completed=ended,
+                        width=min(60, max(10, width - 20))),
+            f"{ended}/{self.status['total']}",
+        )  # fmt: skip
         legend = Text("each cell: " + " ".join(self.steps) + " · ", style="dim")
         for state, (mark, style) in MARKS.items():
             legend.append(mark, style=style)
             legend.append(f" {state}  ", style="dim")
-        return Group(Text(self.headline()), bar, table, legend)
+        return Group(Text(self.headline()), progress, table, legend)
 
     def _cell(self, model: str, number: int) -> Any:
         states = self.cells.get((model, number))
@@ -225,9 +228,9 @@ class Grid:
 
 
 def records(api: Api, campaign_id: str) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = call(api.get, api.path("api", "campaigns", campaign_id, "steps"))[
-        "steps"
-    ]
+    """Every app x step record of the campaign."""
+    found: dict[str, Any] = call(api.get, api.path("api", "campaigns", campaign_id, "steps"))
+    steps: list[dict[str, Any]] = found["steps"]
     return steps
 
 
@@ -281,7 +284,8 @@ def summary(status: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     reasons: dict[str, int] = {}
     for r in steps:
         if r["state"] == "skipped":
-            reasons[r["reason"] or "no reason given"] = reasons.get(r["reason"], 0) + 1
+            why = r["reason"] or "no reason given"
+            reasons[why] = reasons.get(why, 0) + 1
     lines += [f"  skipped {n} step{'s' * (n != 1)}: {why}" for why, n in reasons.items()]
     return "\n".join(lines)
 

@@ -51,7 +51,7 @@ REPORT_TYPES = [f.media_type for f in CampaignReportFormat]
 EXTENSIONS = {CampaignReportFormat.LATEX: "tex"}
 
 
-def check_selection(options: CampaignOptions) -> CampaignRequest:
+def campaign_request(options: CampaignOptions) -> CampaignRequest:
     """The bus's request for these options, its names checked as every route checks them."""
     for model in options.models:
         validate_model_name(model)
@@ -88,7 +88,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         manifest fixed, earlier results it reuses already done. 404 for an unknown model or an
         app number none of them has, 422 for an unknown step or tool or an empty selection,
         409 when `campaign_id` is taken."""
-        request = check_selection(options)
+        request = campaign_request(options)
         raw = await ctx.commands.call(subjects.CAMPAIGN_START, request, timeout_s=START_TIMEOUT_S)
         return accepted(msgspec.json.decode(raw, type=CampaignStatus))
 

@@ -84,6 +84,7 @@ export class CampaignView {
     this.tools = null; // ToolList from /api/scan-tools
     this.generation = 0;
     this.listTimer = null;
+    this.listFrame = 0;
     this.etaAt = 0; // when current.status.eta_s was current (performance.now())
     events.on("campaign", (event) => this.onEvent(event));
     events.on("open", () => {
@@ -230,6 +231,15 @@ export class CampaignView {
     const { campaigns } = await api("GET", "/api/campaigns");
     this.campaigns = new Map(campaigns.map((c) => [c.campaign_id, c]));
     this.renderList();
+  }
+
+  /** At most once a frame: a campaign of many apps sends many events. */
+  renderListSoon() {
+    if (this.listFrame) return;
+    this.listFrame = requestAnimationFrame(() => {
+      this.listFrame = 0;
+      this.renderList();
+    });
   }
 
   renderList() {
@@ -386,7 +396,7 @@ export class CampaignView {
     const known = this.campaigns.get(event.campaign_id);
     if (known) {
       Object.assign(known, { state: event.state, paused: event.paused, counts: event.counts, total: event.total, eta_s: event.eta_s });
-      if (this.isOpen) this.renderList();
+      if (this.isOpen) this.renderListSoon();
     } else if (this.isOpen && !this.listTimer) {
       this.listTimer = setTimeout(() => {
         this.listTimer = null;
