@@ -174,7 +174,7 @@ class Batches(PlanJobs[BatchJob, BatchStatus]):
             current.done = len(current.results)
             return current
 
-        now, changed = await self.change(status.batch_id, change)
+        now, changed = await self.change(status.batch_id, change, publish=False)
         if not changed:
             return
         await self.bus.publish(

@@ -165,8 +165,11 @@ class PlanJobs(ABC, Generic[J, S]):
         await self.bus.nc.publish(subjects.control(self.kind, job_id), b"stop")
         return status
 
-    async def change(self, job_id: str, change: Callable[[S], S | None]) -> tuple[S, bool]:
-        """The store's revision-checked update, published when `change` changed anything."""
+    async def change(
+        self, job_id: str, change: Callable[[S], S | None], *, publish: bool = True
+    ) -> tuple[S, bool]:
+        """The store's revision-checked update, published (unless the caller publishes an
+        event of its own) when `change` changed anything."""
         changed = False
 
         def tracked(current: S) -> S | None:
@@ -176,6 +179,6 @@ class PlanJobs(ABC, Generic[J, S]):
             return new
 
         status = await self.store.update(job_id, tracked)
-        if changed:
+        if changed and publish:
             await self.publish(status)
         return status, changed
