@@ -27,7 +27,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import msgspec
 
@@ -77,13 +76,9 @@ def count(records: list[StepRecord]) -> StepCounts:
 
 
 @dataclass
-class Runner(PlanJobs[CampaignJob, CampaignStatus]):
+class Runner(PlanJobs[CampaignJob, CampaignStatus], kind=subjects.CAMPAIGN, service="campaign-svc"):
     """Campaigns' lifecycle (genfleet_common.jobs.PlanJobs): their worker's side, and the
     stop and changes of state the commands make."""
-
-    kind: ClassVar[str] = subjects.CAMPAIGN
-    noun: ClassVar[str] = "campaign"
-    service: ClassVar[str] = "campaign-svc"
 
     bus: Bus
     store: CampaignStore

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import msgspec
 
@@ -54,11 +53,7 @@ ENGINE_WAIT_S = 30.0
 
 
 @dataclass
-class Batches(PlanJobs[BatchJob, BatchStatus]):
-    kind: ClassVar[str] = subjects.BATCH
-    noun: ClassVar[str] = "batch"
-    service: ClassVar[str] = "container-svc"
-
+class Batches(PlanJobs[BatchJob, BatchStatus], kind=subjects.BATCH, service="container-svc"):
     bus: Bus
     store: BatchStore
     fleet: Fleet

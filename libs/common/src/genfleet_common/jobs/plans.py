@@ -57,13 +57,22 @@ class PlanStore(Protocol[S]):
 
 
 class PlanJobs(ABC, Generic[J, S]):
-    """A plan kind's lifecycle (genfleet_common.jobs.JobRunner for its JobWorker). Subclasses
-    name it (`kind` in subjects, `noun` and `service` in messages), provide `bus`, `store`
-    and `worker_name`, and implement `execute` and `publish`."""
+    """A plan kind's lifecycle (genfleet_common.jobs.JobRunner for its JobWorker):
+
+        class Batches(PlanJobs[BatchJob, BatchStatus], kind="batch", service="container-svc")
+
+    `kind` is in its subjects and messages, `service` (what runs it) in messages. Subclasses
+    provide `bus`, `store` and `worker_name`, and implement `execute` and `publish`."""
 
     kind: ClassVar[str]
     noun: ClassVar[str]
     service: ClassVar[str]
+
+    def __init_subclass__(cls, *, kind: str = "", service: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind:
+            cls.kind, cls.noun, cls.service = kind, kind, service
+
     bus: Bus
     store: PlanStore[S]
     worker_name: str
