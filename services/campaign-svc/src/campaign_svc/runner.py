@@ -36,7 +36,7 @@ from campaign_svc.store import CampaignStore
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobContext, PlanJobs, Stopped
+from genfleet_common.jobs import JobContext, PlanJobs, Stopped, run_all
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     AppSpec,
@@ -126,15 +126,7 @@ class Execution:
         self.counts = count(found)
         gate = asyncio.Semaphore(self.status.parallel)
         apps = {a.key: a for a in self.runner.fleet.apps()}
-        tasks = [
-            asyncio.create_task(self._app(key, apps.get(key), gate)) for key in self.status.apps
-        ]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # a stop (or a bug) in one ends the others, and they are waited for
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_all(self._app(key, apps.get(key), gate) for key in self.status.apps)
 
     # --- one app ---------------------------------------------------------------------------
     async def _app(self, key: str, app: AppSpec | None, gate: asyncio.Semaphore) -> None:

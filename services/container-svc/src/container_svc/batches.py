@@ -31,7 +31,7 @@ from genfleet_common.batches import BatchStore
 from genfleet_common.bus import Bus, encode
 from genfleet_common.errors import GenFleetError, InvalidInput
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobContext, JobWorker, PlanJobs, Stopped, jobs_stream
+from genfleet_common.jobs import JobContext, JobWorker, PlanJobs, Stopped, jobs_stream, run_all
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     ActionRequest,
@@ -127,13 +127,7 @@ class Batches(PlanJobs[BatchJob, BatchStatus], kind=subjects.BATCH, service="con
                 result = await self._act(status, key, fleet.get(key))
             await self._record(status, result)
 
-        tasks = [asyncio.create_task(one(key)) for key in status.apps if key not in done]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # a stop (or a bug) in one ends the others, and they are waited for
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_all(one(key) for key in status.apps if key not in done)
 
     async def _act(self, status: BatchStatus, key: str, app: AppSpec | None) -> ActionResult:
         model, _, number = key.rpartition("/app")

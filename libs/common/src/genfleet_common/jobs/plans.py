@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from genfleet_common import subjects
@@ -191,3 +191,15 @@ class PlanJobs(ABC, Generic[J, S]):
         if changed and publish:
             await self.publish(status)
         return status, changed
+
+
+async def run_all(work: Iterable[Awaitable[None]]) -> None:
+    """A plan's parts (one per app) at once: the first to fail (a stop, a bug) ends the others,
+    and all are waited for before its exception goes on (itself, not in a group)."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
