@@ -24,6 +24,7 @@ from genfleet_common.messages import (
     JobRef,
     JobState,
     JobStatus,
+    KindMessages,
     LatestRequest,
     Message,
 )
@@ -66,14 +67,10 @@ class SleepLatest(Message, kw_only=True):
     sleeps: dict[str, SleepStatus]
 
 
-class Sleep(
-    JobKind[SleepJob, SleepStatus],
-    name="sleep",
-    noun="sleep",
-    event=SleepEvent,
-    history=SleepHistory,
-    latest=SleepLatest,
-):
+SLEEP_MESSAGES = KindMessages(event=SleepEvent, history=SleepHistory, latest=SleepLatest)
+
+
+class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep", messages=SLEEP_MESSAGES):
     def __init__(self, name: str) -> None:
         self.name = name  # type: ignore[misc]  # unique per test: its own queue and subjects
         self.results: dict[str, int] = {}  # what at_end stored: sleep id -> steps done

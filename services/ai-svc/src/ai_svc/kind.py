@@ -22,10 +22,9 @@ from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobFailed, JobKind, Run
 from genfleet_common.messages import (
+    ANALYSIS_MESSAGES,
     AnalysisEvent,
-    AnalysisHistory,
     AnalysisJob,
-    AnalysisLatest,
     AnalysisResult,
     AnalysisStatus,
     RequirementResult,
@@ -35,13 +34,9 @@ from genfleet_common.settings import Settings
 
 @dataclass
 class AnalysisKind(
-    JobKind[AnalysisJob, AnalysisStatus],
-    name=subjects.ANALYSIS,
-    noun="analysis",
-    event=AnalysisEvent,
-    history=AnalysisHistory,
-    latest=AnalysisLatest,
-):
+    JobKind[AnalysisJob, AnalysisStatus], name=subjects.ANALYSIS, noun="analysis",
+    messages=ANALYSIS_MESSAGES,
+):  # fmt: skip
     results: Results
     cache: VerdictCache
     fleet: Fleet

@@ -20,10 +20,8 @@ from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobFailed, JobKind, Run, Stopped
 from genfleet_common.messages import (
-    PerfEvent,
-    PerfHistory,
+    PERF_MESSAGES,
     PerfJob,
-    PerfLatest,
     PerfSample,
     PerfStatus,
 )
@@ -36,12 +34,7 @@ from perf_svc.store import store_result
 
 @dataclass
 class PerfKind(
-    JobKind[PerfJob, PerfStatus],
-    name=subjects.PERF,
-    noun="load test",
-    event=PerfEvent,
-    history=PerfHistory,
-    latest=PerfLatest,
+    JobKind[PerfJob, PerfStatus], name=subjects.PERF, noun="load test", messages=PERF_MESSAGES
 ):
     bus: Bus
     results: ObjectStore

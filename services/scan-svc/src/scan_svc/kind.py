@@ -16,11 +16,9 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobKind, Run
 from genfleet_common.messages import (
+    SCAN_MESSAGES,
     AppSpec,
-    ScanEvent,
-    ScanHistory,
     ScanJob,
-    ScanLatest,
     ScanPhase,
     ScanReport,
     ScanStatus,
@@ -35,12 +33,7 @@ from scan_svc.toolbox import Toolbox
 
 @dataclass
 class ScanKind(
-    JobKind[ScanJob, ScanStatus],
-    name=subjects.SCAN,
-    noun="scan",
-    event=ScanEvent,
-    history=ScanHistory,
-    latest=ScanLatest,
+    JobKind[ScanJob, ScanStatus], name=subjects.SCAN, noun="scan", messages=SCAN_MESSAGES
 ):
     bus: Bus
     reports: ObjectStore

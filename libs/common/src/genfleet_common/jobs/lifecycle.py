@@ -38,7 +38,7 @@ from genfleet_common.errors import GenFleetError
 from genfleet_common.jobs.queue import Job, JobContext, JobWorker, jobs_stream
 from genfleet_common.jobs.store import JobStore
 from genfleet_common.logs import get_logger
-from genfleet_common.messages import JobState, JobStatus, Message
+from genfleet_common.messages import JobState, JobStatus, KindMessages, Message
 
 log = get_logger("jobs")
 
@@ -89,32 +89,21 @@ class JobKind(ABC, Generic[J, S]):
     """A kind of job: what differs from one kind to another.
 
         class PerfKind(
-            JobKind[PerfJob, PerfStatus], name="perf", noun="load test",
-            event=PerfEvent, history=PerfHistory, latest=PerfLatest,
+            JobKind[PerfJob, PerfStatus], name="perf", noun="load test", messages=PERF_MESSAGES
         ): ...
 
     `name` is in its commands, events, control and queue subjects; `noun` in messages to
-    users; the job and status types are read from the generic arguments; `event` is built
-    from a status (its `status` field), `history` and `latest` hold their jobs in their one
-    field."""
+    users; the job and status types are read from the generic arguments; its event and its
+    replies to history and latest are built from the types its `messages` name."""
 
     name: ClassVar[str]
     noun: ClassVar[str]
     job_type: ClassVar[type[Any]]
     status_type: ClassVar[type[Any]]
-    event_type: ClassVar[type[Message]]
-    history_type: ClassVar[type[Message]]
-    latest_type: ClassVar[type[Message]]
+    messages: ClassVar[KindMessages]
 
     def __init_subclass__(
-        cls,
-        *,
-        name: str = "",
-        noun: str = "",
-        event: type[Message] | None = None,
-        history: type[Message] | None = None,
-        latest: type[Message] | None = None,
-        **kwargs: Any,
+        cls, *, name: str = "", noun: str = "", messages: KindMessages | None = None, **kwargs: Any
     ) -> None:
         super().__init_subclass__(**kwargs)
         if name:
@@ -122,12 +111,8 @@ class JobKind(ABC, Generic[J, S]):
         for base in getattr(cls, "__orig_bases__", ()):
             if typing.get_origin(base) is JobKind:
                 cls.job_type, cls.status_type = typing.get_args(base)
-        if event is not None:
-            cls.event_type = event
-        if history is not None:
-            cls.history_type = history
-        if latest is not None:
-            cls.latest_type = latest
+        if messages is not None:
+            cls.messages = messages
 
     @abstractmethod
     async def execute(self, job: J, run: Run[S]) -> None:
@@ -137,15 +122,15 @@ class JobKind(ABC, Generic[J, S]):
 
     def event(self, status: S) -> Message:
         """The event published on every change of a job's status."""
-        return _make(self.event_type, status=status)
+        return _make(self.messages.event, status=status)
 
     def history(self, jobs: list[S]) -> Message:
         """The reply to `history`: an app's jobs, newest first."""
-        return _holding(self.history_type, jobs)
+        return _holding(self.messages.history, jobs)
 
     def latest(self, jobs: dict[str, S]) -> Message:
         """The reply to `latest`: each app's newest job, keyed "Model/appN"."""
-        return _holding(self.latest_type, jobs)
+        return _holding(self.messages.latest, jobs)
 
     def idle(self, status: S) -> None:
         """Clear what only a running job shows (called when it stops running)."""
