@@ -19,6 +19,7 @@ import msgspec
 
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
+from genfleet_common.choice import choose
 from genfleet_common.errors import InvalidInput, ServiceUnavailable
 from genfleet_common.messages import (
     AppManifest,
@@ -80,20 +81,6 @@ async def _tools(bus: Bus) -> ToolList:
         ) from exc
 
 
-def _chosen(names: list[str] | None, offered: list[str], step: Step) -> list[str]:
-    if names is None:
-        return list(offered)
-    unknown = [n for n in names if n not in offered]
-    if unknown:
-        raise InvalidInput(
-            f"unknown {step.value} tool(s) {', '.join(repr(n[:40]) for n in unknown)}:"
-            f" choose from {', '.join(offered) or 'none'}"
-        )
-    if not names:
-        raise InvalidInput(f"no {step.value} tools chosen")
-    return list(dict.fromkeys(names))
-
-
 async def _judge(bus: Bus, options: CampaignOptions) -> JudgeManifest:
     try:
         found = await bus.request(
@@ -133,11 +120,11 @@ async def build_manifest(bus: Bus, apps: list[AppSpec], options: CampaignOptions
         offered = await _tools(bus)
         rules = offered.rules_hash
         if Step.SCAN in steps:
-            chosen = _chosen(options.scan.tools, offered.static, Step.SCAN)
+            chosen = choose(options.scan.tools, offered.static, "scan tool")
             settings.scan = msgspec.structs.replace(options.scan, tools=chosen)
             tools |= {t: offered.versions.get(t, "") for t in chosen}
         if Step.DAST in steps:
-            chosen = _chosen(options.dast.tools, offered.dast, Step.DAST)
+            chosen = choose(options.dast.tools, offered.dast, "dast tool")
             settings.dast = msgspec.structs.replace(options.dast, tools=chosen)
             tools |= {t: offered.versions.get(t, "") for t in chosen}
     judge = await _judge(bus, options) if Step.ANALYSIS in steps else None

@@ -27,7 +27,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import msgspec
 
@@ -37,7 +36,7 @@ from campaign_svc.store import CampaignStore
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobContext, PlanJobs, Stopped
+from genfleet_common.jobs import JobContext, PlanJobs, Stopped, run_all
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     AppSpec,
@@ -77,13 +76,9 @@ def count(records: list[StepRecord]) -> StepCounts:
 
 
 @dataclass
-class Runner(PlanJobs[CampaignJob, CampaignStatus]):
+class Runner(PlanJobs[CampaignJob, CampaignStatus], kind=subjects.CAMPAIGN, service="campaign-svc"):
     """Campaigns' lifecycle (genfleet_common.jobs.PlanJobs): their worker's side, and the
     stop and changes of state the commands make."""
-
-    kind: ClassVar[str] = subjects.CAMPAIGN
-    noun: ClassVar[str] = "campaign"
-    service: ClassVar[str] = "campaign-svc"
 
     bus: Bus
     store: CampaignStore
@@ -131,15 +126,7 @@ class Execution:
         self.counts = count(found)
         gate = asyncio.Semaphore(self.status.parallel)
         apps = {a.key: a for a in self.runner.fleet.apps()}
-        tasks = [
-            asyncio.create_task(self._app(key, apps.get(key), gate)) for key in self.status.apps
-        ]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # a stop (or a bug) in one ends the others, and they are waited for
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_all(self._app(key, apps.get(key), gate) for key in self.status.apps)
 
     # --- one app ---------------------------------------------------------------------------
     async def _app(self, key: str, app: AppSpec | None, gate: asyncio.Semaphore) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import msgspec
 
@@ -32,7 +31,7 @@ from genfleet_common.batches import BatchStore
 from genfleet_common.bus import Bus, encode
 from genfleet_common.errors import GenFleetError, InvalidInput
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobContext, JobWorker, PlanJobs, Stopped, jobs_stream
+from genfleet_common.jobs import JobContext, JobWorker, PlanJobs, Stopped, jobs_stream, run_all
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     ActionRequest,
@@ -54,11 +53,7 @@ ENGINE_WAIT_S = 30.0
 
 
 @dataclass
-class Batches(PlanJobs[BatchJob, BatchStatus]):
-    kind: ClassVar[str] = subjects.BATCH
-    noun: ClassVar[str] = "batch"
-    service: ClassVar[str] = "container-svc"
-
+class Batches(PlanJobs[BatchJob, BatchStatus], kind=subjects.BATCH, service="container-svc"):
     bus: Bus
     store: BatchStore
     fleet: Fleet
@@ -132,13 +127,7 @@ class Batches(PlanJobs[BatchJob, BatchStatus]):
                 result = await self._act(status, key, fleet.get(key))
             await self._record(status, result)
 
-        tasks = [asyncio.create_task(one(key)) for key in status.apps if key not in done]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # a stop (or a bug) in one ends the others, and they are waited for
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_all(one(key) for key in status.apps if key not in done)
 
     async def _act(self, status: BatchStatus, key: str, app: AppSpec | None) -> ActionResult:
         model, _, number = key.rpartition("/app")
@@ -174,7 +163,7 @@ class Batches(PlanJobs[BatchJob, BatchStatus]):
             current.done = len(current.results)
             return current
 
-        now, changed = await self.change(status.batch_id, change)
+        now, changed = await self.change(status.batch_id, change, publish=False)
         if not changed:
             return
         await self.bus.publish(

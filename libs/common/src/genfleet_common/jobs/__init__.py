@@ -29,7 +29,7 @@ The smallest kind, as the tests define one (see docs/jobs.md):
 
 from genfleet_common.jobs.commands import JobCommands
 from genfleet_common.jobs.lifecycle import JobFailed, JobKind, Jobs, Run, Stopped
-from genfleet_common.jobs.plans import PlanJobs
+from genfleet_common.jobs.plans import PlanJobs, run_all
 from genfleet_common.jobs.queue import (
     DLQ_STREAM,
     JobContext,
@@ -57,4 +57,5 @@ __all__ = [
     "Stopped",
     "cancel_until_done",
     "jobs_stream",
+    "run_all",
 ]

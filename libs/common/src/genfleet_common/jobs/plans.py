@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from genfleet_common import subjects
@@ -57,13 +57,22 @@ class PlanStore(Protocol[S]):
 
 
 class PlanJobs(ABC, Generic[J, S]):
-    """A plan kind's lifecycle (genfleet_common.jobs.JobRunner for its JobWorker). Subclasses
-    name it (`kind` in subjects, `noun` and `service` in messages), provide `bus`, `store`
-    and `worker_name`, and implement `execute` and `publish`."""
+    """A plan kind's lifecycle (genfleet_common.jobs.JobRunner for its JobWorker):
+
+        class Batches(PlanJobs[BatchJob, BatchStatus], kind="batch", service="container-svc")
+
+    `kind` is in its subjects and messages, `service` (what runs it) in messages. Subclasses
+    provide `bus`, `store` and `worker_name`, and implement `execute` and `publish`."""
 
     kind: ClassVar[str]
     noun: ClassVar[str]
     service: ClassVar[str]
+
+    def __init_subclass__(cls, *, kind: str = "", service: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind:
+            cls.kind, cls.noun, cls.service = kind, kind, service
+
     bus: Bus
     store: PlanStore[S]
     worker_name: str
@@ -165,8 +174,11 @@ class PlanJobs(ABC, Generic[J, S]):
         await self.bus.nc.publish(subjects.control(self.kind, job_id), b"stop")
         return status
 
-    async def change(self, job_id: str, change: Callable[[S], S | None]) -> tuple[S, bool]:
-        """The store's revision-checked update, published when `change` changed anything."""
+    async def change(
+        self, job_id: str, change: Callable[[S], S | None], *, publish: bool = True
+    ) -> tuple[S, bool]:
+        """The store's revision-checked update, published (unless the caller publishes an
+        event of its own) when `change` changed anything."""
         changed = False
 
         def tracked(current: S) -> S | None:
@@ -176,6 +188,18 @@ class PlanJobs(ABC, Generic[J, S]):
             return new
 
         status = await self.store.update(job_id, tracked)
-        if changed:
+        if changed and publish:
             await self.publish(status)
         return status, changed
+
+
+async def run_all(work: Iterable[Awaitable[None]]) -> None:
+    """A plan's parts (one per app) at once: the first to fail (a stop, a bug) ends the others,
+    and all are waited for before its exception goes on (itself, not in a group)."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
