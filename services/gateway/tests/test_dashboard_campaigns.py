@@ -67,6 +67,7 @@ async def test_campaigns_page_starts_and_follows_a_campaign_live(
         if await box.get_attribute("value") != "semgrep":
             await box.uncheck()
     await page.get_by_test_id("campaign-parallel").fill("1")
+    await page.get_by_test_id("campaign-reuse").uncheck()  # run it here, to pause it
     await page.get_by_test_id("campaign-name").fill(NAME)
     await page.get_by_test_id("campaign-start").click()
     await expect(page).to_have_url(re.compile(r"#campaigns/[A-Za-z0-9]+$"))

@@ -111,6 +111,7 @@ export class CampaignView {
     };
     this.parallelInput = h("input", { id: "campaign-parallel", type: "number", min: 1, max: 256, placeholder: "auto", dataset: { testid: "campaign-parallel" } });
     this.keepInput = h("input", { id: "campaign-keep", type: "checkbox", dataset: { testid: "campaign-keep-running" } });
+    this.reuseInput = h("input", { id: "campaign-reuse", type: "checkbox", checked: true, dataset: { testid: "campaign-reuse" } });
     this.nameInput = h("input", { id: "campaign-name", type: "text", maxlength: 200, autocomplete: "off", dataset: { testid: "campaign-name" } });
     this.formResult = h("p", { class: "result", role: "status", "aria-live": "polite", dataset: { testid: "campaign-form-result" } });
     this.form.append(
@@ -124,6 +125,7 @@ export class CampaignView {
         h("label", { for: "campaign-parallel" }, "Apps at once", this.parallelInput),
         h("label", { for: "campaign-name" }, "Name", this.nameInput)),
       h("label", { class: "tool-box" }, this.keepInput, " keep the apps running afterwards"),
+      h("label", { class: "tool-box" }, this.reuseInput, " reuse earlier results where nothing changed"),
       h("button", { type: "submit", class: "small", dataset: { testid: "campaign-start" } }, "Start campaign"),
       this.formResult,
     );
@@ -313,6 +315,7 @@ export class CampaignView {
     }
     if (this.parallelInput.value) body.parallel = Number(this.parallelInput.value);
     body.keep_running = this.keepInput.checked;
+    body.reuse = this.reuseInput.checked;
     body.name = this.nameInput.value.trim();
     this.formResult.textContent = "starting… (the manifest is being frozen)";
     try {
