@@ -408,6 +408,10 @@ async def main() -> None:
     from ai import measure as measure_ai
 
     await measure_ai(results, record)
+    print("campaign report...", flush=True)
+    from campaign_report import measure as measure_report
+
+    await measure_report(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
