@@ -197,7 +197,9 @@ def records(
             outcome=PerfOutcome(requests=100, failures=50, rps=10.0, p95_ms=900.0, median_ms=300.0),
         ),
         rec(beta, 2, Step.DAST, done, outcome=scan(tools={"zap": N})),
-        # beta 3: no record at all yet (pending)
+        # beta 3: the engine was gone when its deploy ran (unavailable): not attempted;
+        # the other steps have no record at all yet (pending)
+        rec(beta, 3, Step.DEPLOY, failed, job_state=JobState.UNAVAILABLE, error="no engine"),
     ]
 
 
@@ -211,7 +213,7 @@ def test_deploy_rate_counts_failed_builds_and_not_the_unattempted(report: Campai
     assert (alpha.deploy_rate.value, alpha.deploy_rate.n) == (pytest.approx(2 / 3), 3)
     assert alpha.deploy.failures["build_failed"] == 1 and alpha.deploy.not_attempted == 0
     assert (beta.deploy_rate.value, beta.deploy_rate.n) == (1.0, 1)
-    assert beta.deploy.not_attempted == 2  # skipped, and no record
+    assert beta.deploy.not_attempted == 2  # skipped, and unavailable (no engine)
     assert alpha.time_to_answering_s.median == 15.0 and alpha.time_to_answering_s.n == 2
 
 
@@ -266,7 +268,7 @@ def test_coverage_shows_every_denominator(report: CampaignReport) -> None:
     assert counts(A, "perf") == (2, 0, 0, 0, 0, 1, 0)
     assert counts(A, "dast") == (1, 1, 0, 0, 1, 1, 0)
     assert counts(A, "dast", "zap") == (1, 1, 0, 0, 0, 2, 0)
-    assert counts(B, "deploy") == (1, 0, 0, 0, 0, 1, 1)
+    assert counts(B, "deploy") == (1, 0, 0, 0, 1, 1, 0)
     assert counts(B, "analysis") == (0, 0, 0, 0, 0, 0, 3)
     for c in report.coverage:  # every app of the model is in exactly one column
         assert c.done + c.failed + c.unavailable + c.skipped + c.pending == c.apps == 3

@@ -73,8 +73,10 @@ def _app(key: AppKey, lines: int, steps: list[Step], records: dict[Step, StepRec
         if record.reused_from:
             result.reused.append(step)
         outcome = record.outcome
-        if step == Step.DEPLOY and end != StepEnd.SKIPPED:
-            _deploy(result, end, outcome if isinstance(outcome, DeployOutcome) else None)
+        if step == Step.DEPLOY:
+            # attempted: done or failed; no engine to deploy on says nothing of the app
+            if end in (StepEnd.DONE, StepEnd.FAILED):
+                _deploy(result, end, outcome if isinstance(outcome, DeployOutcome) else None)
         elif isinstance(outcome, ScanOutcome):
             _scan(result, step, end, outcome)
         elif isinstance(outcome, PerfOutcome) and end == StepEnd.DONE:
