@@ -41,3 +41,16 @@ def test_full_report_of_a_small_synthetic_campaign() -> None:
         data, _ = render(report, fmt)
         assert data
     assert msgspec.json.decode(render(report, "json")[0], type=CampaignReport) == report
+
+
+def test_a_report_before_any_step_ended_says_why_instead_of_failing() -> None:
+    status, _ = synthetic_campaign(2, 3)
+    report = build_report(status, [], now=0.0)
+    first = report.models[0]
+    assert first.deploy_rate.value is None and first.deploy_rate.note == "no deploy attempted"
+    assert first.deploy.not_attempted == 3
+    assert "perf step done" in first.rps_median.note
+    assert all(c.pending == c.apps == 3 for c in report.coverage)
+    assert all(c.omnibus.p_value is None and c.note for c in report.comparisons)
+    for fmt in ("json", "csv", "html", "latex"):
+        assert render(report, fmt)[0]
