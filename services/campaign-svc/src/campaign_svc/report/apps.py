@@ -80,12 +80,9 @@ def _app(key: AppKey, lines: int, steps: list[Step], records: dict[Step, StepRec
         elif isinstance(outcome, ScanOutcome):
             _scan(result, step, end, outcome)
         elif isinstance(outcome, PerfOutcome) and end == StepEnd.DONE:
-            result.rps, result.p95_ms, result.median_ms = (
-                outcome.rps,
-                outcome.p95_ms,
-                outcome.median_ms,
-            )
-            result.error_rate, result.requests = outcome.error_rate, outcome.requests
+            result.rps, result.p95_ms = outcome.rps, outcome.p95_ms
+            result.median_ms, result.requests = outcome.median_ms, outcome.requests
+            result.error_rate = outcome.error_rate
         elif isinstance(outcome, AnalysisOutcome):
             # a failed analysis may still carry verdicts; its failed and unavailable
             # requirements are counted apart, never as not met

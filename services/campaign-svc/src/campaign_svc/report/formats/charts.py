@@ -6,7 +6,9 @@ and never parsed as math."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import matplotlib
@@ -27,20 +29,27 @@ STYLE: dict[RcKeyType, Any] = {
     "font.size": 8,
 }
 TOP_CWES = 15
+_DRAWING = threading.Lock()
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    # rc_context swaps matplotlib's process-wide settings: two reports drawn at once (in
+    # threads) would restore each other's, so charts are drawn one at a time.
+    with _DRAWING, matplotlib.rc_context(STYLE):
+        yield
 
 
 def _svg(canvas: Canvas) -> str:
     buffer = io.StringIO()
-    with matplotlib.rc_context(STYLE):
-        canvas.savefig(buffer, format="svg", metadata={"Date": None})
+    canvas.savefig(buffer, format="svg", metadata={"Date": None})
     canvas.clear()
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # inline: no XML declaration or doctype
 
 
 def _new(width: float, height: float) -> Canvas:
-    with matplotlib.rc_context(STYLE):
-        return Canvas(figsize=(width, height), layout="constrained")
+    return Canvas(figsize=(width, height), layout="constrained")
 
 
 def intervals(models: Sequence[ModelFigures]) -> str | None:
@@ -49,7 +58,7 @@ def intervals(models: Sequence[ModelFigures]) -> str | None:
         return None
     names = [m.model for m in models]
     y = np.arange(len(names))[::-1]
-    with matplotlib.rc_context(STYLE):
+    with _style():
         canvas = _new(10, 1.2 + 0.5 * len(names))
         axes = canvas.subplots(2, 3, sharey=True)
         for ax, name in zip(axes.flat, MAIN_FIGURES, strict=True):
@@ -64,7 +73,7 @@ def intervals(models: Sequence[ModelFigures]) -> str | None:
             ax.set_title(f"{LABELS[name]} (95% CI)")
             ax.set_yticks(y, names)
             ax.grid(axis="x", alpha=0.3)
-    return _svg(canvas)
+        return _svg(canvas)
 
 
 def cwe_heatmap(apps: Sequence[AppResult]) -> str | None:
@@ -84,7 +93,7 @@ def cwe_heatmap(apps: Sequence[AppResult]) -> str | None:
             for m in models
         ]
     )
-    with matplotlib.rc_context(STYLE):
+    with _style():
         canvas = _new(1.6 + 0.55 * len(cwes), 1.2 + 0.35 * len(models))
         ax = canvas.subplots()
         image = ax.imshow(rate, cmap="Reds", aspect="auto")
@@ -95,7 +104,7 @@ def cwe_heatmap(apps: Sequence[AppResult]) -> str | None:
             ax.text(j, i, f"{value:.2g}", ha="center", va="center", color="w" if dark else "k")
         ax.set_title("Static findings per scanned app, by CWE")
         canvas.colorbar(image, ax=ax, shrink=0.8)
-    return _svg(canvas)
+        return _svg(canvas)
 
 
 def coverage(cells: Sequence[CoverageCell]) -> str | None:
@@ -110,7 +119,7 @@ def coverage(cells: Sequence[CoverageCell]) -> str | None:
     for c in cells:
         column = f"{c.step.value}:{c.tool}" if c.tool else c.step.value
         share[models.index(c.model), columns.index(column)] = c.done / c.apps if c.apps else np.nan
-    with matplotlib.rc_context(STYLE):
+    with _style():
         canvas = _new(1.6 + 0.6 * len(columns), 1.2 + 0.35 * len(models))
         ax = canvas.subplots()
         image = ax.imshow(share, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
@@ -121,4 +130,4 @@ def coverage(cells: Sequence[CoverageCell]) -> str | None:
                 ax.text(j, i, f"{value:.0%}", ha="center", va="center")
         ax.set_title("Coverage: share of apps with a result (done)")
         canvas.colorbar(image, ax=ax, shrink=0.8)
-    return _svg(canvas)
+        return _svg(canvas)
