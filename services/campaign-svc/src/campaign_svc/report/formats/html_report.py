@@ -201,18 +201,38 @@ def _comparison(c: Comparison) -> str:
     return head + _table([*header, "Note"], rows)
 
 
+def _coverage_cell(c: CoverageCell) -> str:
+    """The counts that are not zero, e.g. "done 19 (findings 18, none 1) · failed 11"."""
+    parts = []
+    if c.done:
+        split = ", ".join(f"{f} {getattr(c, f)}" for f in ("findings", "none") if getattr(c, f))
+        parts.append(f"done {c.done}" + (f" ({split})" if split else ""))
+    parts += [
+        f"{f} {getattr(c, f)}"
+        for f in ("failed", "unavailable", "skipped", "pending")
+        if getattr(c, f)
+    ]
+    return " · ".join(parts) or "no apps"
+
+
 def _coverage(cells: Sequence[CoverageCell]) -> str:
-    fields = ("done", "findings", "none", "failed", "unavailable", "skipped", "pending")
+    """The matrix: a row per model, a column per step and per tool."""
+
+    def column(c: CoverageCell) -> str:
+        return c.step.value + (f": {c.tool}" if c.tool else "")
+
+    columns = list(dict.fromkeys(column(c) for c in cells))
+    by_model: dict[str, dict[str, CoverageCell]] = {}
+    for c in cells:
+        by_model.setdefault(c.model, {})[column(c)] = c
     rows = [
         [
-            escape(c.model),
-            escape(c.step.value + (f": {c.tool}" if c.tool else "")),
-            str(c.apps),
-            *(str(getattr(c, f)) for f in fields),
+            escape(model) + f' <span class="n">{next(iter(found.values())).apps} apps</span>',
+            *(escape(_coverage_cell(found[k])) if k in found else MISSING for k in columns),
         ]
-        for c in cells
+        for model, found in by_model.items()
     ]
-    return _table(["Model", "Step: tool", "Apps", *fields], rows)
+    return _table(["Model", *(escape(k) for k in columns)], rows)
 
 
 def _reuse(report: CampaignReport) -> str:
