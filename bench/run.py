@@ -408,6 +408,10 @@ async def main() -> None:
     from ai import measure as measure_ai
 
     await measure_ai(results, record)
+    print("campaigns...", flush=True)
+    from campaign import measure as measure_campaign
+
+    await measure_campaign(results, record)
     print("campaign report...", flush=True)
     from campaign_report import measure as measure_report
 

@@ -15,7 +15,7 @@ from genfleet_common.composebin import compose_binary
 from genfleet_common.natsserver import nats_server_binary
 
 REPO = Path(__file__).resolve().parents[1]
-SERVICES = {"container_svc", "scan_svc", "perf_svc", "ai_svc", "gateway"}
+SERVICES = {"container_svc", "scan_svc", "perf_svc", "ai_svc", "campaign_svc", "gateway"}
 
 
 def test_the_platform_compose_file_is_valid_and_needs_a_secret() -> None:

@@ -25,7 +25,7 @@ from genfleet_common.natsserver import EmbeddedNats, port_in_use
 from genfleet_common.settings import Settings
 from genfleet_common.tokens import Role, create_token
 
-SERVICES = ("container_svc", "scan_svc", "perf_svc", "ai_svc", "gateway")
+SERVICES = ("container_svc", "scan_svc", "perf_svc", "ai_svc", "campaign_svc", "gateway")
 TOKEN_TTL_S = 30 * 24 * 3600
 
 

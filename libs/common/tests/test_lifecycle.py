@@ -24,6 +24,7 @@ from genfleet_common.messages import (
     JobRef,
     JobState,
     JobStatus,
+    KindMessages,
     LatestRequest,
     Message,
 )
@@ -66,7 +67,10 @@ class SleepLatest(Message, kw_only=True):
     sleeps: dict[str, SleepStatus]
 
 
-class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep"):
+SLEEP_MESSAGES = KindMessages(event=SleepEvent, history=SleepHistory, latest=SleepLatest)
+
+
+class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep", messages=SLEEP_MESSAGES):
     def __init__(self, name: str) -> None:
         self.name = name  # type: ignore[misc]  # unique per test: its own queue and subjects
         self.results: dict[str, int] = {}  # what at_end stored: sleep id -> steps done
@@ -88,15 +92,6 @@ class Sleep(JobKind[SleepJob, SleepStatus], name="sleep", noun="sleep"):
             await self.before_store()
         self.results[status.sleep_id] = status.steps_done
         status.stored = status.steps_done
-
-    def event(self, status: SleepStatus) -> Message:
-        return SleepEvent(status=status)
-
-    def history(self, jobs: list[SleepStatus]) -> Message:
-        return SleepHistory(sleeps=jobs)
-
-    def latest(self, jobs: dict[str, SleepStatus]) -> Message:
-        return SleepLatest(sleeps=jobs)
 
 
 class Platform:

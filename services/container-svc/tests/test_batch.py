@@ -16,7 +16,7 @@ from container_svc.testing import run_batch
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore, batches_kv
 from genfleet_common.bus import Bus
-from genfleet_common.errors import Conflict, NotFound
+from genfleet_common.errors import Conflict, InvalidInput, NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     Action,
@@ -104,6 +104,29 @@ async def test_bad_batches_are_refused_before_anything_is_queued(client: Bus) ->
         await client.request(
             subjects.CONTAINER_BATCH_STOP, BatchRef(batch_id="never-was"), BatchStatus, timeout=5
         )
+
+
+async def test_a_batch_over_some_apps_of_a_model(client: Bus) -> None:
+    """What a campaign's one-app deploy and stop are: the apps named, each once."""
+    some = await client.request(
+        subjects.CONTAINER_BATCH,
+        BatchRequest(action=Action.STOP, model="t-gpt-4o", apps=[2, 2]),
+        BatchStatus,
+        timeout=5,
+    )
+    assert some.apps == ["t-gpt-4o/app2"] and some.total == 1
+    with pytest.raises(NotFound, match="app7"):
+        await client.request(
+            subjects.CONTAINER_BATCH,
+            BatchRequest(action=Action.STOP, model="t-gpt-4o", apps=[7]),
+            BatchStatus,
+            timeout=5,
+        )
+    with pytest.raises(InvalidInput, match="name the model"):
+        await client.request(
+            subjects.CONTAINER_BATCH, BatchRequest(action=Action.STOP, apps=[1]), BatchStatus,
+            timeout=5,
+        )  # fmt: skip
 
 
 async def test_a_stopped_batch_acts_on_no_more_apps(client: Bus) -> None:

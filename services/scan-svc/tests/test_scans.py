@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from genfleet_common.errors import ActionTimeout, Busy, InvalidInput, NotFound, 
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     AppRef,
+    Empty,
     JobRef,
     JobState,
     LatestRequest,
@@ -31,6 +33,7 @@ from genfleet_common.messages import (
     ScanReport,
     ScanRequest,
     ScanStatus,
+    ToolList,
     ToolStatus,
 )
 from genfleet_common.natsserver import EmbeddedNats
@@ -349,3 +352,17 @@ async def test_a_worker_stopped_mid_scan_exits_and_requeues_its_job(
             for w in workers:
                 w.kill()
                 w.wait()
+
+
+async def test_the_tools_say_their_versions_and_the_rule_packs_hash(
+    scanning: tuple[ScanService, Bus, EmbeddedNats],
+) -> None:
+    """What a campaign's manifest records: every installed analyzer's real version, "" for
+    one that cannot say (ZAP: no daemon is configured here), and the rule packs' hash."""
+    _, bus, _ = scanning
+    tools = await bus.request(subjects.SCAN_TOOLS, Empty(), ToolList, timeout=60)
+    assert set(tools.versions) == {*tools.static, *tools.dast}
+    for tool in ("bandit", "semgrep", "wapiti"):
+        assert re.fullmatch(r"\d+\.\d+[\w.\-]*", tools.versions[tool]), tools.versions
+    assert tools.versions["zap"] == ""
+    assert re.fullmatch(r"[0-9a-f]{64}", tools.rules_hash)

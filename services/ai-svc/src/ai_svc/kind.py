@@ -22,20 +22,21 @@ from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobFailed, JobKind, Run
 from genfleet_common.messages import (
+    ANALYSIS_MESSAGES,
     AnalysisEvent,
-    AnalysisHistory,
     AnalysisJob,
-    AnalysisLatest,
     AnalysisResult,
     AnalysisStatus,
-    Message,
     RequirementResult,
 )
 from genfleet_common.settings import Settings
 
 
 @dataclass
-class AnalysisKind(JobKind[AnalysisJob, AnalysisStatus], name=subjects.ANALYSIS, noun="analysis"):
+class AnalysisKind(
+    JobKind[AnalysisJob, AnalysisStatus], name=subjects.ANALYSIS, noun="analysis",
+    messages=ANALYSIS_MESSAGES,
+):  # fmt: skip
     results: Results
     cache: VerdictCache
     fleet: Fleet
@@ -73,15 +74,6 @@ class AnalysisKind(JobKind[AnalysisJob, AnalysisStatus], name=subjects.ANALYSIS,
         await self.results.put(
             AnalysisResult(status=status, prompt_version=PROMPT_VERSION, results=list(results))
         )
-
-    def event(self, status: AnalysisStatus) -> Message:
-        return AnalysisEvent(status=status)
-
-    def history(self, jobs: list[AnalysisStatus]) -> Message:
-        return AnalysisHistory(analyses=jobs)
-
-    def latest(self, jobs: dict[str, AnalysisStatus]) -> Message:
-        return AnalysisLatest(analyses=jobs)
 
     def idle(self, status: AnalysisStatus) -> None:
         status.current = ""  # the requirement being checked

@@ -21,8 +21,6 @@ not one app's job, so it has its own store and claims no app (each app's own act
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -33,7 +31,7 @@ from genfleet_common.batches import BatchStore
 from genfleet_common.bus import Bus, encode
 from genfleet_common.errors import GenFleetError, InvalidInput
 from genfleet_common.fleet import Fleet
-from genfleet_common.jobs import JobContext, JobWorker, Stopped, jobs_stream
+from genfleet_common.jobs import JobContext, JobWorker, PlanJobs, Stopped, jobs_stream, run_all
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     ActionRequest,
@@ -43,7 +41,6 @@ from genfleet_common.messages import (
     BatchJob,
     BatchRequest,
     BatchStatus,
-    JobState,
 )
 from genfleet_common.settings import Settings
 
@@ -56,7 +53,7 @@ ENGINE_WAIT_S = 30.0
 
 
 @dataclass
-class Batches:
+class Batches(PlanJobs[BatchJob, BatchStatus], kind=subjects.BATCH, service="container-svc"):
     bus: Bus
     store: BatchStore
     fleet: Fleet
@@ -103,87 +100,17 @@ class Batches:
         )
         await self.store.add(status)
         await self.bus.js.publish(subjects.BATCH_JOB, encode(BatchJob(batch_id=status.batch_id)))
-        await self._publish_state(status)
+        await self.publish(status)
         return status
 
-    async def stop(self, batch_id: str) -> BatchStatus:
-        def change(current: BatchStatus) -> BatchStatus | None:
-            if current.state.done:
-                return None
-            current.state, current.ended_at = JobState.STOPPED, time.time()
-            return current
+    # --- the worker's side (genfleet_common.jobs.PlanJobs) ---------------------------------
+    async def execute(self, status: BatchStatus, ctx: JobContext) -> None:
+        await self._act_on_all(status)
 
-        status, changed = await self._update(batch_id, change)
-        await self.bus.nc.publish(subjects.control(subjects.BATCH, batch_id), b"stop")
-        if changed:
-            await self._publish_state(status)
-        return status
-
-    # --- the worker's side (genfleet_common.jobs.JobRunner) --------------------------------
-    async def run(self, job: BatchJob, attempt: int, ctx: JobContext) -> None:
-        try:
-            status = await self._claim(job.batch_id, attempt)
-        except GenFleetError as exc:  # its status expired: nothing to run
-            log.error("cannot claim batch", extra={"batch": job.batch_id, "error": exc.message})
-            return
-        if status is None:
-            return  # stopped while it waited
-        try:
-            await self._act_on_all(status)
-        except (asyncio.CancelledError, Stopped):
-            if ctx.shutting_down:
-                raise  # back to the queue: see requeue
-            await self._finish(job.batch_id, JobState.STOPPED, "")
-            return
-        except Exception as exc:
-            log.exception("batch failed", extra={"batch": job.batch_id})
-            await self._finish(job.batch_id, JobState.ERROR, f"{type(exc).__name__}: {exc}")
-            return
-        await self._finish(job.batch_id, JobState.COMPLETE, "")
-
-    async def requeue(self, job: BatchJob) -> None:
-        def change(current: BatchStatus) -> BatchStatus | None:
-            if current.state.done:
-                return None  # a stop that arrived meanwhile stands
-            current.state, current.worker = JobState.QUEUED, ""
-            current.error = "requeued: its container-svc stopped"
-            return current
-
-        status, changed = await self._update(job.batch_id, change)
-        if changed:
-            await self._publish_state(status)
-
-    async def give_up(self, job: BatchJob, attempts: int) -> None:
-        try:
-            status = await self.store.get(job.batch_id)
-        except GenFleetError:  # expired: nothing left to mark
-            return
-        why = (
-            f"the container-svc running this batch stopped answering {attempts - 1} times;"
-            f" {status.done} of {status.total} apps were done"
-        )
-        await self._finish(job.batch_id, JobState.FAILED, why)
+    def progress_note(self, status: BatchStatus) -> str:
+        return f"{status.done} of {status.total} apps were done"
 
     # --- running ---------------------------------------------------------------------------
-    async def _claim(self, batch_id: str, attempt: int) -> BatchStatus | None:
-        note = f"resumed after its container-svc was lost (delivery {attempt})"
-        note = "" if attempt == 1 else note
-
-        def change(current: BatchStatus) -> BatchStatus | None:
-            if current.state.done:
-                return None
-            current.state, current.worker, current.attempt, current.error = (
-                JobState.RUNNING, self.worker_name, attempt, note,
-            )  # fmt: skip
-            current.started_at = current.started_at or time.time()
-            return current
-
-        status, changed = await self._update(batch_id, change)
-        if not changed:
-            return None
-        await self._publish_state(status)
-        return status
-
     async def _act_on_all(self, status: BatchStatus) -> None:
         """Every app without a result yet (all of them, unless resumed), `parallelism` at a
         time. One app's failure stops nothing; a stop ends them all."""
@@ -200,13 +127,7 @@ class Batches:
                 result = await self._act(status, key, fleet.get(key))
             await self._record(status, result)
 
-        tasks = [asyncio.create_task(one(key)) for key in status.apps if key not in done]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # a stop (or a bug) in one ends the others, and they are waited for
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_all(one(key) for key in status.apps if key not in done)
 
     async def _act(self, status: BatchStatus, key: str, app: AppSpec | None) -> ActionResult:
         model, _, number = key.rpartition("/app")
@@ -242,7 +163,7 @@ class Batches:
             current.done = len(current.results)
             return current
 
-        now, changed = await self._update(status.batch_id, change)
+        now, changed = await self.change(status.batch_id, change, publish=False)
         if not changed:
             return
         await self.bus.publish(
@@ -254,32 +175,7 @@ class Batches:
             ),
         )  # fmt: skip
 
-    async def _finish(self, batch_id: str, state: JobState, error: str) -> None:
-        def change(current: BatchStatus) -> BatchStatus | None:
-            if current.state.done:
-                return None  # a stop stands, with its own time
-            current.state, current.error, current.ended_at = state, error, time.time()
-            return current
-
-        status, changed = await self._update(batch_id, change)
-        if changed:
-            await self._publish_state(status)
-
-    async def _update(
-        self, batch_id: str, change: Callable[[BatchStatus], BatchStatus | None]
-    ) -> tuple[BatchStatus, bool]:
-        """The store's revision-checked update, and whether `change` changed anything."""
-        changed = False
-
-        def tracked(current: BatchStatus) -> BatchStatus | None:
-            nonlocal changed
-            new = change(current)
-            changed = new is not None
-            return new
-
-        return await self.store.update(batch_id, tracked), changed
-
-    async def _publish_state(self, status: BatchStatus) -> None:
+    async def publish(self, status: BatchStatus) -> None:
         await self.bus.publish(
             subjects.event(subjects.BATCH, status.model),
             BatchEvent(

@@ -20,11 +20,8 @@ from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobFailed, JobKind, Run, Stopped
 from genfleet_common.messages import (
-    Message,
-    PerfEvent,
-    PerfHistory,
+    PERF_MESSAGES,
     PerfJob,
-    PerfLatest,
     PerfSample,
     PerfStatus,
 )
@@ -36,7 +33,9 @@ from perf_svc.store import store_result
 
 
 @dataclass
-class PerfKind(JobKind[PerfJob, PerfStatus], name=subjects.PERF, noun="load test"):
+class PerfKind(
+    JobKind[PerfJob, PerfStatus], name=subjects.PERF, noun="load test", messages=PERF_MESSAGES
+):
     bus: Bus
     results: ObjectStore
     fleet: Fleet
@@ -88,15 +87,6 @@ class PerfKind(JobKind[PerfJob, PerfStatus], name=subjects.PERF, noun="load test
                 status, outcome.totals, outcome.endpoints, outcome.errors, test.samples
             )
             await store_result(self.results, result)
-
-    def event(self, status: PerfStatus) -> Message:
-        return PerfEvent(status=status)
-
-    def history(self, jobs: list[PerfStatus]) -> Message:
-        return PerfHistory(tests=jobs)
-
-    def latest(self, jobs: dict[str, PerfStatus]) -> Message:
-        return PerfLatest(tests=jobs)
 
     def idle(self, status: PerfStatus) -> None:
         status.last = None  # a live sample: the end's last sample is set again when stored

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -68,24 +69,17 @@ def child_env(status: PerfStatus) -> dict[str, str]:
     return env
 
 
+@dataclass
 class LoadTest:
-    def __init__(
-        self,
-        status: PerfStatus,
-        *,
-        on_sample: OnSample,
-        start_timeout_s: float,
-        stop_grace_s: float,
-    ) -> None:
-        self.status = status
-        self.on_sample = on_sample
-        self.start_timeout_s = start_timeout_s
-        self.stop_grace_s = stop_grace_s
-        self.samples: list[PerfSample] = []
-        self.outcome: Outcome | None = None
-        self.pid: int | None = None
-        self.proc: ProcResult | None = None
-        self._stop_asked = False
+    status: PerfStatus
+    on_sample: OnSample
+    start_timeout_s: float
+    stop_grace_s: float
+    samples: list[PerfSample] = field(default_factory=list, init=False)
+    outcome: Outcome | None = field(default=None, init=False)
+    pid: int | None = field(default=None, init=False)
+    proc: ProcResult | None = field(default=None, init=False)
+    _stop_asked: bool = field(default=False, init=False)
 
     async def _on_line(self, line: str) -> None:
         if not line.startswith(LINE_PREFIX):

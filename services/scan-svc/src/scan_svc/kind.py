@@ -16,12 +16,9 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import JobKind, Run
 from genfleet_common.messages import (
+    SCAN_MESSAGES,
     AppSpec,
-    Message,
-    ScanEvent,
-    ScanHistory,
     ScanJob,
-    ScanLatest,
     ScanPhase,
     ScanReport,
     ScanStatus,
@@ -35,7 +32,9 @@ from scan_svc.toolbox import Toolbox
 
 
 @dataclass
-class ScanKind(JobKind[ScanJob, ScanStatus], name=subjects.SCAN, noun="scan"):
+class ScanKind(
+    JobKind[ScanJob, ScanStatus], name=subjects.SCAN, noun="scan", messages=SCAN_MESSAGES
+):
     bus: Bus
     reports: ObjectStore
     fleet: Fleet
@@ -59,15 +58,6 @@ class ScanKind(JobKind[ScanJob, ScanStatus], name=subjects.SCAN, noun="scan"):
         findings = deduplicate(f for r in runs for f in r.findings)
         report = ScanReport(status=status, runs=runs, findings=findings)
         await store_reports(self.reports, report, self.fleet.app(status.model, status.app))
-
-    def event(self, status: ScanStatus) -> Message:
-        return ScanEvent(status=status)
-
-    def history(self, jobs: list[ScanStatus]) -> Message:
-        return ScanHistory(scans=jobs)
-
-    def latest(self, jobs: dict[str, ScanStatus]) -> Message:
-        return ScanLatest(scans=jobs)
 
     def idle(self, status: ScanStatus) -> None:
         status.phase, status.tools_running = ScanPhase.NONE, []

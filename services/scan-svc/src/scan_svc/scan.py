@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from genfleet_common.fleet import Fleet
 from genfleet_common.logs import get_logger
@@ -37,29 +38,23 @@ IsRunning = Callable[[AppSpec, str], Awaitable[str]]  # "" when running, else wh
 DAST_PHASES = ("spider", "ajax", "passive", "active")
 
 
+@dataclass
 class Scan:
-    def __init__(
-        self,
-        job: ScanJob,
-        status: ScanStatus,
-        *,
-        fleet: Fleet,
-        toolbox: Toolbox,
-        publish: Publish,
-        is_running: IsRunning,
-        tool_timeout_s: float,
-    ) -> None:
-        self.job = job
-        self.status = status
-        self.app = fleet.app(job.model, job.app)
-        self.toolbox = toolbox
-        self.publish = publish
-        self.is_running = is_running
-        self.tool_timeout_s = tool_timeout_s
-        self.runs: list[ToolRun] = []
-        self._results: dict[str, ToolStatus] = {}  # a tool's result so far, over its targets
-        self._steps_total = 1
-        self._steps_done = 0.0
+    job: ScanJob
+    status: ScanStatus
+    fleet: Fleet
+    toolbox: Toolbox
+    publish: Publish
+    is_running: IsRunning
+    tool_timeout_s: float
+    runs: list[ToolRun] = field(default_factory=list, init=False)
+    # a tool's result so far, over its targets
+    _results: dict[str, ToolStatus] = field(default_factory=dict, init=False)
+    _steps_total: int = field(default=1, init=False)
+    _steps_done: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self.app = self.fleet.app(self.job.model, self.job.app)
 
     async def _set(self, **changes: object) -> None:
         for name, value in changes.items():

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from dataclasses import dataclass, field
 
-from genfleet_common.errors import InvalidInput
+from genfleet_common.choice import choose
 from genfleet_common.settings import Settings
 from scan_svc.tools.base import DastTool, StaticTool
 from scan_svc.tools.support import RULES_DIR
@@ -37,7 +37,7 @@ class Toolbox:
 
     async def versions(self) -> dict[str, str]:
         """Each analyzer's version, asked all at once ("" where it cannot say)."""
-        tools = [*self.static.values(), *self.dast.values()]
+        tools: list[StaticTool | DastTool] = [*self.static.values(), *self.dast.values()]
         found = await asyncio.gather(*(t.version() for t in tools))
         return {t.name: v for t, v in zip(tools, found, strict=True)}
 
@@ -47,14 +47,4 @@ class Toolbox:
 
     def choose(self, names: list[str] | None) -> list[str]:
         """The tools a scan runs: all when none are named; an unknown name is refused."""
-        if names is None:
-            return self.names
-        unknown = [n for n in names if n not in self.static and n not in self.dast]
-        if unknown:
-            raise InvalidInput(
-                f"unknown tool(s) {', '.join(repr(n[:40]) for n in unknown)}:"
-                f" choose from {', '.join(self.names)}"
-            )
-        if not names:
-            raise InvalidInput("no tools chosen")
-        return list(dict.fromkeys(names))
+        return choose(names, self.names, "tool")

@@ -7,7 +7,8 @@ once, for every kind:
   and `Run`, what `execute()` reports through;
 - `store`: each job's status in KV, revision-checked, with the running job and history per app;
 - `records`: the store's base, a Struct per id in KV with revision-checked updates and id
-  lists (batches, which are not one app's jobs, keep theirs with it);
+  lists (batches and campaigns, which are not one app's jobs, keep theirs with it);
+- `plans`: the lifecycle of those jobs that act on many apps (a batch, a campaign);
 - `queue`: the work-queue worker (pull, heartbeats, redelivery counting, stop, shutdown);
 - `commands`: status, stop, history and latest, answered the same way for every kind;
 - `service`: what a job-running service shares (its name, bus, draining stop).
@@ -28,6 +29,7 @@ The smallest kind, as the tests define one (see docs/jobs.md):
 
 from genfleet_common.jobs.commands import JobCommands
 from genfleet_common.jobs.lifecycle import JobFailed, JobKind, Jobs, Run, Stopped
+from genfleet_common.jobs.plans import PlanJobs, run_all
 from genfleet_common.jobs.queue import (
     DLQ_STREAM,
     JobContext,
@@ -50,8 +52,10 @@ __all__ = [
     "JobStore",
     "JobWorker",
     "Jobs",
+    "PlanJobs",
     "Run",
     "Stopped",
     "cancel_until_done",
     "jobs_stream",
+    "run_all",
 ]

@@ -29,6 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
+import msgspec
 from nats.js.kv import KeyValue
 
 from genfleet_common import subjects
@@ -37,7 +38,7 @@ from genfleet_common.errors import GenFleetError
 from genfleet_common.jobs.queue import Job, JobContext, JobWorker, jobs_stream
 from genfleet_common.jobs.store import JobStore
 from genfleet_common.logs import get_logger
-from genfleet_common.messages import JobState, JobStatus, Message
+from genfleet_common.messages import JobState, JobStatus, KindMessages, Message
 
 log = get_logger("jobs")
 
@@ -87,23 +88,31 @@ class Run(Generic[S]):
 class JobKind(ABC, Generic[J, S]):
     """A kind of job: what differs from one kind to another.
 
-        class PerfKind(JobKind[PerfJob, PerfStatus], name="perf", noun="load test"): ...
+        class PerfKind(
+            JobKind[PerfJob, PerfStatus], name="perf", noun="load test", messages=PERF_MESSAGES
+        ): ...
 
     `name` is in its commands, events, control and queue subjects; `noun` in messages to
-    users; the job and status types are read from the generic arguments."""
+    users; the job and status types are read from the generic arguments; its event and its
+    replies to history and latest are built from the types its `messages` name."""
 
     name: ClassVar[str]
     noun: ClassVar[str]
     job_type: ClassVar[type[Any]]
     status_type: ClassVar[type[Any]]
+    messages: ClassVar[KindMessages]
 
-    def __init_subclass__(cls, *, name: str = "", noun: str = "", **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, *, name: str = "", noun: str = "", messages: KindMessages | None = None, **kwargs: Any
+    ) -> None:
         super().__init_subclass__(**kwargs)
         if name:
             cls.name, cls.noun = name, noun or name
         for base in getattr(cls, "__orig_bases__", ()):
             if typing.get_origin(base) is JobKind:
                 cls.job_type, cls.status_type = typing.get_args(base)
+        if messages is not None:
+            cls.messages = messages
 
     @abstractmethod
     async def execute(self, job: J, run: Run[S]) -> None:
@@ -113,18 +122,30 @@ class JobKind(ABC, Generic[J, S]):
 
     def event(self, status: S) -> Message:
         """The event published on every change of a job's status."""
-        raise NotImplementedError
+        return _make(self.messages.event, status=status)
 
     def history(self, jobs: list[S]) -> Message:
         """The reply to `history`: an app's jobs, newest first."""
-        raise NotImplementedError
+        return _holding(self.messages.history, jobs)
 
     def latest(self, jobs: dict[str, S]) -> Message:
         """The reply to `latest`: each app's newest job, keyed "Model/appN"."""
-        raise NotImplementedError
+        return _holding(self.messages.latest, jobs)
 
     def idle(self, status: S) -> None:
         """Clear what only a running job shows (called when it stops running)."""
+
+
+def _holding(reply: type[Message], jobs: object) -> Message:
+    """A reply whose one field (besides its version) holds `jobs`."""
+    (field,) = (f.name for f in msgspec.structs.fields(reply) if f.name != "v")
+    return _make(reply, **{field: jobs})
+
+
+def _make(message: type[Message], **fields: Any) -> Message:
+    """A kind's reply or event type, built from its fields (known only as a Message)."""
+    build: Callable[..., Message] = message
+    return build(**fields)
 
 
 class Jobs(Generic[J, S]):

@@ -9,6 +9,7 @@ Every message carries `v`, the schema version of its type. A reader accepts unkn
 from __future__ import annotations
 
 from genfleet_common.messages.analyses import (
+    ANALYSIS_MESSAGES,
     AnalysisCounts,
     AnalysisEvent,
     AnalysisHistory,
@@ -140,9 +141,11 @@ from genfleet_common.messages.jobs import (
     JobRef,
     JobState,
     JobStatus,
+    KindMessages,
     NewJobId,
 )
 from genfleet_common.messages.perf import (
+    PERF_MESSAGES,
     EndpointStats,
     HttpMethod,
     PerfCompareRequest,
@@ -173,6 +176,7 @@ from genfleet_common.messages.registry import (
     ServiceSpec,
 )
 from genfleet_common.messages.scans import (
+    SCAN_MESSAGES,
     Finding,
     Location,
     PhaseProgress,
@@ -205,8 +209,11 @@ Event = (
 )
 
 __all__ = [
+    "ANALYSIS_MESSAGES",
     "FIGURE_NAMES",
     "FIGURE_STEPS",
+    "PERF_MESSAGES",
+    "SCAN_MESSAGES",
     "Action",
     "ActionEvent",
     "ActionOptions",
@@ -286,6 +293,7 @@ __all__ = [
     "JobState",
     "JobStatus",
     "JudgeManifest",
+    "KindMessages",
     "LatestRequest",
     "LlmInfo",
     "LlmList",

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
-from genfleet_common.messages.jobs import JobStatus, NewJobId
+from genfleet_common.messages.jobs import JobStatus, KindMessages, NewJobId
 
 
 # --- requirements analysis (ai-svc) -----------------------------------------------------------
@@ -181,3 +181,8 @@ class AnalysisEvent(Message, tag="analysis", tag_field="kind", kw_only=True):
     status: AnalysisStatus
     result: RequirementResult | None = None  # the requirement just checked
     ts: float = msgspec.field(default_factory=_now)
+
+
+ANALYSIS_MESSAGES = KindMessages(
+    event=AnalysisEvent, history=AnalysisHistory, latest=AnalysisLatest
+)

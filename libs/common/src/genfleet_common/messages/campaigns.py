@@ -80,6 +80,9 @@ class PerfSettings(Struct, kw_only=True, forbid_unknown_fields=True):
 class AnalysisSettings(Struct, kw_only=True, forbid_unknown_fields=True):
     backend: Backend | None = None  # None: ai-svc's default
     llm: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
+    # some requirement ids only ("general-1", ...); None: every requirement of the app's spec
+    requirements: Annotated[list[str], Meta(max_length=500)] | None = None
+    max_tokens: Annotated[int, Meta(ge=16, le=8192)] | None = None  # None: ai-svc's setting
 
 
 class CampaignOptions(Message, kw_only=True):

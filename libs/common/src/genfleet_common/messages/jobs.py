@@ -7,6 +7,7 @@ A kind's status subclasses `JobStatus`, adds its own fields and names its id fie
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
@@ -60,3 +61,14 @@ class JobRef(Message, kw_only=True):
     """One job, by id: the status, stop and result commands of every kind."""
 
     job_id: JobId
+
+
+@dataclass(frozen=True)
+class KindMessages:
+    """A job kind's messages besides its job and status: the event sent on every change of a
+    job (its field `status`), and the replies to `history` and `latest` (their jobs in their
+    one field). Each kind's module names its own (e.g. SCAN_MESSAGES)."""
+
+    event: type[Message]
+    history: type[Message]
+    latest: type[Message]

@@ -9,7 +9,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
-from genfleet_common.messages.jobs import JobId, JobStatus, NewJobId
+from genfleet_common.messages.jobs import JobId, JobStatus, KindMessages, NewJobId
 
 
 # --- load tests (perf-svc) ------------------------------------------------------------------
@@ -167,3 +167,6 @@ class PerfComparison(Message, kw_only=True):
 class PerfEvent(Message, tag="perf", tag_field="kind", kw_only=True):
     status: PerfStatus
     ts: float = msgspec.field(default_factory=_now)
+
+
+PERF_MESSAGES = KindMessages(event=PerfEvent, history=PerfHistory, latest=PerfLatest)

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
-from genfleet_common.messages.jobs import JobStatus, NewJobId
+from genfleet_common.messages.jobs import JobStatus, KindMessages, NewJobId
 
 
 # --- security scans (scan-svc) ------------------------------------------------------------
@@ -164,3 +164,6 @@ class ScanReport(Message, kw_only=True):
 class ScanEvent(Message, tag="scan", tag_field="kind", kw_only=True):
     status: ScanStatus
     ts: float = msgspec.field(default_factory=_now)
+
+
+SCAN_MESSAGES = KindMessages(event=ScanEvent, history=ScanHistory, latest=ScanLatest)

@@ -1,0 +1,311 @@
+"""End to end: campaigns through the whole platform. Every service runs as its own process
+(container-svc, scan-svc, perf-svc, ai-svc with the local model, campaign-svc) on a real
+nats-server and Docker engine, on a test fleet of the demo apps in which one app's build
+fails. Nothing is faked: the steps are the real tools' and the real model's work."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from container_svc.testing import down_all
+from genfleet_common import subjects
+from genfleet_common.batches import BatchStore, batches_kv
+from genfleet_common.bus import Bus
+from genfleet_common.errors import InvalidInput, NotFound
+from genfleet_common.fleet import Fleet
+from genfleet_common.messages import (
+    Action,
+    AppRef,
+    CampaignRef,
+    CampaignRequest,
+    CampaignStatus,
+    CampaignSteps,
+    DeployFailure,
+    DeployOutcome,
+    JobRef,
+    JobState,
+    PerfHistory,
+    PerfStatus,
+    ScanHistory,
+    StatusReply,
+    StatusRequest,
+    Step,
+    StepState,
+)
+from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import make_test_fleet, service_env
+
+pytestmark = pytest.mark.docker
+PREFIX, DIGIT = "c-", 2
+GOOD, BROKEN = f"{PREFIX}gpt-4o", f"{PREFIX}claude-3.5-sonnet"  # BROKEN's app2 does not build
+SERVICES = ("container_svc", "scan_svc", "perf_svc", "ai_svc")
+# Quick steps: a short load test, the cheapest DAST, one requirement with short answers
+QUICK: dict[str, Any] = {
+    "perf": {"users": 2, "spawn_rate": 2, "duration_s": 3},
+    "dast": {"tools": ["wapiti"]},
+    "analysis": {"requirements": ["general-1"], "max_tokens": 24},
+}
+
+
+@dataclass
+class Platform:
+    bus: Bus
+    env: dict[str, str]
+    fleet: Path
+    logs: Path
+    campaign_svc: subprocess.Popen[bytes]
+
+    def start_campaign_svc(self) -> None:
+        log = (self.logs / f"campaign-{time.monotonic_ns()}.log").open("wb")
+        self.campaign_svc = subprocess.Popen(
+            [sys.executable, "-m", "campaign_svc"], env=self.env, stdout=log, stderr=log
+        )
+
+    async def call(self, subject: str, body: Any, reply: type[Any], timeout: float = 60) -> Any:
+        return await self.bus.request(subject, body, reply, timeout=timeout)
+
+    async def start(self, **options: Any) -> CampaignStatus:
+        req = msgspec.convert(options, CampaignRequest)
+        return await self.call(subjects.CAMPAIGN_START, req, CampaignStatus)  # type: ignore[no-any-return]
+
+    async def status(self, campaign_id: str) -> CampaignStatus:
+        ref = CampaignRef(campaign_id=campaign_id)
+        return await self.call(subjects.CAMPAIGN_STATUS, ref, CampaignStatus)  # type: ignore[no-any-return]
+
+    async def steps(self, campaign_id: str) -> CampaignSteps:
+        ref = CampaignRef(campaign_id=campaign_id)
+        return await self.call(subjects.CAMPAIGN_STEPS, ref, CampaignSteps)  # type: ignore[no-any-return]
+
+    async def wait(self, campaign_id: str, timeout: float = 600) -> CampaignStatus:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.status(campaign_id)
+            if status.state.done:
+                return status
+            assert time.monotonic() < deadline, f"campaign still {status.state}: {status.counts}"
+            await asyncio.sleep(0.5)
+
+
+def _break_build(fleet: Path) -> None:
+    dockerfile = fleet / "models" / BROKEN / "app2" / "backend" / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace("COPY app.py .", "RUN false\nCOPY app.py .")
+    )
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = make_test_fleet(tmp_path_factory.mktemp("campaigns") / "fleet", PREFIX, DIGIT)
+    _break_build(root)
+    yield root
+    down_all(Fleet.load(root).apps())
+
+
+@pytest.fixture(scope="module")
+async def platform(
+    fleet: Path, tmp_path_factory: pytest.TempPathFactory, docker_engine: None
+) -> AsyncIterator[Platform]:
+    tmp = tmp_path_factory.mktemp("campaign-platform")
+    with EmbeddedNats(tmp / "nats") as server:
+        env = service_env(
+            server.url, fleet, tmp / "state", campaign_ack_wait_s=3, campaign_poll_s=0.3,
+            ai_context=1024, ai_retries=0, ai_threads=2,
+        )  # fmt: skip
+        procs = []
+        for name in SERVICES:
+            log = (tmp / f"{name}.log").open("wb")
+            procs.append(
+                subprocess.Popen([sys.executable, "-m", name], env=env, stdout=log, stderr=log)
+            )
+        bus = await Bus.connect(server.url, name="campaign-tests")
+        platform = Platform(bus, env, fleet, tmp, None)  # type: ignore[arg-type]
+        platform.start_campaign_svc()
+        try:
+            for subject in (subjects.CONTAINER_STATUS, subjects.SCAN_TOOLS, subjects.PERF_STATUS,
+                            subjects.ANALYSIS_LLMS, subjects.CAMPAIGN_LIST):  # fmt: skip
+                await bus.wait_ready(subject, timeout_s=120)
+            yield platform
+        finally:
+            await bus.close()
+            for proc in [*procs, platform.campaign_svc]:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in [*procs, platform.campaign_svc]:
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+async def _jobs_since(platform: Platform, model: str, app: int, since: float) -> dict[str, int]:
+    """How many scans, load tests and start batches the app had since `since`."""
+    ref = AppRef(model=model, app=app)
+    scans = await platform.call(subjects.SCAN_HISTORY, ref, ScanHistory)
+    tests = await platform.call(subjects.PERF_HISTORY, ref, PerfHistory)
+    return {
+        "scan": sum(1 for s in scans.scans if (s.started_at or since) >= since),
+        "perf": sum(1 for t in tests.tests if (t.started_at or since) >= since),
+    }
+
+
+async def test_a_whole_campaign_then_one_that_reuses_it(platform: Platform) -> None:
+    """Every step on two models' apps; the app that does not build counts in the deploy
+    denominator as build_failed and its dynamic steps are skipped, never dropped. A second
+    campaign with nothing changed takes every result over and runs no job."""
+    first = await platform.start(
+        name="all steps", models=[GOOD, BROKEN], steps=[s.value for s in Step], **QUICK
+    )
+    assert first.state == JobState.QUEUED and first.total == 4 * 5
+    assert len(first.manifest.apps) == 4 and all(a.content_hash for a in first.manifest.apps)
+    assert first.manifest.tools["wapiti"] and first.manifest.rules_hash
+    assert first.manifest.judge is not None and first.manifest.judge.prompt_version
+    done = await platform.wait(first.campaign_id)
+    assert done.state == JobState.COMPLETE, done.error
+    records = {(r.model, r.app, r.step): r for r in (await platform.steps(done.campaign_id)).steps}
+
+    broken = records[(BROKEN, 2, Step.DEPLOY)]
+    assert broken.state == StepState.FAILED
+    assert isinstance(broken.outcome, DeployOutcome)
+    assert broken.outcome.failure == DeployFailure.BUILD_FAILED, broken.outcome.detail
+    for step in (Step.PERF, Step.DAST):
+        assert records[(BROKEN, 2, step)].state == StepState.SKIPPED
+        assert records[(BROKEN, 2, step)].reason == "not deployed"
+    # static steps need no running app: they ran for the broken app too
+    assert records[(BROKEN, 2, Step.SCAN)].state == StepState.DONE
+    for (model, app, step), record in records.items():
+        if (model, app) != (BROKEN, 2):
+            assert record.state == StepState.DONE, (model, app, step, record.error)
+            assert record.job_id and record.outcome is not None
+    assert done.counts.done == 17 and done.counts.failed == 1 and done.counts.skipped == 2
+    # stopped afterwards (the default): the deployed apps are down again
+    await _assert_stopped(platform, GOOD, 1)
+
+    since = time.time()
+    again = await platform.start(
+        name="again", models=[GOOD, BROKEN], steps=[s.value for s in Step], **QUICK
+    )
+    assert again.counts.reused == 17  # taken over at start: the failed ones run again
+    second = await platform.wait(again.campaign_id, timeout=300)
+    assert second.state == JobState.COMPLETE
+    reran = {(r.model, r.app, r.step): r for r in (await platform.steps(again.campaign_id)).steps}
+    assert all(r.reused_from == first.campaign_id for k, r in reran.items() if k[:2] != (BROKEN, 2))
+    assert reran[(BROKEN, 2, Step.DEPLOY)].state == StepState.FAILED  # tried again, honestly
+    assert await _jobs_since(platform, GOOD, 1, since) == {"scan": 0, "perf": 0}
+
+
+async def _assert_stopped(platform: Platform, model: str, app: int) -> None:
+    reply = await platform.call(
+        subjects.CONTAINER_STATUS, StatusRequest(model=model, app=app), StatusReply
+    )
+    assert all(not c.running for a in reply.apps for c in a.containers), reply.apps
+
+
+async def test_campaign_svc_killed_mid_campaign_resumes_and_runs_no_step_twice(
+    platform: Platform,
+) -> None:
+    since = time.time()
+    started = await platform.start(
+        name="killed", models=[GOOD], steps=["deploy", "scan", "perf"], parallel=1,
+        perf={"users": 2, "spawn_rate": 2, "duration_s": 4}, reuse=False,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while (await platform.status(started.campaign_id)).counts.done < 2:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    platform.campaign_svc.send_signal(signal.SIGKILL)
+    platform.campaign_svc.wait(10)
+    platform.start_campaign_svc()
+    await platform.bus.wait_ready(subjects.CAMPAIGN_LIST, timeout_s=60)
+    done = await platform.wait(started.campaign_id, timeout=300)
+    assert done.state == JobState.COMPLETE and done.counts.done == 6, done
+    assert done.attempt >= 2  # it really was taken over
+    for app in (1, 2):
+        assert await _jobs_since(platform, GOOD, app, since) == {"scan": 1, "perf": 1}
+    store = BatchStore(await batches_kv(platform.bus))
+    starts = [
+        b for b in await store.recent(50)
+        if b.created_at >= since and b.model == GOOD and b.action == Action.START
+    ]  # fmt: skip
+    assert sorted(b.apps[0] for b in starts) == [f"{GOOD}/app1", f"{GOOD}/app2"]  # once each
+
+
+async def test_pause_resume_and_stop(platform: Platform) -> None:
+    started = await platform.start(
+        name="paused", models=[GOOD, BROKEN], steps=["scan"], parallel=1, reuse=False
+    )
+    ref = CampaignRef(campaign_id=started.campaign_id)
+    paused = await platform.call(subjects.CAMPAIGN_PAUSE, ref, CampaignStatus)
+    assert paused.paused
+    await asyncio.sleep(3)
+    held = await platform.status(started.campaign_id)
+    await asyncio.sleep(3)
+    assert (await platform.status(started.campaign_id)).counts == held.counts  # nothing new
+    assert held.counts.done + held.counts.running <= 1  # at most the one begun before the pause
+    await platform.call(subjects.CAMPAIGN_RESUME, ref, CampaignStatus)
+    assert (await platform.wait(started.campaign_id)).counts.done == 4
+
+    long = await platform.start(
+        name="stopped", models=[GOOD], apps=[1], steps=["deploy", "perf"], reuse=False,
+        perf={"users": 2, "spawn_rate": 2, "duration_s": 120},
+    )  # fmt: skip
+    ref = CampaignRef(campaign_id=long.campaign_id)
+    deadline = time.monotonic() + 180
+    while (await platform.status(long.campaign_id)).counts.running == 0 or not any(
+        r.step == Step.PERF and r.state == StepState.RUNNING
+        for r in (await platform.steps(long.campaign_id)).steps
+    ):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.3)
+    stopped = await platform.call(subjects.CAMPAIGN_STOP, ref, CampaignStatus)
+    assert stopped.state == JobState.STOPPED
+    deadline = time.monotonic() + 60
+    while True:
+        perf = next(
+            r for r in (await platform.steps(long.campaign_id)).steps if r.step == Step.PERF
+        )
+        if perf.state.ended:
+            break
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.3)
+    assert perf.state == StepState.FAILED and "stopped" in perf.error
+    test = await platform.call(subjects.PERF_STATUS, JobRef(job_id=perf.job_id), PerfStatus)
+    assert test.state == JobState.STOPPED  # the load test itself was stopped
+    rerun = await platform.call(subjects.CAMPAIGN_RERUN, ref, CampaignStatus)
+    assert rerun.run == 2 and rerun.state == JobState.QUEUED
+    await platform.call(subjects.CAMPAIGN_STOP, ref, CampaignStatus)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"models": ["no-such-model"]}, NotFound),
+        ({"apps": [0]}, InvalidInput),
+        ({"models": [GOOD], "apps": [7]}, NotFound),
+        ({"apps": []}, InvalidInput),
+        ({"steps": ["deploy", "nonsense"]}, InvalidInput),
+        ({"steps": []}, InvalidInput),
+        ({"steps": ["scan"], "scan": {"tools": ["no-such-tool"]}}, InvalidInput),
+        ({"parallel": 0}, InvalidInput),
+    ],
+)
+async def test_bad_input_is_refused_with_a_clear_error(
+    platform: Platform, options: dict[str, Any], error: type[Exception]
+) -> None:
+    raw = msgspec.json.encode(options)
+    reply = await platform.bus.nc.request(subjects.CAMPAIGN_START, raw, timeout=30)
+    decoded = msgspec.json.decode(reply.data)
+    assert decoded["ok"] is False
+    expected = "not_found" if error is NotFound else "invalid"
+    assert decoded["error"]["code"] == expected, decoded
+    assert decoded["error"]["message"]
