@@ -412,6 +412,10 @@ async def main() -> None:
     from campaign import measure as measure_campaign
 
     await measure_campaign(results, record)
+    print("campaign report...", flush=True)
+    from campaign_report import measure as measure_report
+
+    await measure_report(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 

@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from container_svc.testing import down_all
+from gateway.testing import CHROMIUM, CHROMIUM_ARGS
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore, batches_kv
 from genfleet_common.bus import Bus
@@ -27,16 +28,22 @@ from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     Action,
     AppRef,
+    CampaignDiff,
     CampaignRef,
+    CampaignReport,
+    CampaignReportFormat,
     CampaignRequest,
     CampaignStatus,
     CampaignSteps,
     DeployFailure,
     DeployOutcome,
+    DiffRequest,
     JobRef,
     JobState,
     PerfHistory,
     PerfStatus,
+    ReportRef,
+    ReportRequest,
     ScanHistory,
     StatusReply,
     StatusRequest,
@@ -202,6 +209,67 @@ async def test_a_whole_campaign_then_one_that_reuses_it(platform: Platform) -> N
     assert all(r.reused_from == first.campaign_id for k, r in reran.items() if k[:2] != (BROKEN, 2))
     assert reran[(BROKEN, 2, Step.DEPLOY)].state == StepState.FAILED  # tried again, honestly
     assert await _jobs_since(platform, GOOD, 1, since) == {"scan": 0, "perf": 0}
+    await _the_report_and_the_diff(platform, first.campaign_id, again.campaign_id)
+
+
+async def _the_report_and_the_diff(platform: Platform, first: str, again: str) -> None:
+    """The research result of a real campaign: every figure with its n, the broken build in
+    the deploy denominator, each format stored, the HTML drawn by a real browser."""
+    objects = await platform.bus.ensure_object_store(subjects.REPORTS_BUCKET)
+    built = {}
+    for fmt in CampaignReportFormat:
+        ref = await platform.call(
+            subjects.CAMPAIGN_REPORT, ReportRequest(campaign_id=first, format=fmt), ReportRef,
+            timeout=120,
+        )  # fmt: skip
+        data = (await objects.get(ref.object_name)).data or b""
+        assert ref.size == len(data) > 100 and ref.content_type == fmt.media_type
+        built[fmt] = data
+    report = msgspec.json.decode(built[CampaignReportFormat.JSON], type=CampaignReport)
+    assert report.manifest.apps and report.campaign_id == first
+    figures = {m.model: m for m in report.models}
+    assert figures[BROKEN].deploy_rate.value == 0.5 and figures[BROKEN].deploy_rate.n == 2
+    assert figures[GOOD].deploy_rate.value == 1.0 and figures[GOOD].deploy_rate.ci95 is not None
+    assert figures[GOOD].rps_median.n == 2 and figures[BROKEN].rps_median.n == 1  # not deployed
+    assert figures[GOOD].findings_per_app.n == 2 and figures[BROKEN].findings_per_app.n == 2
+    assert figures[GOOD].requirements_met_rate.n + figures[GOOD].requirements.failed >= 1
+    rows = built[CampaignReportFormat.CSV].decode().splitlines()
+    assert rows[0] == "campaign_id,model,app,metric,value"
+    assert any(r.startswith(f"{first},{BROKEN},2,") for r in rows)
+    assert b"\\toprule" in built[CampaignReportFormat.LATEX]
+    await _rendered_in_chromium(built[CampaignReportFormat.HTML])
+    changes = await platform.call(
+        subjects.CAMPAIGN_DIFF, DiffRequest(a=first, b=again), CampaignDiff, timeout=120
+    )
+    assert changes.a.campaign_id == first and changes.b.campaign_id == again
+    assert changes.metrics and not changes.apps_changed and not changes.tools_changed
+    # the same apps and tools (the results were reused): no finding new, none fixed
+    assert changes.new_findings == [] and changes.fixed_findings == []
+    assert changes.compared_apps[Step.SCAN] == 4 and changes.compared_apps[Step.DAST] == 3
+
+
+async def _rendered_in_chromium(html: bytes) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.set_content(html.decode())
+        charts = await page.eval_on_selector_all(
+            "svg",
+            "els => els.map(e => { const r = e.getBoundingClientRect();"
+            " return [r.width, r.height, e.querySelectorAll('path,rect,line').length]; })",
+        )
+        await browser.close()
+    assert not errors, errors
+    drawn = [c for c in charts if c[0] > 50 and c[1] > 50 and c[2] > 3]
+    assert len(drawn) >= 3, charts  # intervals, the model x CWE heatmap, the coverage
 
 
 async def _assert_stopped(platform: Platform, model: str, app: int) -> None:

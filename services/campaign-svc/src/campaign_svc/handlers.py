@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from campaign_svc.campaigns import Campaigns
+from campaign_svc.reports import Reports
 from campaign_svc.store import CampaignStore
 from genfleet_common import subjects
 from genfleet_common.bus import Commands
@@ -14,7 +15,9 @@ from genfleet_common.messages import (
     CampaignRequest,
     CampaignStatus,
     CampaignSteps,
+    DiffRequest,
     Empty,
+    ReportRequest,
 )
 
 LIST_LIMIT = 100
@@ -24,6 +27,7 @@ LIST_LIMIT = 100
 class Handlers:
     campaigns: Campaigns
     store: CampaignStore
+    reports: Reports
 
     def commands(self) -> Commands:
         """subject -> request type -> handler"""
@@ -36,6 +40,8 @@ class Handlers:
             subjects.CAMPAIGN_RESUME: (CampaignRef, self.resume),
             subjects.CAMPAIGN_STOP: (CampaignRef, self.stop),
             subjects.CAMPAIGN_RERUN: (CampaignRef, self.rerun),
+            subjects.CAMPAIGN_REPORT: (ReportRequest, self.reports.report),
+            subjects.CAMPAIGN_DIFF: (DiffRequest, self.reports.diff),
         }
 
     async def status(self, ref: CampaignRef) -> CampaignStatus:

@@ -10,6 +10,7 @@ import socket
 from campaign_svc.campaigns import Campaigns
 from campaign_svc.handlers import Handlers
 from campaign_svc.placement import OneHost
+from campaign_svc.reports import Reports
 from campaign_svc.runner import Runner
 from campaign_svc.steps import Analysis, Batch, Perf, Scan, StepJob
 from campaign_svc.store import CampaignStore, campaigns_kv
@@ -69,7 +70,8 @@ class CampaignService:
             await worker.start()
             self.workers.append(worker)
         campaigns = Campaigns(bus, store, self.fleet, settings, runner)
-        await bus.serve_all(Handlers(campaigns, store).commands(), queue=subjects.CAMPAIGN_QUEUE)
+        handlers = Handlers(campaigns, store, Reports(store, reports))
+        await bus.serve_all(handlers.commands(), queue=subjects.CAMPAIGN_QUEUE)
         log.info("ready", extra={"worker": self.name})
         return bus
 

@@ -1,0 +1,119 @@
+"""Each app's values, read from its step records: the one place that decides which outcome
+counts (a figure, a test and a CSV row all start from these AppResults)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from genfleet_common.messages import (
+    AnalysisOutcome,
+    AppResult,
+    CampaignStatus,
+    DeployFailure,
+    DeployOutcome,
+    JobState,
+    PerfOutcome,
+    ScanOutcome,
+    Step,
+    StepEnd,
+    StepRecord,
+    StepState,
+    Verdicts,
+)
+
+AppKey = tuple[str, int]
+
+
+def step_end(record: StepRecord | None) -> StepEnd:
+    if record is None:
+        return StepEnd.PENDING
+    if record.state == StepState.DONE:
+        return StepEnd.DONE
+    if record.state == StepState.FAILED:
+        # a missing tool, model or engine is "could not check", not a broken run
+        return StepEnd.UNAVAILABLE if record.job_state == JobState.UNAVAILABLE else StepEnd.FAILED
+    if record.state == StepState.SKIPPED:
+        return StepEnd.SKIPPED
+    return StepEnd.PENDING
+
+
+def _campaign_apps(status: CampaignStatus) -> list[AppKey]:
+    if status.manifest.apps:
+        return [(a.model, a.app) for a in status.manifest.apps]
+    keys = []
+    for name in status.apps:  # "Model/appN"
+        model, _, number = name.rpartition("/app")
+        if model and number.isdigit():
+            keys.append((model, int(number)))
+    return keys
+
+
+def app_results(status: CampaignStatus, records: Iterable[StepRecord]) -> list[AppResult]:
+    """One AppResult per app of the campaign (and per app a record names besides), grouped by
+    model in the campaign's order, then by app number."""
+    lines = {(a.model, a.app): a.lines_of_code for a in status.manifest.apps}
+    by_app: dict[AppKey, dict[Step, StepRecord]] = {}
+    for record in records:  # a later record of the same app x step replaces an earlier one
+        by_app.setdefault((record.model, record.app), {})[record.step] = record
+    keys = list(dict.fromkeys([*_campaign_apps(status), *by_app]))
+    model_order = {model: i for i, model in enumerate(dict.fromkeys(m for m, _ in keys))}
+    keys.sort(key=lambda key: (model_order[key[0]], key[1]))
+    steps = list(dict.fromkeys([*status.steps, *(s for r in by_app.values() for s in r)]))
+    return [_app(key, lines.get(key, 0), steps, by_app.get(key, {})) for key in keys]
+
+
+def _app(key: AppKey, lines: int, steps: list[Step], records: dict[Step, StepRecord]) -> AppResult:
+    result = AppResult(model=key[0], app=key[1], lines_of_code=lines)
+    for step in steps:
+        record = records.get(step)
+        end = step_end(record)
+        result.steps[step] = end
+        if record is None or end == StepEnd.PENDING:
+            continue
+        if record.reused_from:
+            result.reused.append(step)
+        outcome = record.outcome
+        if step == Step.DEPLOY:
+            # attempted: done or failed; no engine to deploy on says nothing of the app
+            if end in (StepEnd.DONE, StepEnd.FAILED):
+                _deploy(result, end, outcome if isinstance(outcome, DeployOutcome) else None)
+        elif isinstance(outcome, ScanOutcome):
+            _scan(result, step, end, outcome)
+        elif isinstance(outcome, PerfOutcome) and end == StepEnd.DONE:
+            result.rps, result.p95_ms = outcome.rps, outcome.p95_ms
+            result.median_ms, result.requests = outcome.median_ms, outcome.requests
+            result.error_rate = outcome.error_rate
+        elif isinstance(outcome, AnalysisOutcome):
+            # a failed analysis may still carry verdicts; its failed and unavailable
+            # requirements are counted apart, never as not met
+            result.requirements = Verdicts(
+                total=outcome.total,
+                met=outcome.met,
+                not_met=outcome.not_met,
+                failed=outcome.failed,
+                unavailable=outcome.unavailable,
+            )
+    return result
+
+
+def _deploy(result: AppResult, end: StepEnd, outcome: DeployOutcome | None) -> None:
+    """An attempted deploy: ok only when the step is done (built, started, answering)."""
+    ok = end == StepEnd.DONE and (outcome is None or outcome.ok)
+    result.deployed = ok
+    if ok:
+        result.seconds_to_answering = outcome.seconds_to_answering if outcome else None
+    else:
+        failure = outcome.failure if outcome and outcome.failure else DeployFailure.OTHER
+        result.deploy_failure = failure.value
+
+
+def _scan(result: AppResult, step: Step, end: StepEnd, outcome: ScanOutcome) -> None:
+    # the tools' ends are known even from a failed scan; its findings count only when done
+    if step == Step.SCAN:
+        result.scan_tools = dict(outcome.tools)
+        if end == StepEnd.DONE:
+            result.findings, result.cwes = outcome.counts, dict(outcome.cwes)
+    elif step == Step.DAST:
+        result.dast_tools = dict(outcome.tools)
+        if end == StepEnd.DONE:
+            result.dast, result.dast_cwes = outcome.counts, dict(outcome.cwes)
