@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -300,10 +301,15 @@ def test_analysis_with_the_local_model(platform: Platform) -> None:
     assert bad.returncode == 1 and "unknown requirement" in bad.stderr
 
 
-def test_campaign_through_the_whole_platform(platform: Platform) -> None:
+def test_campaign_through_the_whole_platform(platform: Platform, tmp_path: Path) -> None:
     """genfleet campaign: campaign-svc (started by `genfleet up`) scans two apps; --watch shows
     the live grid on stderr and the final status on stdout; the same campaign again reuses
-    every result; list, status, and the controls' refusals say why."""
+    every result; list, status, the controls' refusals say why; the report in a file and on
+    stdout; two campaigns compared."""
+    deadline = time.monotonic() + 60  # `genfleet up` is ready with container-svc: wait for it
+    while (ready := platform.cli("campaign", "list")).returncode != 0:
+        assert time.monotonic() < deadline, ready.stderr
+        time.sleep(0.5)
     result = platform.cli(
         "campaign", "start", MODEL, "--apps", "1-2", "--steps", "scan", "--scan-tools", "bandit",
         "--name", "cli campaign", "--watch", "--json",
@@ -345,6 +351,23 @@ def test_campaign_through_the_whole_platform(platform: Platform) -> None:
         assert message in refused.stderr and "Traceback" not in refused.stderr
     stopped = platform.cli("campaign", "stop", cid)  # over: answered as it is
     assert stopped.returncode == 0 and "COMPLETE" in stopped.stdout
+
+    report = tmp_path / "report.json"
+    saved = platform.cli("campaign", "report", cid, "--format", "json", "-o", str(report))
+    assert saved.returncode == 0 and f"wrote {report}" in saved.stdout, saved.stderr
+    figures = json.loads(report.read_text())["models"][0]
+    assert figures["model"] == MODEL and figures["findings_per_app"]["n"] == 2
+    latex = platform.cli("campaign", "report", cid, "--format", "latex")
+    assert latex.returncode == 0 and "\\begin{tabular}" in latex.stdout, latex.stderr
+    bad = platform.cli("campaign", "report", cid, "--format", "pdf")
+    assert bad.returncode == 2 and "format" in bad.stderr
+    second = re.search(r"campaign (\w+): COMPLETE", again.stdout)
+    assert second, again.stdout
+    diff = platform.cli("campaign", "diff", cid, second[1])
+    assert diff.returncode == 0, diff.stderr
+    assert f"against {cid}" in diff.stdout and "findings new in b: 0" in diff.stdout
+    as_json = json.loads(platform.cli("campaign", "diff", cid, second[1], "--json").stdout)
+    assert as_json["a"]["campaign_id"] == cid and as_json["fixed_findings"] == []
 
 
 def test_doctor_and_down(platform: Platform) -> None:

@@ -201,11 +201,11 @@ class Grid:
             for n in numbers:
                 table.add_column(f"app{n}", no_wrap=True)
             for m in models:
-                table.add_row(m, *(self._cell(m, n) for n in numbers))
+                table.add_row(Text(m), *(self._cell(m, n) for n in numbers))
         else:
             table.add_column("app", no_wrap=True)
             for m in models:
-                table.add_column(m, no_wrap=True)
+                table.add_column(Text(m), no_wrap=True)
             for n in numbers:
                 table.add_row(f"app{n}", *(self._cell(m, n) for m in models))
         c = self.status["counts"]
@@ -426,6 +426,7 @@ def list_command(
     """The campaigns, newest first."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     api = connect(fleet, url, token)
     found = call(api.get, "/api/campaigns")["campaigns"]
@@ -440,7 +441,7 @@ def list_command(
         c = s["counts"]
         table.add_row(
             s["campaign_id"],
-            s["name"],
+            Text(s["name"]),  # a person's label: never read as markup
             s["state"] + (" (paused)" if s["paused"] else ""),
             f"{c['done'] + c['failed'] + c['skipped']}/{s['total']}",
             str(c["failed"]),
@@ -529,3 +530,70 @@ def report_command(
         print(f"wrote {output}")
     else:
         sys.stdout.buffer.write(data)
+
+
+def figure_text(figure: dict[str, Any] | None) -> str:
+    """A report's Figure {value, ci95, n} as '0.80 [0.49, 0.94] n=10'."""
+    if figure is None:
+        return "-"
+    value = "-" if figure["value"] is None else f"{figure['value']:.3g}"
+    ci = figure.get("ci95")
+    interval = f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else ""
+    return f"{value}{interval} n={figure['n']}"
+
+
+def print_diff(diff: dict[str, Any]) -> None:
+    """Two campaigns side by side, for people (--json has everything)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    def side(s: dict[str, Any]) -> str:
+        return f"{s['campaign_id']}" + (f" {s['name']!r}" if s.get("name") else "")
+
+    console = Console()
+    console.print(f"campaign {side(diff['b'])} against {side(diff['a'])}", markup=False)
+    table = Table("model", "metric", "a", "b", "b - a")
+    for m in diff["metrics"]:
+        change = "-" if m["change"] is None else f"{m['change']:+.3g}"
+        table.add_row(Text(m["model"]), m["metric"], figure_text(m["a"]), figure_text(m["b"]),
+                      change)  # fmt: skip
+    console.print(table)
+    for title, key, mark in (
+        ("new in b", "new_findings", "+"),
+        ("fixed since a", "fixed_findings", "-"),
+    ):
+        found = diff[key]
+        console.print(f"findings {title}: {len(found)}")
+        for f in found[:50]:
+            where = f"{f['model']}/app{f['app']} {f['step']}"
+            console.print(f"  {mark} {where}: {f['title'] or f['fingerprint'][:16]}", markup=False)
+        if len(found) > 50:
+            console.print(f"  ... and {len(found) - 50} more (--json lists them all)")
+    compared = ", ".join(f"{step} {n}" for step, n in diff["compared_apps"].items())
+    skipped = ", ".join(f"{step} {n}" for step, n in diff["not_compared_apps"].items() if n)
+    unchecked = f"; not compared (step not done in both): {skipped}" if skipped else ""
+    console.print(f"findings compared on apps: {compared or 'none'}{unchecked}")
+    if diff["apps_changed"]:
+        console.print(f"apps whose files changed: {', '.join(diff['apps_changed'])}", markup=False)
+    for tool, (was, now) in diff["tools_changed"].items():
+        console.print(f"tool {tool}: {was or '?'} -> {now or '?'}", markup=False)
+    for which in ("a", "b"):
+        only = diff[f"models_only_in_{which}"]
+        if only:
+            console.print(f"models only in {which}: {', '.join(only)}", markup=False)
+
+
+@app.command("diff")
+def diff_command(
+    a: Annotated[str, typer.Argument(metavar="A", help="The earlier campaign's id.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="The later campaign's id.")],
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Two campaigns side by side: each figure's change, new and fixed findings."""
+    api = connect(fleet, url, token)
+    found = call(api.get, api.path("api", "campaigns", a, "diff", b))
+    emit_json(found) if as_json else print_diff(found)

@@ -1,7 +1,8 @@
 """Campaigns through the gateway, with the real campaign-svc and scan-svc behind it: a start
 answers at once (202), `campaign` events flow on /api/events, the status, the step records and
-the list are read by id, pause/resume/stop/rerun act, an unchanged campaign reuses an earlier
-one's results; bad input is a 4xx naming the problem, never a 500."""
+the list are read by id, pause/resume/stop/rerun act, the report comes in its four formats, an
+unchanged campaign reuses an earlier one's results and the diff of the two shows no change;
+bad input is a 4xx naming the problem, never a 500."""
 
 from __future__ import annotations
 
@@ -83,6 +84,8 @@ async def test_unknown_and_bad_campaign_ids(
     for method, path, headers in [
         ("GET", "/nosuchcampaign", viewer),
         ("GET", "/nosuchcampaign/steps", viewer),
+        ("GET", "/nosuchcampaign/report", viewer),
+        ("GET", "/nosuchcampaign/diff/nosuchcampaign", viewer),
         ("POST", "/nosuchcampaign/pause", operator),
         ("POST", "/nosuchcampaign/resume", operator),
         ("POST", "/nosuchcampaign/stop", operator),
@@ -185,6 +188,31 @@ async def test_a_campaign_through_the_gateway(
     r = await http.post(f"{base}/gwcampaign1/stop", headers=viewer)
     assert r.status_code == 403
 
+    # the report, in every format, from the object store
+    r = await http.get(f"{base}/gwcampaign1/report", headers=viewer)  # JSON by default
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-disposition"] == (
+        'attachment; filename="genfleet-campaign-gwcampaign1.json"'
+    )
+    report = r.json()
+    assert report["campaign_id"] == "gwcampaign1" and report["manifest"]["steps"] == ["scan"]
+    (figures,) = report["models"]
+    assert figures["model"] == MODEL and figures["findings_per_app"]["n"] == 2
+    assert set(figures["deploy_rate"]) >= {"value", "ci95", "n"}
+    r = await http.get(f"{base}/gwcampaign1/report?format=csv", headers=viewer)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert r.text.splitlines()[0] == "campaign_id,model,app,metric,value"
+    r = await http.get(f"{base}/gwcampaign1/report?format=html", headers=viewer)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["content-security-policy"] == "sandbox" and MODEL in r.text
+    r = await http.get(f"{base}/gwcampaign1/report?format=latex", headers=viewer)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/x-latex; charset=utf-8"
+    assert r.headers["content-disposition"].endswith('.tex"') and "\\begin{tabular}" in r.text
+    r = await http.get(f"{base}/nosuchcampaign/report?format=csv", headers=viewer)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+
     # the same campaign again, nothing changed: every result is taken over at start
     again = {k: v for k, v in body.items() if k not in ("campaign_id", "reuse")}
     r = await http.post(base, headers=operator, json=again)
@@ -192,6 +220,17 @@ async def test_a_campaign_through_the_gateway(
     assert r.json()["data"]["counts"]["reused"] == 2
     reused = await finished(http, gateway, r.json()["data"]["campaign_id"])
     assert reused["state"] == "COMPLETE" and reused["counts"]["reused"] == 2
+
+    # the two side by side: the same results, so no change and no new or fixed finding
+    r = await http.get(f"{base}/gwcampaign1/diff/{reused['campaign_id']}", headers=viewer)
+    assert r.status_code == 200, r.text
+    diff = r.json()["data"]
+    assert diff["a"]["campaign_id"] == "gwcampaign1"
+    assert diff["b"]["campaign_id"] == reused["campaign_id"]
+    assert diff["new_findings"] == [] and diff["fixed_findings"] == []
+    assert all(m["change"] in (None, 0) for m in diff["metrics"]), diff["metrics"]
+    r = await http.get(f"{base}/gwcampaign1/diff/nosuchcampaign", headers=viewer)
+    assert r.status_code == 404 and "nosuchcampaign" in r.json()["message"], r.text
 
     # stopped at once, then its unrun steps run again as its second run
     r = await http.post(base, headers=operator, json={**body, "campaign_id": "gwcampaign2"})

@@ -1,11 +1,14 @@
 """The dashboard's Campaigns page in a real browser (headless Chromium), with the real
 campaign-svc and scan-svc behind the gateway: the start form refuses bad input with the
 reason, starts a campaign, whose model x app grid, totals and ETA follow the `campaign`
-events (the page never polls its status); pause and resume act; names from the fleet or a
-user are shown as text, never as markup; a viewer sees no buttons."""
+events (the page never polls its status); pause and resume act; once it is over its report
+shows (the JSON figures, the HTML in a sandboxed frame, the files to download) and the Compare
+view draws each figure per model with its interval and n; names from the fleet or a user are
+shown as text, never as markup; a viewer sees no buttons."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -23,6 +26,7 @@ NAME = '<img src=x onerror="window.pwned=1">campaign'
 # the campaign's own status read by id: the page must follow events instead
 STATUS_POLL = re.compile(r"/api/campaigns/[A-Za-z0-9]+$")
 SCREENSHOT = Path("/tmp/dashboard-campaigns.png")
+COMPARE_SCREENSHOT = Path("/tmp/dashboard-campaigns-compare.png")
 
 
 async def test_campaigns_page_starts_and_follows_a_campaign_live(
@@ -105,7 +109,47 @@ async def test_campaigns_page_starts_and_follows_a_campaign_live(
     await expect(item).to_contain_text("COMPLETE")
     await expect(item).to_contain_text(NAME)
 
+    # over: its report, the JSON figures and the HTML in a frame that runs nothing
+    figures = page.get_by_test_id("campaign-figures")
+    cell = figures.locator(f'tr[data-figure="findings_per_app"] td[data-model="{MODEL}"]')
+    await expect(cell).to_contain_text("n=2", timeout=60_000)
+    frame = page.get_by_test_id("campaign-report-frame")
+    await expect(frame).to_be_visible()
+    assert await frame.get_attribute("sandbox") == ""
+    report_page = page.frame_locator('[data-testid="campaign-report-frame"]')
+    await expect(report_page.locator("body")).to_contain_text(MODEL)
+    assert await report_page.locator('img[src="x"]').count() == 0  # the name, as text there too
+    async with page.expect_download() as downloading:
+        await page.get_by_test_id("campaign-download-json").click()
+    download = await downloading.value
+    assert download.suggested_filename == f"genfleet-campaign-{campaign_id}.json"
+    saved = json.loads(Path(await download.path()).read_text())
+    assert saved["campaign_id"] == campaign_id
     await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # the Compare view: each figure per model with its interval and n, as the JSON report says
+    await page.get_by_test_id("campaign-compare-link").click()
+    await expect(page).to_have_url(re.compile(rf"#campaigns/{campaign_id}/compare$"))
+    compare = page.get_by_test_id("campaign-compare")
+    await expect(compare).to_be_visible()
+    await expect(detail).to_be_hidden()
+    (model_figures,) = saved["models"]
+    shown = compare.locator('[data-testid="compare-figure"][data-figure="findings_per_app"]')
+    figure = model_figures["findings_per_app"]
+    await expect(shown.get_by_test_id("figure-n")).to_have_text(str(figure["n"]))
+    await expect(shown.get_by_test_id("figure-value")).to_have_text(f"{figure['value']:.2f}")
+    if figure["ci95"] is not None:
+        low, high = figure["ci95"]
+        await expect(shown.get_by_test_id("figure-ci")).to_have_text(f"[{low:.2f}, {high:.2f}]")
+        await expect(shown.locator("svg line.ci")).to_have_count(1)  # the error bar
+    await expect(shown.locator("svg circle.value")).to_have_count(1)
+    rate = compare.locator('[data-testid="compare-figure"][data-figure="high_app_share"]')
+    share = model_figures["high_app_share"]["value"]
+    await expect(rate.get_by_test_id("figure-value")).to_have_text(f"{100 * share:.1f}%")
+    await page.screenshot(path=str(COMPARE_SCREENSHOT), full_page=True)
+    await compare.get_by_test_id("campaign-compare-back").click()
+    await expect(detail).to_be_visible()
+
     polled = [u for u in requests if STATUS_POLL.search(u)]
     assert len(polled) <= 1, polled  # read once as the page opened it, then events only
     assert await page.evaluate("window.pwned") is None

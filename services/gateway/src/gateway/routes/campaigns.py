@@ -27,6 +27,7 @@ from genfleet_common import subjects
 from genfleet_common.errors import InvalidInput, NotFound, ServiceUnavailable
 from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
+    CampaignDiff,
     CampaignList,
     CampaignOptions,
     CampaignRef,
@@ -197,11 +198,12 @@ def register(app: FastAPI, ctx: Context) -> None:
 
     @app.get(
         "/api/campaigns/{a}/diff/{b}", tags=tags, dependencies=viewer,
-        responses=answers(Empty, 401, 403, 404, 422, 503, 504),
+        responses=answers(CampaignDiff, 401, 403, 404, 422, 503, 504),
     )  # fmt: skip
     async def campaign_diff(a: CampaignIdPath, b: CampaignIdPath) -> Response:
-        """Two campaigns side by side: each metric's change from a to b, per model, and the
-        findings new in b and fixed since a (by fingerprint)."""
+        """Two campaigns side by side: each figure's change from a to b, per model; the
+        findings new in b and fixed since a (by fingerprint, on the apps whose step is done in
+        both); the apps and tools that changed; the models only one of them has."""
         request = DiffRequest(a=a, b=b)
         return ok(
             await ctx.commands.call(subjects.CAMPAIGN_DIFF, request, timeout_s=REPORT_TIMEOUT_S)

@@ -396,6 +396,8 @@ export class CampaignView {
   }
 
   onEvent(event) {
+    // before the list's entry changes: for the selected campaign it is the same object
+    const wasDone = Boolean(this.current) && DONE.has(this.current.status.state);
     const known = this.campaigns.get(event.campaign_id);
     if (known) {
       Object.assign(known, { state: event.state, paused: event.paused, counts: event.counts, total: event.total, eta_s: event.eta_s });
@@ -412,7 +414,6 @@ export class CampaignView {
       return;
     }
     if (!this.current) return;
-    const wasDone = DONE.has(this.current.status.state);
     this.apply(event);
     if (!this.isOpen) return;
     if (event.model != null) this.renderCell(`${event.model}/app${event.app}`);
@@ -598,10 +599,10 @@ export class CampaignView {
     }
     const { models, names } = figuresOf(report.json);
     this.compareState.textContent = models.length
-      ? `${models.length} models · every figure with its 95% interval and the number of apps behind it (n)`
+      ? `${models.length} models · every figure with its 95% interval and n, the apps (or, for requirements, the verdicts) it stands on`
       : "The report has no figures yet.";
     const colors = new Map(this.models().map((m) => [m.name, this.safeColor(m.color)]));
-    this.compareBody.replaceChildren(...names.map((name) => compareFigure(name, models, colors)));
+    this.compareBody.replaceChildren(...names.map((name) => compareFigure(name, models, colors, report.json)));
   }
 
   /** The report endpoint needs the bearer token: fetch it, then save it from a Blob URL. */
@@ -627,27 +628,29 @@ export class CampaignView {
 }
 
 // --- the figures of the JSON report ----------------------------------------------------------
-/** The report's figures per model: {models: [{model, figures: {name: {value, ci95, n}}}],
- * names: the figure names, the stable ones first}. */
+const isFigure = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && "value" in v && "ci95" in v && "n" in v;
+// proportions (shown as percentages, on a 0..1 scale): the rates and shares
+const isRate = (name) => name.endsWith("_rate") || name.endsWith("_share");
+
+/** The report's figures per model (CampaignReport.models: each model's Figure fields
+ * {value, ci95, n, note?}), and their names in the report's order. */
 export function figuresOf(report) {
-  const models = (report?.models || []).map((m) => ({ model: m.model, figures: m.figures || {} }));
   const names = [];
-  for (const m of models) for (const name of Object.keys(m.figures)) if (!names.includes(name)) names.push(name);
-  const order = (name) => {
-    const i = STABLE.indexOf(name);
-    return i < 0 ? STABLE.length : i;
-  };
-  names.sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  const models = (report?.models || []).map((m) => {
+    const figures = {};
+    for (const [name, value] of Object.entries(m)) {
+      if (!isFigure(value)) continue;
+      figures[name] = value;
+      if (!names.includes(name)) names.push(name);
+    }
+    return { model: m.model, apps: m.apps, figures };
+  });
   return { models, names };
 }
 
-// The figures every report has, under these names (issue 10), and how to show them
-const STABLE = ["deploy_rate", "high_app_share", "findings_per_app", "requirements_met_rate", "rps_median", "p95_ms_median"];
-const RATES = new Set(["deploy_rate", "high_app_share", "requirements_met_rate"]);
-
 function formatValue(name, v) {
   if (v == null || !Number.isFinite(v)) return "–";
-  if (RATES.has(name) || name.endsWith("_rate") || name.endsWith("_share")) return `${(100 * v).toFixed(1)}%`;
+  if (isRate(name)) return `${(100 * v).toFixed(1)}%`;
   return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2);
 }
 
@@ -656,17 +659,33 @@ function intervalText(name, f) {
   return `[${formatValue(name, f.ci95[0])}, ${formatValue(name, f.ci95[1])}]`;
 }
 
+/** The omnibus test across the models on one figure, from the report's comparisons. */
+function testText(report, name) {
+  const c = (report?.comparisons || []).find((x) => x.metric === name);
+  if (!c) return "";
+  const o = c.omnibus;
+  if (o.p_value == null) return `no test across the models${o.note || c.note ? `: ${o.note || c.note}` : ""}`;
+  const test = o.test === "cochran_q" ? "Cochran's Q" : o.test === "friedman" ? "Friedman" : o.test;
+  const holm = (c.pairwise || []).filter((p) => p.p_holm != null && p.p_holm < 0.05).map((p) => `${p.a} vs ${p.b}`);
+  return `${test} across ${c.models.length} models paired on ${c.n} apps: p = ${o.p_value.toPrecision(2)}` +
+    (holm.length ? `; pairs that differ (Holm, p < 0.05): ${holm.join(", ")}` : "");
+}
+
+/** The JSON report's figures: a row per figure, a column per model, each cell the value,
+ * its 95% interval and n (the note, when there is one, as its title). */
 function figureTable(report, models, safeColor) {
-  const { models: rows, names } = figuresOf(report);
-  if (!rows.length) return h("p", { class: "muted" }, "The report has no figures yet.");
+  const { models: columns, names } = figuresOf(report);
+  if (!columns.length) return h("p", { class: "muted" }, "The report has no figures yet.");
   const colors = new Map(models().map((m) => [m.name, safeColor(m.color)]));
   return h("table", { class: "campaign-figures" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "model"), names.map((n) => h("th", { scope: "col" }, n)))),
-    h("tbody", {}, rows.map((m) => h("tr", { dataset: { model: m.model }, style: { "--model-color": colors.get(m.model) || "#6b7280" } },
-      h("th", { scope: "row" }, h("span", { class: "swatch", "aria-hidden": "true" }), m.model),
-      names.map((name) => {
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "figure"),
+      columns.map((m) => h("th", { scope: "col", dataset: { model: m.model }, style: { "--model-color": colors.get(m.model) || "#6b7280" } },
+        h("span", { class: "swatch", "aria-hidden": "true" }), m.model)))),
+    h("tbody", {}, names.map((name) => h("tr", { dataset: { figure: name } },
+      h("th", { scope: "row" }, name),
+      columns.map((m) => {
         const f = m.figures[name];
-        return h("td", { dataset: { figure: name } },
+        return h("td", { dataset: { model: m.model }, title: f?.note || null },
           f ? formatValue(name, f.value) : "–",
           f ? h("span", { class: "muted ci" }, ` ${intervalText(name, f)} n=${f.n}`) : null);
       })))));
@@ -674,13 +693,13 @@ function figureTable(report, models, safeColor) {
 
 /** One figure across the models: a dot per model with its 95% interval as an error bar
  * (inline SVG), and the numbers with n in a table beside it. */
-function compareFigure(name, models, colors) {
+function compareFigure(name, models, colors, report) {
   const rows = models.map((m) => ({ model: m.model, f: m.figures[name] })).filter((r) => r.f);
-  const W = 420, rowH = 26, L = 150, R = 16, T = 8, B = 22; // prettier-ignore
+  const W = 420, rowH = 26, L = 150, R = 28, T = 8, B = 22; // prettier-ignore
   const H = T + B + rowH * Math.max(1, rows.length);
   const values = rows.flatMap((r) => [r.f.value, ...(r.f.ci95 || [])]).filter((v) => v != null && Number.isFinite(v));
-  let lo = Math.min(0, ...values);
-  let hi = Math.max(...values, RATES.has(name) ? 1 : 0);
+  const lo = Math.min(0, ...values);
+  let hi = Math.max(...values, isRate(name) ? 1 : 0);
   if (hi === lo) hi = lo + 1;
   const x = (v) => L + ((v - lo) / (hi - lo)) * (W - L - R);
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart compare-chart", role: "img", "aria-label": `${name} per model, with 95% intervals` });
@@ -706,10 +725,13 @@ function compareFigure(name, models, colors) {
   });
   const table = h("table", { class: "campaign-figures" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "model"), h("th", { scope: "col" }, "value"),
-      h("th", { scope: "col" }, "95% interval"), h("th", { scope: "col" }, "n"))),
+      h("th", { scope: "col" }, "95% interval"), h("th", { scope: "col" }, "n"), h("th", { scope: "col" }, "note"))),
     h("tbody", {}, rows.map((r) => h("tr", { dataset: { model: r.model } },
       h("th", { scope: "row" }, r.model), h("td", { dataset: { testid: "figure-value" } }, formatValue(name, r.f.value)),
-      h("td", {}, intervalText(name, r.f)), h("td", { dataset: { testid: "figure-n" } }, String(r.f.n))))));
+      h("td", { dataset: { testid: "figure-ci" } }, intervalText(name, r.f)), h("td", { dataset: { testid: "figure-n" } }, String(r.f.n)),
+      h("td", { class: "muted note" }, r.f.note || "")))));
+  const test = testText(report, name);
   return h("section", { class: "compare-figure", dataset: { figure: name, testid: "compare-figure" } },
-    h("h4", {}, name), rows.length ? chart : h("p", { class: "muted" }, "no model has this figure"), table);
+    h("h4", {}, name), rows.length ? chart : h("p", { class: "muted" }, "no model has this figure"), h("div", { class: "table-wrap" }, table),
+    test ? h("p", { class: "muted compare-test", dataset: { testid: "compare-test" } }, test) : null);
 }
