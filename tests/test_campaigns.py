@@ -211,6 +211,18 @@ async def test_a_whole_campaign_then_one_that_reuses_it(platform: Platform) -> N
     assert await _jobs_since(platform, GOOD, 1, since) == {"scan": 0, "perf": 0}
     await _the_report_and_the_diff(platform, first.campaign_id, again.campaign_id)
 
+    # re-run only the failed steps: the broken app's deploy, and the steps it skipped
+    ref = CampaignRef(campaign_id=first.campaign_id)
+    rerun = await platform.call(subjects.CAMPAIGN_RERUN, ref, CampaignStatus)
+    assert rerun.run == 2 and rerun.counts.pending == 3 and rerun.counts.done == 17
+    second_run = await platform.wait(first.campaign_id, timeout=300)
+    assert second_run.state == JobState.COMPLETE and second_run.run == 2
+    after = {(r.model, r.app, r.step): r for r in (await platform.steps(first.campaign_id)).steps}
+    redone = after[(BROKEN, 2, Step.DEPLOY)]
+    assert redone.run == 2 and redone.job_id != broken.job_id  # a new job, not the old one
+    assert redone.state == StepState.FAILED  # it still does not build
+    assert after[(GOOD, 1, Step.SCAN)] == records[(GOOD, 1, Step.SCAN)]  # done steps untouched
+
 
 async def _the_report_and_the_diff(platform: Platform, first: str, again: str) -> None:
     """The research result of a real campaign: every figure with its n, the broken build in
@@ -298,6 +310,10 @@ async def test_campaign_svc_killed_mid_campaign_resumes_and_runs_no_step_twice(
     done = await platform.wait(started.campaign_id, timeout=300)
     assert done.state == JobState.COMPLETE and done.counts.done == 6, done
     assert done.attempt >= 2  # it really was taken over
+    with pytest.raises(InvalidInput, match="no failed step"):
+        await platform.call(
+            subjects.CAMPAIGN_RERUN, CampaignRef(campaign_id=done.campaign_id), CampaignStatus
+        )
     for app in (1, 2):
         assert await _jobs_since(platform, GOOD, app, since) == {"scan": 1, "perf": 1}
     store = BatchStore(await batches_kv(platform.bus))
