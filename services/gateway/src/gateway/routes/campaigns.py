@@ -42,8 +42,7 @@ from genfleet_common.messages import (
 )
 
 START = JsonBody(CampaignOptions)
-ID_PATTERN = r"^[A-Za-z0-9]{1,64}$"
-CampaignIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="A campaign id")]
+CampaignIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$", description="A campaign id")]
 # A start freezes the manifest (hashes every selected app's files, asks scan-svc and ai-svc
 # for their versions); a report may be built on demand: both take longer than a status.
 START_TIMEOUT_S = 120.0
@@ -164,7 +163,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     @app.get(
         "/api/campaigns/{campaign_id}/report", tags=tags, dependencies=viewer,
         response_class=Response,
-        responses=files(REPORT_TYPES, "The report file", 401, 403, 404, 409, 422, 503, 504),
+        responses=files(REPORT_TYPES, "The report file", 401, 403, 404, 422, 503, 504),
     )  # fmt: skip
     async def campaign_report(
         campaign_id: CampaignIdPath,

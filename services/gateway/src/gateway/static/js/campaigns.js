@@ -201,6 +201,9 @@ export class CampaignView {
     this.compare = Boolean(id) && compare;
     if (fresh || changed) {
       this.current = null;
+      this.message.hidden = true; // what was said was about another campaign
+      this.reportState.textContent = "";
+      this.compareState.textContent = "";
       this.reload();
     } else {
       this.renderSelected();
