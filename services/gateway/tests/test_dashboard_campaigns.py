@@ -1,10 +1,10 @@
 """The dashboard's Campaigns page in a real browser (headless Chromium), with the real
 campaign-svc and scan-svc behind the gateway: the start form refuses bad input with the
 reason, starts a campaign, whose model x app grid, totals and ETA follow the `campaign`
-events (the page never polls its status); pause and resume act; once it is over its report
-shows (the JSON figures, the HTML in a sandboxed frame, the files to download) and the Compare
-view draws each figure per model with its interval and n; names from the fleet or a user are
-shown as text, never as markup; a viewer sees no buttons."""
+events (the page never polls its status); pause, resume, stop and rerun act; once it is over
+its report shows (the JSON figures, the HTML in a sandboxed frame, the files to download) and
+the Compare view draws each figure per model with its interval and n; names from the fleet or
+a user are shown as text, never as markup; a viewer sees no buttons."""
 
 from __future__ import annotations
 
@@ -152,6 +152,19 @@ async def test_campaigns_page_starts_and_follows_a_campaign_live(
 
     polled = [u for u in requests if STATUS_POLL.search(u)]
     assert len(polled) <= 1, polled  # read once as the page opened it, then events only
+
+    # the same form again: stopped at once from the page, then its unrun steps run again
+    await page.get_by_test_id("nav-campaigns").click()
+    await page.get_by_test_id("campaign-start").click()
+    await expect(page).not_to_have_url(re.compile(rf"#campaigns/{campaign_id}$"))
+    await expect(page).to_have_url(re.compile(r"#campaigns/[A-Za-z0-9]+$"))
+    await page.get_by_test_id("campaign-stop").click()
+    await expect(state).to_have_attribute("data-state", "STOPPED")
+    await expect(page.get_by_test_id("campaign-stop")).to_be_hidden()
+    await page.get_by_test_id("campaign-rerun").click()
+    await expect(state).to_have_attribute("data-state", "COMPLETE", timeout=240_000)
+    await expect(page.get_by_test_id("campaign-totals")).to_contain_text("2/2 steps ended")
+    await expect(page.get_by_test_id("campaign-message")).to_be_hidden()
     assert await page.evaluate("window.pwned") is None
     assert await view.locator("img").count() == 0
 
