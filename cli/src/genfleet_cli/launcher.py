@@ -43,7 +43,8 @@ class Plan:
 
 
 def _wait_ready(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> None:
-    """Until /api/health says container-svc answers; fails fast if a child died."""
+    """Until /api/health says container-svc and every job service answer; fails fast if a
+    child died."""
     deadline = time.monotonic() + timeout_s
     last = "no answer yet"
     while time.monotonic() < deadline:
@@ -53,7 +54,7 @@ def _wait_ready(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout_s: 
         try:
             with urllib.request.urlopen(f"{url}/api/health", timeout=1) as r:  # noqa: S310
                 health = json.loads(r.read()).get("data") or {}
-            if health.get("container_svc"):
+            if health.get("container_svc") and all((health.get("services") or {"": 0}).values()):
                 return
             last = f"health: {health}"
         except (OSError, ValueError) as exc:

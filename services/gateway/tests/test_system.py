@@ -15,12 +15,11 @@ MODELS = ["g-batch", "g-claude-3.5-sonnet", "g-gpt-4o", "g-llama-3.1-70b"]
 async def test_health_system_fleet(gateway: LiveGateway, http: httpx.AsyncClient) -> None:
     r = await http.get(f"{gateway.url}/api/health")
     assert r.status_code == 200
-    assert r.json() == {
-        "success": True,
-        "message": "",
-        "data": {"nats": True, "container_svc": True},
-        "error": None,
-    }
+    body = r.json()
+    assert body["success"] is True and body["error"] is None
+    assert body["data"]["nats"] is True and body["data"]["container_svc"] is True
+    # the job services this session's tests started may be up or not: each is named, either way
+    assert set(body["data"]["services"]) == {"scan-svc", "perf-svc", "ai-svc", "campaign-svc"}
 
     viewer = gateway.auth(Role.VIEWER)
     r = await http.get(f"{gateway.url}/api/system", headers=viewer)

@@ -53,7 +53,11 @@ async def test_no_container_svc_gives_503_at_once(
 
     r = await http.get(f"{lonely.url}/api/health")
     assert r.status_code == 503
-    assert r.json()["data"] == {"nats": True, "container_svc": False}
+    assert r.json()["data"] == {
+        "nats": True,
+        "container_svc": False,
+        "services": dict.fromkeys(["scan-svc", "perf-svc", "ai-svc", "campaign-svc"], False),
+    }
 
 
 async def test_log_follow_without_container_svc_closes_4503(lonely: LiveGateway) -> None:

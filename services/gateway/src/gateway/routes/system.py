@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from enum import Enum
 
 import msgspec
@@ -14,15 +15,36 @@ from gateway.envelope import fail, ok
 from gateway.openapi import answers
 from genfleet_common import subjects
 from genfleet_common.errors import ActionTimeout, ErrorCode, GenFleetError, ServiceUnavailable
-from genfleet_common.messages import Empty, FleetInfo, SystemInfo
+from genfleet_common.messages import Empty, FleetInfo, JobRef, SystemInfo
 
 HEALTH_TIMEOUT_S = 2.0
 _EMPTY = Empty()
 
 
+# The job services, each asked for a job that is not there: any answer means it is up
+JOB_SERVICES = {
+    "scan-svc": subjects.SCAN,
+    "perf-svc": subjects.PERF,
+    "ai-svc": subjects.ANALYSIS,
+    "campaign-svc": subjects.CAMPAIGN,
+}
+_NO_JOB = JobRef(job_id="0")
+
+
 class Health(msgspec.Struct, kw_only=True):
     nats: bool
-    container_svc: bool
+    container_svc: bool  # needed: without it, 503
+    services: dict[str, bool] = msgspec.field(default_factory=dict)  # the job services: up?
+
+
+async def answers_at_all(ctx: Context, subject: str, message: msgspec.Struct) -> bool:
+    try:
+        await ctx.commands.call(subject, message, timeout_s=HEALTH_TIMEOUT_S)
+    except (ServiceUnavailable, ActionTimeout):
+        return False
+    except GenFleetError:
+        return True  # it answered, if with an error (no such job): it is there
+    return True
 
 
 def register(app: FastAPI, ctx: Context) -> None:
@@ -35,20 +57,18 @@ def register(app: FastAPI, ctx: Context) -> None:
         responses=answers(Health, 503),
     )
     async def health() -> Response:
-        """Whether NATS and container-svc answer. No token needed; 503 when either does not."""
+        """Whether NATS, container-svc and the job services answer. No token needed; 503 when
+        NATS or container-svc does not (a job service that is down makes only its jobs wait)."""
         nats_ok = ctx.nats_connected
-        svc_ok = False
+        svc_ok, services = False, dict.fromkeys(JOB_SERVICES, False)
         if nats_ok:
-            try:
-                await ctx.commands.call(
-                    subjects.CONTAINER_FLEET, _EMPTY, timeout_s=HEALTH_TIMEOUT_S
-                )
-                svc_ok = True
-            except (ServiceUnavailable, ActionTimeout):
-                svc_ok = False
-            except GenFleetError:
-                svc_ok = True  # it answered, if with an error: it is there
-        data = Health(nats=nats_ok, container_svc=svc_ok)
+            subjects_asked = [
+                (subjects.CONTAINER_FLEET, _EMPTY),
+                *((subjects.command(kind, "status"), _NO_JOB) for kind in JOB_SERVICES.values()),
+            ]
+            up = await asyncio.gather(*(answers_at_all(ctx, s, m) for s, m in subjects_asked))
+            svc_ok, services = up[0], dict(zip(JOB_SERVICES, up[1:], strict=True))
+        data = Health(nats=nats_ok, container_svc=svc_ok, services=services)
         if nats_ok and svc_ok:
             return ok(data)
         missing = "NATS" if not nats_ok else "container-svc"
