@@ -306,10 +306,6 @@ def test_campaign_through_the_whole_platform(platform: Platform, tmp_path: Path)
     the live grid on stderr and the final status on stdout; the same campaign again reuses
     every result; list, status, the controls' refusals say why; the report in a file and on
     stdout; two campaigns compared."""
-    deadline = time.monotonic() + 60  # `genfleet up` is ready with container-svc: wait for it
-    while (ready := platform.cli("campaign", "list")).returncode != 0:
-        assert time.monotonic() < deadline, ready.stderr
-        time.sleep(0.5)
     result = platform.cli(
         "campaign", "start", MODEL, "--apps", "1-2", "--steps", "scan", "--scan-tools", "bandit",
         "--name", "cli campaign", "--watch", "--json",
