@@ -687,3 +687,73 @@ def test_any_javascript_is_read_without_crashing(tmp_path: Path, pieces: list[st
     for route in discover_routes(tmp_path):
         assert route.path.startswith(("/", "*"))
         route.sample_path()
+
+
+def test_flask_app_factory_and_package_blueprints(tmp_path: Path) -> None:
+    app_dir = write(
+        tmp_path,
+        {
+            "backend/run.py": """\
+                from app import create_app
+
+                app = create_app()
+                """,
+            "backend/app/__init__.py": """\
+                from flask import Flask
+
+                def create_app():
+                    app = Flask(__name__)
+                    from .api import api_bp
+                    from .views import main as main_blueprint
+                    app.register_blueprint(api_bp)
+                    app.register_blueprint(main_blueprint, url_prefix="/site")
+                    return app
+                """,
+            "backend/app/api/__init__.py": """\
+                from flask import Blueprint
+
+                api_bp = Blueprint("api", __name__, url_prefix="/api")
+
+                from . import routes  # noqa: E402  (the routes attach themselves)
+                """,
+            "backend/app/api/routes.py": """\
+                from flask import jsonify
+                from . import api_bp
+
+                @api_bp.route("", methods=("GET", "POST"))
+                def index():
+                    return jsonify([])
+
+                @api_bp.route("/books/<int:book_id>")
+                def book(book_id):
+                    return jsonify({})
+                """,
+            "backend/app/views.py": """\
+                from flask import Blueprint
+
+                main = Blueprint("main", __name__)
+
+                @main.route("/about")
+                def about():
+                    return "about"
+                """,
+        },
+    )
+    routes = discover_routes(app_dir)
+    assert table(routes) == {
+        ("GET", "/api"),
+        ("POST", "/api"),
+        ("GET", "/api/books/<int:book_id>"),
+        ("GET", "/site/about"),
+    }
+    assert by_path(routes, "GET", "/api/books/<int:book_id>").where == (
+        "backend/app/api/routes.py:9"
+    )
+
+
+def test_a_symlink_out_of_the_app_is_not_read(tmp_path: Path) -> None:
+    outside = write(tmp_path / "outside", {"secret.py": "@app.route('/secret')\ndef s(): pass\n"})
+    app_dir = write(tmp_path / "app", {"backend/app.py": FLASK_APP["backend/routes/users.py"]})
+    (app_dir / "backend" / "linked.py").symlink_to(outside / "secret.py")
+    assert "/secret" not in {r.path for r in discover_routes(app_dir)}
+    assert "/api/users/me" in {r.path for r in discover_routes(app_dir)}

@@ -127,8 +127,12 @@ def source_files(app_dir: Path, part: str, suffixes: tuple[str, ...]) -> Iterato
                 found.append(Path(folder) / name)
         if len(found) > MAX_FILES:
             break
+    real_root = root.resolve()
     for path in sorted(found)[:MAX_FILES]:
         try:
+            # the app is untrusted: a symlink out of its folder is not its code
+            if not path.resolve().is_relative_to(real_root):
+                continue
             if path.stat().st_size > MAX_FILE_BYTES:
                 continue
         except OSError:

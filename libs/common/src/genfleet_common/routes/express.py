@@ -743,7 +743,7 @@ def _query_params(f: _File, start: int, end: int) -> tuple[str, ...]:
             open_at = next(
                 (
                     j
-                    for j in range(k - 4, start - 1, -1)
+                    for j in range(k - 4, max(start, k - 200) - 1, -1)
                     if f.punct(j, "{") and closing(toks, j) == k - 4
                 ),
                 None,

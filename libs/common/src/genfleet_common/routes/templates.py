@@ -91,13 +91,13 @@ class PathParam:
 
     @property
     def regex(self) -> str:
-        if self.kind is ParamKind.CHOICE:
-            return (
-                "(?:" + "|".join(re.escape(c) for c in self.choices) + ")"
-                if self.choices
-                else r"[^/]+"
-            )
-        return _REGEX[self.kind]
+        if self.kind is not ParamKind.CHOICE:
+            pattern = _REGEX[self.kind]
+        elif self.choices:
+            pattern = "(?:" + "|".join(re.escape(c) for c in self.choices) + ")"
+        else:
+            pattern = r"[^/]+"
+        return f"(?:{pattern})?" if self.optional else pattern
 
     def typed(self, kind: ParamKind, choices: tuple[str, ...] = ()) -> PathParam:
         return PathParam(self.name, kind, choices, self.optional)
@@ -120,10 +120,7 @@ class Template:
         return "".join(p if isinstance(p, str) else p.sample for p in self.parts) or "/"
 
     def regex(self) -> re.Pattern[str]:
-        pattern = "".join(
-            re.escape(p) if isinstance(p, str) else f"(?:{p.regex})?" if p.optional else p.regex
-            for p in self.parts
-        )
+        pattern = "".join(re.escape(p) if isinstance(p, str) else p.regex for p in self.parts)
         return re.compile(pattern.rstrip("/") or "/")
 
     def matches(self, path: str) -> bool:
