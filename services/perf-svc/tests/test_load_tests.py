@@ -18,6 +18,7 @@ from genfleet_common.bus import Bus
 from genfleet_common.errors import Busy, Conflict, NotFound
 from genfleet_common.messages import (
     AppRef,
+    EndpointsFrom,
     JobRef,
     JobState,
     LatestRequest,
@@ -29,6 +30,7 @@ from genfleet_common.messages import (
     PerfRequest,
     PerfResult,
     PerfStatus,
+    PerfTarget,
 )
 from genfleet_common.natsserver import EmbeddedNats
 from perf_svc.service import PerfService
@@ -186,7 +188,73 @@ async def test_a_stop_ends_the_test_early_with_the_stats_so_far(
     )
     metrics = {d.metric: d for d in cmp.totals}
     assert metrics["requests"].a == res.totals.requests
-    assert set(cmp.endpoints) == {"GET /"}
+    # neither named endpoints: both requested the backend's GET routes
+    assert set(cmp.endpoints) == {"GET /api/health", "GET /api/tasks", "GET /api/tasks/search"}
+
+
+async def test_a_default_load_test_requests_the_routes_the_code_declares(
+    perf_platform: Platform, running_app: RunningApp
+) -> None:
+    """No endpoints named: the backend's GET routes, read from its code, each answered (the
+    old default, GET /, measured the backend's 404 page); the result says which and why."""
+    _, bus, _ = perf_platform
+    begun = time.time()
+    started = await start(bus, running_app, users=2, spawn_rate=10, duration_s=3)
+    assert [e.path for e in started.endpoints] == [
+        "/api/health",
+        "/api/tasks",
+        "/api/tasks/search",
+    ]
+    assert started.choice is not None and started.choice.source is EndpointsFrom.DISCOVERED
+    done = await wait_done(bus, started.test_id)
+    assert done.state == JobState.COMPLETE, done.error
+    res = await result(bus, done.test_id)
+    choice = res.status.choice
+    assert choice is not None
+    assert choice.why == (
+        "discovered in backend/app.py: 3 GET routes (3 others left out: see routes)"
+    )
+    left_out = {(r.method, r.route): r.why for r in choice.routes if not r.chosen}
+    assert left_out == {
+        ("POST", "/api/tasks"): "POST may change data: never load-tested by default",
+        (
+            "PATCH",
+            "/api/tasks/<int:task_id>",
+        ): "PATCH may change data: never load-tested by default",
+        (
+            "DELETE",
+            "/api/tasks/<int:task_id>",
+        ): "DELETE may change data: never load-tested by default",
+    }
+    by_name = {e.name: e for e in res.endpoints}
+    assert set(by_name) == {"/api/health", "/api/tasks", "/api/tasks/search"}
+    assert res.totals is not None and res.totals.failures == 0 and not res.errors
+    for stats in by_name.values():
+        assert stats.requests > 0 and stats.failures == 0
+    # the app itself logged them as answered
+    log = [line for line in running_app.backend_log().splitlines() if "HTTP/1.1" in line]
+    for path in by_name:
+        assert any(f'"GET {path} HTTP/1.1" 200' in line for line in log), path
+    assert time.time() - begun < 60
+
+
+async def test_a_default_frontend_load_test_requests_its_root(
+    perf_platform: Platform, running_app: RunningApp
+) -> None:
+    _, bus, _ = perf_platform
+    request = PerfRequest(
+        model=running_app.model, app=running_app.app, target=PerfTarget.FRONTEND, duration_s=2
+    )
+    started = await bus.request(subjects.PERF_START, request, PerfStatus, timeout=15)
+    assert started.url.endswith(":3221/")
+    assert [e.path for e in started.endpoints] == ["/"]
+    done = await wait_done(bus, started.test_id)
+    assert done.state == JobState.COMPLETE, done.error
+    res = await result(bus, done.test_id)
+    assert res.status.choice is not None
+    assert res.status.choice.source is EndpointsFrom.ROOT
+    assert res.status.choice.why == "frontend: its root page, GET /"
+    assert res.totals is not None and res.totals.requests > 0 and res.totals.failures == 0
 
 
 @pytest.mark.parametrize(

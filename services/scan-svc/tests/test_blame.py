@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from genfleet_common.messages import Finding, Location, Severity
-from scan_svc.blame import flask_routes, likely_source
+from genfleet_common.routes import discover_routes
+from scan_svc.blame import likely_source
 
 FLEET = Path(__file__).resolve().parents[3] / "examples" / "fleet"
 PLANTED = tomllib.loads((FLEET / "vulnerabilities.toml").read_text())
@@ -96,20 +97,6 @@ def test_a_clean_app_has_no_sink_for_its_parameter() -> None:
     assert not [h for h in hits if "sink" in h.why or "HTML built" in h.why], hits
 
 
-def test_routes_of_a_demo_app() -> None:
-    routes = {
-        (r.rule, r.methods): r for r in flask_routes(FLEET / "models" / "llama-3.1-70b" / "app1")
-    }
-    export = routes[("/api/tasks/export", ("GET",))]
-    assert export.function == "export_tasks"
-    assert export.query_params == ("filename",)
-    assert routes[("/api/tasks", ("GET",))].query_params == ("status", "page")
-    assert routes[("/api/tasks/<int:task_id>", ("PATCH",))].path_params == ["task_id"]
-    # @app.get / @app.post style (claude's apps)
-    claude = flask_routes(FLEET / "models" / "claude-3.5-sonnet" / "app2")
-    assert ("/api/notes", ("POST",)) in {(r.rule, r.methods) for r in claude}
-
-
 def write_app(tmp_path: Path, source: str, name: str = "app.py") -> Path:
     backend = tmp_path / "backend"
     backend.mkdir(exist_ok=True)
@@ -144,7 +131,7 @@ def test_converters_blueprints_and_methods(tmp_path: Path) -> None:
     )
     # the app also has a broken file: skipped, not fatal
     (app_dir / "backend" / "broken.py").write_text("def (:\n")
-    rules = {(r.rule, r.methods) for r in flask_routes(app_dir)}
+    rules = {(r.path, r.methods) for r in discover_routes(app_dir)}
     assert ("/api/v1/files/<path:name>", ("GET", "DELETE")) in rules
     assert ("/api/v1/items/<int:item_id>", ("GET",)) in rules
 

@@ -258,6 +258,48 @@ def test_the_command_stays_on_the_target(tmp_path: Path) -> None:
     assert "--start" not in tool._argv("wapiti", front, ["sql"], tmp_path)
 
 
+def test_seeds_of_fastapi_and_express_backends(tmp_path: Path) -> None:
+    """Seeds come from the shared route discovery, whatever the framework: GET routes only,
+    path parameters filled with values their converters accept, the query parameters a view
+    reads set to 1; a catch-all is no seed."""
+    fastapi_app = tmp_path / "fastapi"
+    (fastapi_app / "backend").mkdir(parents=True)
+    (fastapi_app / "backend" / "main.py").write_text(
+        "from fastapi import APIRouter, FastAPI\n"
+        "app = FastAPI()\n"
+        "router = APIRouter(prefix='/items')\n"
+        "@router.get('/{item_id}')\n"
+        "def item(item_id: int, q: str | None = None):\n"
+        "    return {}\n"
+        "@router.post('/')\n"
+        "def add():\n"
+        "    return {}\n"
+        "app.include_router(router, prefix='/api')\n"
+    )
+    target = UrlTarget(url="http://127.0.0.1:9131/", part="backend", app_dir=fastapi_app)
+    assert route_seeds(target) == ["http://127.0.0.1:9131/api/items/1?q=1"]
+    express_app = tmp_path / "express"
+    (express_app / "backend" / "routes").mkdir(parents=True)
+    (express_app / "backend" / "server.js").write_text(
+        "const express = require('express');\n"
+        "const app = express();\n"
+        "app.use('/api/notes', require('./routes/notes'));\n"
+        "app.get('*', (req, res) => res.sendFile('index.html'));\n"
+    )
+    (express_app / "backend" / "routes" / "notes.js").write_text(
+        "const router = require('express').Router();\n"
+        "router.get('/', (req, res) => res.json(find(req.query.search)));\n"
+        "router.get('/:id', (req, res) => res.json({}));\n"
+        "router.delete('/:id', (req, res) => res.end());\n"
+        "module.exports = router;\n"
+    )
+    target = UrlTarget(url="http://127.0.0.1:9131/", part="backend", app_dir=express_app)
+    assert route_seeds(target) == [
+        "http://127.0.0.1:9131/api/notes?search=1",
+        "http://127.0.0.1:9131/api/notes/1",
+    ]
+
+
 def test_registry() -> None:
     tools = dast_tools()
     assert list(tools) == ["wapiti", "zap"]

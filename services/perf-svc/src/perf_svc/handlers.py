@@ -4,8 +4,10 @@ in KV, the work in the queue, the results in the object store."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import nats.js.errors
 from nats.js.object_store import ObjectStore
@@ -26,7 +28,7 @@ from genfleet_common.messages import (
 )
 from genfleet_common.settings import Settings
 from genfleet_common.targets import part_running, part_url
-from perf_svc.plan import DEFAULT_ENDPOINTS
+from perf_svc.endpoints import choose_endpoints
 from perf_svc.results import compare
 from perf_svc.store import load_result
 
@@ -59,13 +61,17 @@ class Handlers:
         }
 
     async def start(self, req: PerfRequest) -> PerfStatus:
-        """Queue a load test of a registered app's running backend or frontend."""
+        """Queue a load test of a registered app's running backend or frontend (with the
+        endpoints asked for, else the part's own routes: `choice` says which and why)."""
         app = self.fleet.app(req.model, req.app)
         check_limits(req, self.settings)
         url = part_url(app, req.target.value)
         why = await part_running(self.jobs.bus, app, req.target.value)
         if why:
             raise Conflict(why)
+        endpoints, choice = await asyncio.to_thread(
+            choose_endpoints, Path(app.path), req.target, req.endpoints
+        )
         status = PerfStatus(
             test_id=req.test_id or secrets.token_hex(8),
             model=app.model,
@@ -75,7 +81,8 @@ class Handlers:
             users=req.users,
             spawn_rate=req.spawn_rate,
             duration_s=req.duration_s,
-            endpoints=req.endpoints or list(DEFAULT_ENDPOINTS),
+            endpoints=endpoints,
+            choice=choice,
             wait_min_s=req.wait_min_s,
             wait_max_s=max(req.wait_max_s, req.wait_min_s),
         )

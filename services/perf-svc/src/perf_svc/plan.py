@@ -25,7 +25,8 @@ class RunPlan(msgspec.Struct, kw_only=True):
     duration_s: float
 
 
-DEFAULT_ENDPOINTS = [PerfEndpoint(path="/")]
+ROOT = PerfEndpoint(path="/")
+DEFAULT_ENDPOINTS = [ROOT]  # a status without endpoints (perf-svc always chooses some now)
 
 
 def user_plan(status: PerfStatus) -> UserPlan:

@@ -3,8 +3,9 @@
 A DAST alert names a URL, a method and a parameter; a person fixing it wants the function and
 the line. This is plain static matching, good enough to point at the right place:
 
-1. the Flask route(s) in `backend/**.py` whose rule matches the URL path (`<int:id>`-style
-   converters, blueprint prefixes) and method;
+1. the route(s) of the backend's Python code whose path matches the URL path and method (found
+   by the shared route discovery, `genfleet_common.routes`: Flask converters and blueprint
+   prefixes, FastAPI/Starlette paths);
 2. in that view function, the lines that read the parameter (`request.args.get("q")`,
    `request.form["q"]`, `data.get("q")` on the JSON body, a `<q>` path argument), and the lines
    that use what was derived from it (followed through assignments and one level of calls to
@@ -27,10 +28,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from genfleet_common.messages import Finding
+from genfleet_common.routes import discover_routes, source_files
+from genfleet_common.routes.python import const_str, dotted, parse_file
 
 MAX_HITS = 12
-_SKIP_DIRS = {"node_modules", "__pycache__", "venv", ".venv", "site-packages", "dist", "build"}
-_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# the frontend's own files include its public/ and static/ assets (DOM sinks live there)
+_DEPENDENCY_DIRS = {"node_modules", "__pycache__", "dist", "build"}
 # request.<attr> that carry client input
 _REQUEST_INPUTS = {
     "args",
@@ -57,141 +60,12 @@ class SourceHit:
     why: str
 
 
-@dataclass(frozen=True)
-class Route:
-    file: str  # relative to the app folder
-    rule: str  # "/api/tasks/<int:task_id>", with any blueprint prefix
-    methods: tuple[str, ...]
-    function: str
-    line: int  # the `def` line
-    query_params: tuple[str, ...]  # names the view reads from request.args / request.values
-
-    @property
-    def path_params(self) -> list[str]:
-        return [m.group(2) for m in _CONVERTER.finditer(self.rule)]
-
-    def matches(self, path: str) -> bool:
-        return _rule_regex(self.rule).fullmatch(path.rstrip("/") or "/") is not None
-
-
-# --- routes ----------------------------------------------------------------------------------
-
-_CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
-_CONVERTER_REGEX = {
-    "int": r"\d+",
-    "float": r"\d+(?:\.\d+)?",
-    "path": r".+",
-    "uuid": r"[0-9a-fA-F-]{32,36}",
-}
-
-
-def _rule_regex(rule: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    last = 0
-    for m in _CONVERTER.finditer(rule):
-        parts.append(re.escape(rule[last : m.start()]))
-        parts.append(_CONVERTER_REGEX.get(m.group(1) or "", r"[^/]+"))
-        last = m.end()
-    parts.append(re.escape(rule[last:]))
-    pattern = "".join(parts).rstrip("/") or "/"
-    return re.compile(pattern)
-
-
 def python_files(app_dir: Path, part: str = "backend") -> Iterator[Path]:
-    root = app_dir / part
-    if not root.is_dir():
-        return
-    for path in sorted(root.rglob("*.py")):
-        if not _SKIP_DIRS.intersection(path.relative_to(root).parts):
-            yield path
-
-
-def _parse(path: Path) -> ast.Module | None:
-    try:
-        return ast.parse(path.read_text(errors="replace"), filename=str(path))
-    except (SyntaxError, ValueError, OSError):
-        return None
-
-
-def _dotted(node: ast.AST) -> str:
-    """`a.b.c` for an attribute chain (calls in the chain become `name()`), else ''."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr}" if inner else node.attr
-    if isinstance(node, ast.Call):
-        inner = _dotted(node.func)
-        return f"{inner}()" if inner else ""
-    return ""
+    return source_files(app_dir, part, (".py",))
 
 
 def _line(node: ast.AST) -> int:
     return int(getattr(node, "lineno", 0) or 0)
-
-
-def _const_str(node: ast.AST | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
-
-
-def _blueprint_prefixes(tree: ast.Module) -> dict[str, str]:
-    """name -> url_prefix, from `bp = Blueprint(..., url_prefix="/api")` and
-    `app.register_blueprint(bp, url_prefix="/api")`."""
-    prefixes: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Call)
-            and _dotted(node.value.func).split(".")[-1] == "Blueprint"
-        ):
-            prefix = next(
-                (_const_str(k.value) for k in node.value.keywords if k.arg == "url_prefix"), None
-            )
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    prefixes[target.id] = prefix or ""
-        elif (
-            isinstance(node, ast.Call)
-            and _dotted(node.func).endswith("register_blueprint")
-            and node.args
-            and isinstance(node.args[0], ast.Name)
-        ):
-            prefix = next(
-                (_const_str(k.value) for k in node.keywords if k.arg == "url_prefix"), None
-            )
-            if prefix is not None:
-                prefixes[node.args[0].id] = prefix
-    return prefixes
-
-
-def _route_decorators(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, prefixes: dict[str, str]
-) -> Iterator[tuple[str, tuple[str, ...]]]:
-    for deco in func.decorator_list:
-        if not isinstance(deco, ast.Call) or not isinstance(deco.func, ast.Attribute):
-            continue
-        kind = deco.func.attr
-        rule = _const_str(deco.args[0]) if deco.args else None
-        if rule is None:
-            rule = next((_const_str(k.value) for k in deco.keywords if k.arg == "rule"), None)
-        if rule is None:
-            continue
-        if kind == "route":
-            methods: tuple[str, ...] = ("GET",)
-            for k in deco.keywords:
-                if k.arg == "methods" and isinstance(k.value, ast.List | ast.Tuple | ast.Set):
-                    found = tuple(s.upper() for s in map(_const_str, k.value.elts) if s is not None)
-                    methods = found or methods
-        elif kind.upper() in _HTTP_METHODS:
-            methods = (kind.upper(),)
-        else:
-            continue
-        owner = _dotted(deco.func.value)
-        prefix = prefixes.get(owner, "")
-        full = (prefix.rstrip("/") + "/" + rule.lstrip("/")) if prefix else rule
-        yield full, methods
 
 
 def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -211,40 +85,12 @@ def _query_helpers(functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef])
             isinstance(node, ast.Return)
             and node.value is not None
             and any(
-                isinstance(n, ast.Call) and _QUERY_CALL.search(_dotted(n.func).replace("()", ""))
+                isinstance(n, ast.Call) and _QUERY_CALL.search(dotted(n.func).replace("()", ""))
                 for n in ast.walk(node.value)
             )
             for node in ast.walk(func)
         )
     }
-
-
-def flask_routes(app_dir: Path) -> list[Route]:
-    """Every Flask route of the app's backend, in file order."""
-    routes: list[Route] = []
-    for path in python_files(app_dir):
-        tree = _parse(path)
-        if tree is None:
-            continue
-        prefixes = _blueprint_prefixes(tree)
-        rel = path.relative_to(app_dir).as_posix()
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            for rule, methods in _route_decorators(node, prefixes):
-                routes.append(
-                    Route(rel, rule, methods, node.name, node.lineno, _query_params(node))
-                )
-    return routes
-
-
-def _query_params(func: ast.AST) -> tuple[str, ...]:
-    names: list[str] = []
-    for node in ast.walk(func):
-        receiver, key = _keyed_read(node)
-        if key and receiver in ("request.args", "request.values") and key not in names:
-            names.append(key)
-    return tuple(names)
 
 
 def _keyed_read(node: ast.AST) -> tuple[str, str | None]:
@@ -255,13 +101,13 @@ def _keyed_read(node: ast.AST) -> tuple[str, str | None]:
         and node.func.attr in ("get", "getlist", "pop")
         and node.args
     ):
-        key = _const_str(node.args[0])
+        key = const_str(node.args[0])
         if key is not None:
-            return _dotted(node.func.value), key
+            return dotted(node.func.value), key
     if isinstance(node, ast.Subscript):
-        key = _const_str(node.slice)
+        key = const_str(node.slice)
         if key is not None:
-            return _dotted(node.value), key
+            return dotted(node.value), key
     return "", None
 
 
@@ -287,9 +133,9 @@ class _Taint:
         if key is not None and (_is_request_input(receiver) or receiver in self.bodies):
             return not self.param or key == self.param
         if not self.param and isinstance(node, ast.Attribute | ast.Call):
-            return _is_request_input(_dotted(node))
+            return _is_request_input(dotted(node))
         if self.param in ("body", "(body)") and isinstance(node, ast.Call | ast.Attribute):
-            return _dotted(node).rstrip("()") in (
+            return dotted(node).rstrip("()") in (
                 "request.get_data",
                 "request.data",
                 "request.get_json",
@@ -301,7 +147,7 @@ class _Taint:
     def is_body(self, node: ast.AST) -> bool:
         """`node` holds a whole request body/container (`request.get_json()`, `request.form`)."""
         return any(
-            isinstance(n, ast.Attribute | ast.Call) and _is_request_input(_dotted(n))
+            isinstance(n, ast.Attribute | ast.Call) and _is_request_input(dotted(n))
             for n in ast.walk(node)
         )
 
@@ -318,7 +164,7 @@ class _Taint:
             ):
                 found.append(n)
             if not through_queries and isinstance(n, ast.Call):
-                called = _dotted(n.func).replace("()", "")
+                called = dotted(n.func).replace("()", "")
                 if _QUERY_CALL.search(called) or called in self.query_helpers:
                     continue
             todo.extend(ast.iter_child_nodes(n))
@@ -410,7 +256,7 @@ _HTML = re.compile(r"<\s*[a-zA-Z/!]")
 
 
 def _sink_kind(call: ast.Call, cwe: int | None) -> str | None:
-    name = _dotted(call.func).replace("()", "")
+    name = dotted(call.func).replace("()", "")
     for cwes, pattern, what in _SINKS:
         if (cwe is None or cwe in cwes) and pattern.search(name):
             return what
@@ -440,7 +286,7 @@ def _built_strings(func: ast.AST) -> Iterator[ast.AST]:
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr in ("format", "join")
-            and _const_str(node.func.value) is not None
+            and const_str(node.func.value) is not None
         ):
             yield node
 
@@ -512,7 +358,7 @@ def _analyze_function(
                 found = True
                 out.add(node.lineno, 0, f"sink: {kind}" + (f" with {label}" if carried else ""))
             # one level into functions of the same module that receive the parameter
-            callee = module_functions.get(_dotted(node.func))
+            callee = module_functions.get(dotted(node.func))
             if callee is not None and callee is not func and depth < 2 and carried:
                 # only what is passed in
                 inner = _Taint(param="\0", label=label, query_helpers=taint.query_helpers)
@@ -567,7 +413,7 @@ def _frontend_dom_sinks(app_dir: Path, param: str) -> list[tuple[int, SourceHit]
         if (
             path.suffix not in _JS_SUFFIXES
             or not path.is_file()
-            or _SKIP_DIRS.intersection(path.relative_to(root).parts)
+            or _DEPENDENCY_DIRS.intersection(path.relative_to(root).parts)
         ):
             continue
         lines = path.read_text(errors="replace").splitlines()
@@ -606,7 +452,7 @@ def _debug_mode(tree: ast.Module, out: _Collector) -> None:
             isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Constant)
             and node.value.value is True
-            and any(_dotted(t).endswith((".debug", "DEBUG")) for t in node.targets)
+            and any(dotted(t).endswith((".debug", "DEBUG")) for t in node.targets)
         ):
             out.add(node.lineno, 0, "debug mode on")
 
@@ -630,21 +476,26 @@ def likely_source(finding: Finding, app_dir: Path) -> list[SourceHit]:
     cwe = finding.cwe
     ranked: list[tuple[int, SourceHit]] = []
     matched_any = False
+    routes = discover_routes(app_dir, "backend")
     for file in python_files(app_dir):
-        tree = _parse(file)
+        tree = parse_file(file)
         if tree is None:
             continue
         lines = file.read_text(errors="replace").splitlines()
         out = _Collector(app_dir, file, lines)
-        prefixes = _blueprint_prefixes(tree)
         functions = _functions(tree)
         helpers = _query_helpers(functions)
-        views: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, tuple[str, ...]]] = []
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                for rule, methods in _route_decorators(node, prefixes):
-                    if path and _rule_regex(rule).fullmatch(path.rstrip("/") or "/"):
-                        views.append((node, rule, methods))
+        defs = {
+            node.lineno: node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        rel = file.relative_to(app_dir).as_posix()
+        views = [
+            (defs[r.line], r.path, r.methods)
+            for r in routes
+            if r.file == rel and r.line in defs and path and r.matches(path)
+        ]
         by_method = [v for v in views if method in v[2] or (method == "HEAD" and "GET" in v[2])]
         for func, rule, methods in by_method or views:
             matched_any = True
@@ -678,7 +529,7 @@ def likely_source(finding: Finding, app_dir: Path) -> list[SourceHit]:
 def _reads_anywhere(app_dir: Path, param: str) -> Iterable[tuple[int, SourceHit]]:
     """No route matched (an unusual router): every read of the parameter in the backend."""
     for file in python_files(app_dir):
-        tree = _parse(file)
+        tree = parse_file(file)
         if tree is None:
             continue
         out = _Collector(app_dir, file, file.read_text(errors="replace").splitlines())

@@ -84,6 +84,35 @@ class PerfError(Struct, kw_only=True):
     occurrences: int
 
 
+class EndpointsFrom(StrEnum):
+    """Where a load test's endpoints came from."""
+
+    REQUEST = "request"  # the request named them
+    DISCOVERED = "discovered"  # the backend's GET routes, read from its code
+    ROOT = "root"  # a frontend: its root page
+    FALLBACK = "fallback"  # nothing usable found in the code: GET /
+
+
+class RouteChoice(Struct, kw_only=True):
+    """A route found in the code of the tested part, and whether the default test used it."""
+
+    method: str
+    route: str  # as the code declares it, with its mounted prefix: "/api/tasks/<int:task_id>"
+    path: str  # what is requested, parameters filled: "/api/tasks/1"
+    file: str  # relative to the app folder: "backend/app.py"
+    line: int
+    chosen: bool
+    why: str  # "GET, no side effect seen"; "POST may change data: never load-tested by default"
+
+
+class EndpointChoice(Struct, kw_only=True):
+    """How a load test's endpoints were chosen, and why."""
+
+    source: EndpointsFrom
+    why: str  # "discovered in backend/app.py: 3 GET routes", "none found in backend/: GET /"
+    routes: list[RouteChoice] = msgspec.field(default_factory=list)  # the code's, file order
+
+
 class PerfStatus(JobStatus, kw_only=True):
     test_id: str
     target: PerfTarget = PerfTarget.BACKEND
@@ -96,6 +125,7 @@ class PerfStatus(JobStatus, kw_only=True):
     wait_max_s: float = 0.0
     last: PerfSample | None = None  # the newest live sample
     summary: EndpointStats | None = None  # the totals, once finished
+    choice: EndpointChoice | None = None  # how `endpoints` were chosen (None: an older test)
 
     @property
     def job_id(self) -> str:
@@ -103,13 +133,18 @@ class PerfStatus(JobStatus, kw_only=True):
 
 
 class PerfRequest(Message, kw_only=True):
+    """Version 2: no endpoints means the tested part's own routes (discovered in the code of
+    a backend, the root page of a frontend), where version 1 meant GET /."""
+
+    v: int = 2
     model: ModelName
     app: AppNumber
     target: PerfTarget = PerfTarget.BACKEND
     users: Users = 10
     spawn_rate: SpawnRate = 10.0
     duration_s: PerfSeconds = 30.0  # bounded further by the setting perf_max_duration_s
-    endpoints: Annotated[list[PerfEndpoint], Meta(max_length=100)] | None = None  # None: GET /
+    # None: chosen by perf-svc from the part's routes (the status's `choice` says which, why)
+    endpoints: Annotated[list[PerfEndpoint], Meta(max_length=100)] | None = None
     wait_min_s: WaitSeconds = 0.0  # each user waits between its requests (0: none)
     wait_max_s: WaitSeconds = 0.0
     test_id: NewJobId = ""

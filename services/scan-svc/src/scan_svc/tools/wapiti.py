@@ -11,7 +11,7 @@ folder, so every scan starts fresh and parallel scans never share state.
 
 Progress is read from its output as it comes (`-v 2`): the pages it crawls ("spider"), then
 each module and each resource it attacks ("active"). A backend target is seeded with the GET
-routes of the app's Flask source (a JSON API has no links to crawl).
+routes its code declares (`genfleet_common.routes`; a JSON API has no links to crawl).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 from genfleet_common.messages import Finding, Location, Severity, ToolRun, ToolStatus
 from genfleet_common.process import ProcResult, run_tool_lines
-from scan_svc.blame import flask_routes
+from genfleet_common.routes import discover_routes
 from scan_svc.findings import deduplicate, with_fingerprints
 from scan_svc.tools.base import Progress, UrlTarget
 from scan_svc.tools.support import VERSION_TIMEOUT_S, first_match, tool_version
@@ -265,17 +265,19 @@ class WapitiTool:
 
 
 def route_seeds(target: UrlTarget) -> list[str]:
-    """Start URLs from the app's Flask GET routes under the target's folder: a JSON API has
-    no links for wapiti to crawl. Path converters get "1"; each query parameter the view
-    reads gets "1" (wapiti replaces the values with its payloads)."""
+    """Start URLs from the GET routes the code of the target's part declares (the shared route
+    discovery: Flask, FastAPI, Starlette, Express), under the target's folder: a JSON API has
+    no links for wapiti to crawl. Each path parameter gets a value its converter accepts
+    (`<int:id>` -> 1), each query parameter the view reads gets "1" (wapiti replaces the
+    values with its payloads). A catch-all route is no page of its own: not a seed."""
     parts = urlsplit(target.url)
     origin = f"{parts.scheme}://{parts.netloc}"
     folder = parts.path.rsplit("/", 1)[0] + "/" if parts.path else "/"
     seeds: list[str] = []
-    for route in flask_routes(target.app_dir):
-        if "GET" not in route.methods:
+    for route in discover_routes(target.app_dir, target.part):
+        if "GET" not in route.methods or route.template.catch_all:
             continue
-        path = re.sub(r"<(?:[^:>]+:)?[^>]+>", "1", route.rule)
+        path = route.sample_path()
         if not path.startswith(folder):
             continue
         query = urlencode({p: "1" for p in route.query_params})
