@@ -369,7 +369,10 @@ def perf_command(
     endpoint: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
-            "--endpoint", "-e", help="'METHOD /path [WEIGHT]', repeatable (default: GET /)."
+            "--endpoint",
+            "-e",
+            help="'METHOD /path [WEIGHT]', repeatable (default: the app's own GET routes, found"
+            " in its code; GET / when none are).",
         ),
     ] = None,
     endpoints_file: Annotated[

@@ -22,13 +22,17 @@ from genfleet_common.bus import Bus
 from genfleet_common.choice import choose
 from genfleet_common.errors import InvalidInput, ServiceUnavailable
 from genfleet_common.messages import (
+    AnalysisRequest,
     AppManifest,
     AppSpec,
+    BatchRequest,
     CampaignOptions,
     Empty,
     JudgeManifest,
     LlmList,
     Manifest,
+    PerfRequest,
+    ScanRequest,
     Step,
     ToolList,
 )
@@ -135,6 +139,20 @@ async def build_manifest(bus: Bus, apps: list[AppSpec], options: CampaignOptions
     )  # fmt: skip
 
 
+STEP_REQUESTS: dict[Step, type[msgspec.Struct]] = {
+    Step.DEPLOY: BatchRequest,
+    Step.SCAN: ScanRequest,
+    Step.DAST: ScanRequest,
+    Step.PERF: PerfRequest,
+    Step.ANALYSIS: AnalysisRequest,
+}
+
+
+def _version(message: type[msgspec.Struct]) -> object:
+    (v,) = (f.default for f in msgspec.structs.fields(message) if f.name == "v")
+    return v
+
+
 def fingerprint(manifest: Manifest, app: AppManifest, step: Step) -> str:
     """What the result of `step` on `app` depends on, hashed: the app's content, the step's
     settings, the versions of what runs it, and GenFleet's version."""
@@ -143,6 +161,9 @@ def fingerprint(manifest: Manifest, app: AppManifest, step: Step) -> str:
         "genfleet": manifest.genfleet_version,
         "app": app.content_hash,
         "step": step.value,
+        # the version of what the step asks its service: a new meaning (e.g. load tests that
+        # choose the app's own routes when none are named) makes a new result
+        "protocol": _version(STEP_REQUESTS[step]),
     }
     if step == Step.DEPLOY:
         parts["settings"] = settings.deploy

@@ -68,13 +68,15 @@ class ScanSettings(Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class PerfSettings(Struct, kw_only=True, forbid_unknown_fields=True):
-    """The load-test profile: the same for every app, so that the apps compare."""
+    """The load-test profile: the same users, rate and duration for every app, so that the
+    apps compare; the endpoints named here, or else each app's own GET routes found in its
+    code (the load test's result says which and why)."""
 
     target: PerfTarget = PerfTarget.BACKEND
     users: Users = 10
     spawn_rate: SpawnRate = 10.0
     duration_s: PerfSeconds = 30.0
-    endpoints: Annotated[list[PerfEndpoint], Meta(max_length=100)] | None = None  # None: GET /
+    endpoints: Annotated[list[PerfEndpoint], Meta(max_length=100)] | None = None  # None: found
 
 
 class AnalysisSettings(Struct, kw_only=True, forbid_unknown_fields=True):
