@@ -412,6 +412,10 @@ async def main() -> None:
     from campaign import measure as measure_campaign
 
     await measure_campaign(results, record)
+    print("honest health...", flush=True)
+    from health import measure as measure_health
+
+    await measure_health(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
