@@ -31,6 +31,7 @@ from container_svc.probe import (
 )
 from container_svc.projects import ProjectIndex
 from genfleet_common.fleet import Fleet
+from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     Answer,
     AppSpec,
@@ -41,6 +42,8 @@ from genfleet_common.messages import (
     DiagnosisKind,
     StatusEvent,
 )
+
+log = get_logger("container.status")
 
 CRASH_LOOP_DEATHS = 2  # exits since its last start by hand: 2 means restarted and died again
 REPROBE_S = 3.0  # a running service that stopped answering gets this long to answer again
@@ -449,6 +452,7 @@ class StatusCache:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
 
     async def _learn(self, cid: str, generation: int) -> None:
         """After a start (or a first sighting): what only an inspect tells, then the probes."""
@@ -505,6 +509,7 @@ class StatusCache:
         # a service that has been up longer still gets a few tries before it is judged
         deadline = max(deadline, time.time() + min(REPROBE_S, self._timeouts()[0]))
         entry.watch = asyncio.ensure_future(self._watch(entry.id, entry.starts, deadline))
+        entry.watch.add_done_callback(_log_failure)
 
     def _timeouts(self) -> tuple[float, float]:
         assert self._checks is not None
@@ -777,6 +782,12 @@ def _healthy(state: AppState, answers: list[Answer]) -> bool | None:
     if not checked:
         return None if state == AppState.RUNNING else False
     return state == AppState.RUNNING and all(a == Answer.ANSWERING for a in checked)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A look-up or probe that failed: said once in the log (the cache stays as it was)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("status cache task failed", exc_info=exc)
 
 
 def _keep_answers(old: Entry, new: Entry) -> None:
