@@ -5,8 +5,9 @@ default settings.
 - deploy_verdict_accuracy: a batch start of every app; the apps whose verdict (answering,
   not answering with the right diagnosis, crashed) matches what the app really does.
 - time_to_answering_overhead_ms: GenFleet's reported time to answering minus the time a tight
-  external probe (every 5 ms, on every published port) first got an HTTP answer, both from
-  the moment container-svc began the start; p50 over the answering apps, several rounds.
+  external probe (on every published port, a connection every 5 ms, each given 250 ms) first
+  got an HTTP answer, both from the moment container-svc began the start; p50 over the
+  answering apps, several rounds.
 - batch_stop_s: stopping the apps whose PID 1 ignores SIGTERM as one batch, wall time from
   the request to the batch's end (Docker's own default would wait 10 s per container).
 
@@ -16,13 +17,11 @@ Called by run.py; runnable alone (`uv run --locked python bench/health.py`).
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,6 +52,7 @@ PREFIX, BASE_PORT = "hb-", 17000  # no test suite uses 170xx
 ANSWER_ROUNDS = 4
 STOP_ROUNDS = 3
 PROBE_EVERY_S = 0.005
+ATTEMPT_S = 0.25
 
 
 def verdict_of(result: ActionResult) -> tuple[str, str]:
@@ -65,19 +65,24 @@ def verdict_of(result: ActionResult) -> tuple[str, str]:
     return ("crashed" if kind.crashed else "not_answering"), kind.value
 
 
-def first_answer(port: int, until: threading.Event, found: dict[int, float]) -> None:
-    """Probe 127.0.0.1:port every 5 ms with a fresh connection until any HTTP answer."""
-    while not until.is_set():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+async def first_answer(port: int) -> float:
+    """When 127.0.0.1:port first gave any HTTP answer: one connection at a time, each given
+    ATTEMPT_S (a connection made while the container's network comes up can hang a whole
+    TCP retransmission, 1 s), the next one 5 ms after."""
+    while True:
         try:
-            conn.request("GET", "/")
-            conn.getresponse()
-            found[port] = time.time()
-            return
-        except (OSError, http.client.HTTPException):
-            time.sleep(PROBE_EVERY_S)
-        finally:
-            conn.close()
+            async with asyncio.timeout(ATTEMPT_S):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                try:
+                    writer.write(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                    line = await reader.readline()
+                finally:
+                    writer.close()
+            if line.startswith(b"HTTP/"):
+                return time.time()
+        except (OSError, TimeoutError):
+            pass
+        await asyncio.sleep(PROBE_EVERY_S)
 
 
 async def deploy_verdicts(
@@ -113,13 +118,7 @@ async def answering_overhead(
             for n in answering:
                 app = fleet.app(messy.model, n)
                 await asyncio.to_thread(compose, app, "stop", "--timeout", "0")
-                until, found = threading.Event(), {}
-                probes = [
-                    threading.Thread(target=first_answer, args=(port, until, found), daemon=True)
-                    for port in messy.ports[n]
-                ]
-                for probe in probes:
-                    probe.start()
+                probes = [asyncio.ensure_future(first_answer(p)) for p in messy.ports[n]]
                 action_id = f"bench-{round_}-{n}"
                 result = await bus.request(
                     subjects.CONTAINER_ACTION,
@@ -129,11 +128,9 @@ async def answering_overhead(
                     ActionResult,
                     timeout=300,
                 )
-                for probe in probes:
-                    await asyncio.to_thread(probe.join, 30)
-                until.set()
+                answers = await asyncio.wait_for(asyncio.gather(*probes), 60)
                 assert result.ok and result.health and result.health.seconds_to_healthy, result
-                external = max(found.values()) - began[action_id]
+                external = max(answers) - began[action_id]
                 overhead = (result.health.seconds_to_healthy - external) * 1000
                 overheads.append(overhead)
                 print(

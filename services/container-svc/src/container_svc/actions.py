@@ -184,20 +184,24 @@ class Actions:
         """Run a compose step that stops containers; meanwhile, a container that was sent its
         stop signal (a `kill` event) and cannot act on it is killed at once."""
         task = asyncio.ensure_future(step)
-        pids: dict[str, tuple[int, str]] = {}  # container id -> (pid, stop signal)
+        running = [e for e in self.cache.entries(app) if e.running]
+        # looked up while compose starts, so a signal's fate is known the moment it is sent
+        found = await asyncio.gather(
+            *(asyncio.to_thread(self._pid_and_signal, e.id) for e in running)
+        )
+        pids = {e.id: pid for e, pid in zip(running, found, strict=True)}
         killed: set[str] = set()
         while not task.done():
             for e in self.cache.entries(app):
-                if e.stopping and e.running and e.id not in killed:
-                    if e.id not in pids:
-                        pids[e.id] = await asyncio.to_thread(self._pid_and_signal, e.id)
-                    pid, stop_signal = pids[e.id]
-                    deaf = bool(pid) and await asyncio.to_thread(
-                        _ignores_stop_signal, pid, e.id, stop_signal
-                    )
-                    if deaf:
-                        killed.add(e.id)
-                        await asyncio.to_thread(self.engine.kill, e.id)
+                if not (e.stopping and e.running) or e.id in killed:
+                    continue
+                if e.id not in pids:  # started after the step began
+                    pids[e.id] = await asyncio.to_thread(self._pid_and_signal, e.id)
+                pid, stop_signal = pids[e.id]
+                # a few small /proc reads: quicker inline than through a thread
+                if pid and hostproc.ignores_stop_signal(pid, e.id, stop_signal) is True:
+                    killed.add(e.id)
+                    await asyncio.to_thread(self.engine.kill, e.id)
             await asyncio.wait([task], timeout=STOP_POLL_S)
         return task.result()
 
@@ -318,10 +322,6 @@ def _crash(e: Entry, since: float, *, at_deadline: bool = False) -> Verdict | No
 
 def _not_answering(entries: list[Entry]) -> Verdict:
     return Verdict(entries)
-
-
-def _ignores_stop_signal(pid: int, container_id: str, stop_signal: str) -> bool:
-    return hostproc.ignores_stop_signal(pid, container_id, stop_signal) is True
 
 
 def _logs(health: HealthReport) -> str:

@@ -50,6 +50,7 @@ REPROBE_S = 3.0  # a running service that stopped answering gets this long to an
 LOG_LINES = 20  # of a container that does not answer, in its diagnosis
 LOG_LINE_CHARS = 300
 REFRESH_AT_ONCE = 16
+ATTEMPTS_AT_ONCE = 4  # probes of one port in flight while a service starts
 # Exit codes of a stop (SIGTERM, SIGKILL) or a clean end: no crash, nothing to diagnose
 QUIET_EXITS = (0, 137, 143)
 RESTARTING_POLICIES = ("always", "unless-stopped")
@@ -517,43 +518,70 @@ class StatusCache:
 
     async def _watch(self, cid: str, generation: int, deadline: float) -> None:
         """Probe the container's published ports until all have answered, or the deadline:
-        then it does not answer, and why not is diagnosed."""
+        then it does not answer, and why not is diagnosed.
+
+        A new attempt starts every probe_interval even while earlier ones still wait: a
+        connection made while the container's network comes up can hang a whole TCP
+        retransmission (1 s) before it is answered, when a new one is answered at once.
+        """
         _, probe_timeout = self._timeouts()
-        answered: set[Published] = set()
+        answered: dict[Published, float] = {}  # port -> when it first answered
+        attempts: dict[Published, set[asyncio.Task[float | None]]] = {}
         begun = time.monotonic()
+
+        async def attempt(port: Published) -> float | None:
+            ok = await answers_http(port.probe_host, port.host_port, probe_timeout)
+            return time.time() if ok else None
 
         def current() -> Entry | None:
             entry = self._by_id.get(cid)
             ok = entry is not None and entry.starts == generation and entry.running
             return entry if ok else None
 
-        while (entry := current()) is not None:
-            pending = [p for p in entry.ports if p not in answered]
-            results = await asyncio.gather(
-                *(answers_http(p.probe_host, p.host_port, probe_timeout) for p in pending)
-            )
-            answered.update(p for p, ok in zip(pending, results, strict=True) if ok)
-            if (entry := current()) is None:
-                return
-            if all(p in answered for p in entry.ports):
-                now = time.time()
-                entry.answer, entry.diagnosis = Answer.ANSWERING, None
-                entry.answered_at = entry.answered_at or now
-                entry.ready_at = now
-                entry.watch = None
-                self._emit(entry, removed=False)
-                self._notify()
-                return
-            if time.time() >= deadline:
-                unanswered = [p for p in entry.ports if p not in answered]
-                diagnosis = await self.diagnose(entry, unanswered)
-                if (entry := current()) is None:
+        next_at = begun  # monotonic: when the next attempts start
+        try:
+            while (entry := current()) is not None:
+                due = time.monotonic() >= next_at
+                for port in entry.ports:
+                    running = attempts.setdefault(port, set())
+                    for task in [t for t in running if t.done()]:
+                        running.discard(task)
+                        if (at := task.result()) is not None:
+                            answered[port] = min(at, answered.get(port, at))
+                    if due and port not in answered and len(running) < ATTEMPTS_AT_ONCE:
+                        running.add(asyncio.ensure_future(attempt(port)))
+                if due:
+                    next_at = time.monotonic() + probe_interval(time.monotonic() - begun)
+                if all(p in answered for p in entry.ports):
+                    at = max(answered.values(), default=time.time())
+                    entry.answer, entry.diagnosis = Answer.ANSWERING, None
+                    entry.answered_at = entry.answered_at or at
+                    entry.ready_at = at
+                    entry.watch = None
+                    self._emit(entry, removed=False)
+                    self._notify()
                     return
-                entry.answer, entry.diagnosis, entry.watch = Answer.NOT_ANSWERING, diagnosis, None
-                self._emit(entry, removed=False)
-                self._notify()
-                return
-            await asyncio.sleep(probe_interval(time.monotonic() - begun))
+                if time.time() >= deadline:
+                    unanswered = [p for p in entry.ports if p not in answered]
+                    diagnosis = await self.diagnose(entry, unanswered)
+                    if (entry := current()) is None:
+                        return
+                    entry.answer, entry.diagnosis = Answer.NOT_ANSWERING, diagnosis
+                    entry.watch = None
+                    self._emit(entry, removed=False)
+                    self._notify()
+                    return
+                waiting = [t for running in attempts.values() for t in running if not t.done()]
+                pause = max(next_at - time.monotonic(), 0.0)
+                if waiting:  # woken by the first attempt to end, or the next one's time
+                    await asyncio.wait(waiting, timeout=pause, return_when="FIRST_COMPLETED")
+                else:
+                    await asyncio.sleep(pause)
+        finally:
+            left = [t for running in attempts.values() for t in running if not t.done()]
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
 
     async def diagnose(self, entry: Entry, unanswered: list[Published] | None = None) -> Diagnosis:
         """Why a running container does not answer: a crash loop, its health check, or
