@@ -416,6 +416,10 @@ async def main() -> None:
     from campaign_report import measure as measure_report
 
     await measure_report(results, record)
+    print("honest health...", flush=True)
+    from health import measure as measure_health
+
+    await measure_health(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 

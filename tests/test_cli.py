@@ -107,6 +107,9 @@ def test_start_status_logs_and_stop(platform: Platform) -> None:
     assert status.returncode == 0, status.stderr
     (app,) = json.loads(status.stdout)
     assert app["state"] == "running" and app["healthy"] is True
+    assert {c["answer"] for c in app["containers"]} == {"answering"}
+    table = platform.cli("apps", MODEL)
+    assert table.returncode == 0 and "answering" in table.stdout
 
     with urllib.request.urlopen(f"{BACKEND}/api/health?marker=cli-logs", timeout=5) as r:
         assert r.status == 200

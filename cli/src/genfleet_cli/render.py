@@ -6,11 +6,50 @@ import sys
 from typing import Any
 
 STATE_STYLE = {"running": "green", "partial": "yellow", "stopped": "dim"}
+ANSWER_TEXT = {
+    "answering": "[green]answering[/]",
+    "checking": "[yellow]not answering yet[/]",
+    "not_answering": "[red]not answering[/]",
+}
 
 
 def _health(app: dict[str, Any]) -> str:
+    """Whether the app answers (AppStatus v2's `healthy`), and why not."""
     healthy = app.get("healthy")
-    return "-" if healthy is None else ("[green]healthy[/]" if healthy else "[red]not healthy[/]")
+    if healthy is None:
+        return "-"
+    if healthy:
+        return ANSWER_TEXT["answering"]
+    answers = [c.get("answer", "none") for c in app["containers"]]
+    text = ANSWER_TEXT["checking" if "checking" in answers else "not_answering"]
+    why = _diagnoses(app)
+    return f"{text}: {escape(why)}" if why else text
+
+
+def _answer(container: dict[str, Any]) -> str:
+    answer = str(container.get("answer", "none"))
+    if answer == "none":
+        return "-"
+    text = ANSWER_TEXT.get(answer, answer)
+    if answer == "answering" and container.get("seconds_to_answer") is not None:
+        text += f" after {container['seconds_to_answer']:.2f} s"
+    return text
+
+
+def _diagnoses(app: dict[str, Any]) -> str:
+    found = []
+    for c in app["containers"]:
+        d = c.get("diagnosis")
+        crashed = d is not None and d["kind"] in ("crash_loop", "exited")
+        if d is not None and (c["running"] or crashed):  # not what a stopped service once did
+            found.append(f"{c['service']}: {d['summary']}")
+    return "; ".join(found)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def apps_table(info: dict[str, Any], status: dict[str, Any]) -> None:
@@ -25,7 +64,7 @@ def apps_table(info: dict[str, Any], status: dict[str, Any]) -> None:
             ports[(model["name"], spec["number"])] = " ".join(
                 f"{svc['name']}:{p['host_port']}" for svc in spec["services"] for p in svc["ports"]
             )
-    table = Table("model", "app", "state", "health", "ports")
+    table = Table("model", "app", "state", "answering", "ports")
     for app in status["apps"]:
         style = STATE_STYLE.get(app["state"], "")
         table.add_row(
@@ -46,10 +85,17 @@ def status_table(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("app", "state", "service", "container", "status", "health", "details")
+    table = Table(
+        "app", "state", "service", "container", "status", "health", "answer", "details"
+    )  # fmt: skip
     for app in data["apps"]:
         for i, c in enumerate(app["containers"]):
             first = i == 0
+            details = c["details"]
+            if (d := c.get("diagnosis")) is not None:
+                details = f"{details}: {d['summary']}" if details else d["summary"]
+            if c.get("restart_count"):
+                details += f" ({c['restart_count']} restarts)"
             table.add_row(
                 f"{app['model']}/app{app['app']}" if first else "",
                 f"[{STATE_STYLE.get(app['state'], '')}]{app['state']}[/]" if first else "",
@@ -57,7 +103,8 @@ def status_table(data: dict[str, Any]) -> None:
                 c["name"] or "-",
                 c["status"],
                 c["health"],
-                c["details"],
+                _answer(c),
+                escape(details),
             )
     Console().print(table)
 

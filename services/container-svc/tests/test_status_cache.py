@@ -8,7 +8,7 @@ from typing import Any
 
 from container_svc.status import StatusCache
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import AppState, StatusEvent
+from genfleet_common.messages import Answer, AppState, DiagnosisKind, StatusEvent
 
 COMPOSE = """
 services:
@@ -135,3 +135,40 @@ async def test_waiters_wake_on_change(tmp_path: Path) -> None:
     cache.apply_event(event("start", "b" * 64, "backend", app.path))
     assert await waiter
     assert not await cache.wait_for(lambda: False, 0.05)
+
+
+async def test_a_crash_loop_is_seen_while_the_container_looks_running(tmp_path: Path) -> None:
+    f = fleet(tmp_path)
+    app = f.app("m", 1)
+    restarts = 0
+
+    async def inspect(cid: str) -> dict[str, Any]:
+        return {
+            "HostConfig": {"RestartPolicy": {"Name": "always"}},
+            "RestartCount": restarts,
+            "State": {"Running": True},
+        }
+
+    cache = StatusCache(f, lambda e: None, inspect)
+    cache.apply_snapshot([])
+    cid = "f" * 64
+    cache.apply_event(event("start", cid, "frontend", app.path))
+    assert await cache.wait_for(lambda: cache.entries(app)[0].health_known, 2)
+    for n in (1, 2):  # dies at start, brought back by its restart policy, dies again
+        cache.apply_event(event("die", cid, "frontend", app.path, exitCode="1"))
+        restarts = n
+        cache.apply_event(event("start", cid, "frontend", app.path))
+        assert await cache.wait_for(lambda: cache.entries(app)[0].health_known, 2)
+    frontend = cache.app_status(app).containers[1]
+    assert frontend.running and frontend.answer == Answer.NOT_ANSWERING
+    assert frontend.diagnosis is not None and frontend.diagnosis.kind == DiagnosisKind.CRASH_LOOP
+    assert "exited with code 1" in frontend.diagnosis.summary
+    assert frontend.restart_count == 2
+    assert cache.app_status(app).healthy is False
+
+    # a stop (its `kill` comes first) is no crash: no death counted, the loop is over
+    cache.apply_event(event("kill", cid, "frontend", app.path, signal="15"))
+    cache.apply_event(event("die", cid, "frontend", app.path, exitCode="137"))
+    entry = cache.entries(app)[0]
+    assert len(entry.deaths) == 2
+    assert cache.app_status(app).containers[1].answer == Answer.NONE

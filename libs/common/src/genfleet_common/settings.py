@@ -50,6 +50,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stop_timeout_s: float = 120.0
     build_timeout_s: float = 1800.0
     health_timeout_s: float = 120.0
+    # A container's time to exit after its stop signal before it is killed (compose stop,
+    # restart, down --timeout). One whose PID 1 cannot get the signal is killed at once.
+    stop_grace_s: float = 3.0
+    answer_timeout_s: float = 60.0  # a started service's time for its published ports to answer
+    probe_timeout_s: float = 2.0  # one probe: connect to a published port and get an HTTP answer
+    probe_refresh_s: float = 30.0  # running services' published ports are probed again this often
     batch_parallelism: int = 6  # measured: compose starts scale to ~6 at once on 2 cores
     batch_concurrency: int = 4  # batches one container-svc runs at once (more wait, QUEUED)
     batch_ack_wait_s: float = 30.0  # a container-svc silent this long is dead: batch resumed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,200 @@ def service_env(nats_url: str, fleet: Path, state: Path, **settings: object) -> 
         "GENFLEET_LOG_LEVEL": "WARNING",
         **{f"GENFLEET_{k.upper()}": str(v) for k, v in settings.items()},
     }
+
+
+# --- a fleet shaped like real generated apps ---------------------------------------------------
+@dataclass(frozen=True)
+class MessyTruth:
+    """What an app of the messy fleet really does, to check GenFleet's verdict against."""
+
+    verdict: str  # "answering" | "not_answering" | "crashed"
+    diagnosis: str = ""  # the failing service's DiagnosisKind value ("" when answering)
+    service: str = ""  # the failing service
+    ignores_sigterm: bool = True  # every service's PID 1 ignores SIGTERM
+
+
+@dataclass(frozen=True)
+class MessyFleet:
+    root: Path
+    model: str
+    truth: dict[int, MessyTruth]  # app number -> truth
+    ports: dict[int, list[int]]  # app number -> its published host ports
+
+
+_MESSY_COMPOSE = """version: '3.8'
+
+services:
+  backend:
+    build: ./backend
+    container_name: {name}-backend
+    restart: always
+    ports:
+      - "{backend_bind}:{backend_target}"
+    environment:
+      - FLASK_ENV=development
+  frontend:
+    build: ./frontend
+    container_name: {name}-frontend
+    restart: always
+    ports:
+      - "{frontend_bind}:3000"
+    depends_on:
+      - backend
+"""
+
+_FLASK_DOCKERFILE = """FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+EXPOSE 5000
+CMD ["python", "app.py"]
+"""
+
+_PLAIN_DOCKERFILE = """FROM python:3.11-slim
+WORKDIR /app
+COPY . .
+EXPOSE {port}
+CMD ["python", "app.py"]
+"""
+
+_NODE_DOCKERFILE = """FROM node:20-slim
+WORKDIR /usr/src/app
+COPY package.json server.js ./
+EXPOSE 3000
+CMD ["node", "server.js"]
+"""
+
+_FLASK_APP = """from flask import Flask, jsonify
+
+app = Flask(__name__)
+tasks = []
+
+
+@app.route("/api/tasks")
+def list_tasks():
+    return jsonify(tasks)
+
+
+if __name__ == "__main__":
+    app.run({run_args})
+"""
+
+_PLAIN_APP = """import json
+{imports}from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({{"items": []}}).encode()
+        self.send_response(200 if self.path.startswith("/api") else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+{before}
+print("serving on port {port}", flush=True)
+HTTPServer(("0.0.0.0", {port}), Handler).serve_forever()
+"""
+
+_CRASHING_APP = """import os
+
+from flask_sqlalchemy import SQLAlchemy  # never installed: the app cannot start
+
+db = SQLAlchemy()
+print("database at", os.environ["DATABASE_URL"])
+"""
+
+_NODE_SERVER = """const http = require("http");
+
+const server = http.createServer((req, res) => {{
+  res.writeHead(200, {{ "Content-Type": "text/html" }});
+  res.end("<!doctype html><title>Tasks</title><div id=app></div>");
+}});
+{handler}server.listen(3000, () => console.log("frontend on 3000"));
+"""
+
+
+def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
+    """One model, `<prefix>messy`, of six apps written the way LLM-generated apps are (see
+    MessyTruth for what each really does): `version: '3.8'`, `container_name`, `restart:
+    always`, no health checks, `python app.py` / `node server.js` as PID 1 (which ignores
+    SIGTERM), Flask or plain http.server backends, a node frontend. Host ports are
+    `base_port + 10 * N + 1` (backend) and `+ 2` (frontend); only the local base images
+    `python:3.11-slim` and `node:20-slim` are used.
+
+      app1  Flask on 0.0.0.0:5000                                   answering
+      app2  http.server on 8000; its frontend handles SIGTERM      answering
+      app3  http.server on 8080, but 5000 is published              not answering: port_mismatch
+      app4  a missing import at start, under restart: always       crashed: crash_loop
+      app5  Flask's app.run() default, 127.0.0.1:5000               not answering: loopback_only
+      app6  http.server that ignores SIGTERM on purpose (SIG_IGN)   answering
+    """
+    if not 1024 <= base_port <= 65535 - 100:
+        raise ValueError("base_port: 1024 .. 65435")
+    model = f"{prefix}messy"
+    truth = {
+        1: MessyTruth("answering"),
+        2: MessyTruth("answering", ignores_sigterm=False),
+        3: MessyTruth("not_answering", "port_mismatch", "backend"),
+        4: MessyTruth("crashed", "crash_loop", "backend"),
+        5: MessyTruth("not_answering", "loopback_only", "backend"),
+        6: MessyTruth("answering"),
+    }
+    plain_sigterm = "import signal\n", "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    backends: dict[int, tuple[str, dict[str, str]]] = {
+        1: ("5000", _flask({"run_args": 'host="0.0.0.0", port=5000, debug=False'})),
+        2: ("8000", _plain(8000)),
+        3: ("5000", _plain(8080)),
+        4: ("5000", {**_flask({"run_args": ""}), "app.py": _CRASHING_APP}),
+        5: ("5000", _flask({"run_args": "debug=False"})),
+        6: ("8000", _plain(8000, *plain_sigterm)),
+    }
+    ports: dict[int, list[int]] = {}
+    for n, (target, files) in backends.items():
+        app = dest / "models" / model / f"app{n}"
+        backend_port, frontend_port = base_port + 10 * n + 1, base_port + 10 * n + 2
+        ports[n] = [backend_port, frontend_port]
+        _write(app / "backend", files)
+        handler = 'process.on("SIGTERM", () => process.exit(0));\n' if n == 2 else ""
+        _write(
+            app / "frontend",
+            {
+                "Dockerfile": _NODE_DOCKERFILE,
+                "package.json": '{"name": "frontend", "version": "0.1.0", "private": true}\n',
+                "server.js": _NODE_SERVER.format(handler=handler),
+            },
+        )
+        # app2's frontend publishes on every interface, as many generated apps do
+        frontend_bind = str(frontend_port) if n == 2 else f"127.0.0.1:{frontend_port}"
+        (app / "docker-compose.yml").write_text(
+            _MESSY_COMPOSE.format(
+                name=f"{model}-app{n}",
+                backend_bind=f"127.0.0.1:{backend_port}",
+                backend_target=target,
+                frontend_bind=frontend_bind,
+            )
+        )
+    return MessyFleet(root=dest, model=model, truth=truth, ports=ports)
+
+
+def _flask(fields: dict[str, str]) -> dict[str, str]:
+    return {
+        "Dockerfile": _FLASK_DOCKERFILE,
+        "requirements.txt": "flask\n",
+        "app.py": _FLASK_APP.format(**fields),
+    }
+
+
+def _plain(port: int, imports: str = "", before: str = "") -> dict[str, str]:
+    return {
+        "Dockerfile": _PLAIN_DOCKERFILE.format(port=port),
+        "app.py": _PLAIN_APP.format(port=port, imports=imports, before=before),
+    }
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)

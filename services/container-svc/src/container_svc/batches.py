@@ -186,9 +186,13 @@ class Batches(PlanJobs[BatchJob, BatchStatus], kind=subjects.BATCH, service="con
 
 
 def _compact(result: ActionResult, total: int) -> ActionResult:
-    """The result as the batch keeps it: no output, the error's detail cut to its share."""
-    error = result.error
+    """The result as the batch keeps it: no output, the error's detail (which has the last
+    log lines of the services that failed) cut to its share, no log lines in diagnoses."""
+    error, health = result.error, result.health
     if error is not None:
         share = min(2000, max(200, DETAIL_BUDGET // max(total, 1)))
         error = msgspec.structs.replace(error, detail=error.detail[-share:])
-    return msgspec.structs.replace(result, output="", error=error)
+    if health is not None and health.diagnoses:
+        diagnoses = [msgspec.structs.replace(d, logs=[]) for d in health.diagnoses]
+        health = msgspec.structs.replace(health, diagnoses=diagnoses)
+    return msgspec.structs.replace(result, output="", error=error, health=health)

@@ -35,7 +35,12 @@ ENGINE_ERRORS: tuple[type[BaseException], ...] = (
 COMPOSE_FILTER = {"label": "com.docker.compose.project"}
 
 # Container events that change what the status cache shows (healthcheck exec_* noise is not).
-_RELEVANT = ("create", "start", "die", "destroy", "pause", "unpause", "rename", "health_status")
+# A `kill` comes before the `die` of every stop: that exit is no crash. A `stop` ends one
+# (also of a container waiting to be restarted by its policy, which has no `die`).
+_RELEVANT = (
+    "create", "start", "kill", "die", "stop", "destroy", "pause", "unpause", "rename",
+    "health_status",
+)  # fmt: skip
 
 Snapshot = list[dict[str, Any]]
 EventDict = dict[str, Any]
@@ -148,6 +153,26 @@ class Engine:
             return result
         except ENGINE_ERRORS:
             return None
+
+    def kill(self, container_id: str) -> None:
+        """SIGKILL (as the end of a stop: Docker's restart policy leaves it down)."""
+        client = self.client
+        if client is not None:
+            with contextlib.suppress(*ENGINE_ERRORS):  # gone already: as good
+                client.api.kill(container_id, signal="SIGKILL")
+
+    def logs_tail(self, container_id: str, lines: int, max_chars: int = 300) -> list[str]:
+        """A container's last lines (stdout and stderr as they came), each cut to max_chars;
+        none when it is gone or the engine is."""
+        client = self.client
+        if client is None:
+            return []
+        try:
+            raw: bytes = client.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+        except ENGINE_ERRORS:
+            return []
+        text = raw.decode(errors="replace").splitlines()
+        return [line[:max_chars] for line in text[-lines:]]
 
     def list_containers(self) -> Snapshot:
         client = self.require()

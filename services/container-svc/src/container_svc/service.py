@@ -8,13 +8,15 @@ import os
 import socket
 from typing import Any
 
+from container_svc import hostproc
 from container_svc.actions import Actions
 from container_svc.batches import Batches
 from container_svc.compose import Compose
 from container_svc.engine import Engine
 from container_svc.handlers import Handlers
+from container_svc.hostproc import Listener
 from container_svc.logs import Logs
-from container_svc.status import StatusCache
+from container_svc.status import Checks, StatusCache
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore, batches_kv
 from genfleet_common.bus import Bus
@@ -34,13 +36,25 @@ class ContainerService:
         self.fleet = fleet
         self.engine = Engine(settings.docker_host, settings.docker_timeout_s)
         self._outbox: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-        self.cache = StatusCache(fleet, self._publish_status, self._inspect)
+        checks = Checks(
+            answer_timeout_s=settings.answer_timeout_s,
+            probe_timeout_s=settings.probe_timeout_s,
+            logs=self._logs_tail,
+            listeners=self._listeners,
+        )
+        self.cache = StatusCache(fleet, self._publish_status, self._inspect, checks)
         self.bus: Bus | None = None
         self.batches: Batches | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _inspect(self, container_id: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(self.engine.inspect, container_id)
+
+    async def _logs_tail(self, container_id: str, lines: int) -> list[str]:
+        return await asyncio.to_thread(self.engine.logs_tail, container_id, lines)
+
+    async def _listeners(self, pid: int, container_id: str) -> list[Listener] | None:
+        return await asyncio.to_thread(hostproc.listeners, pid, container_id)
 
     # Status events are queued and sent by one task, so they leave in the order they happened.
     def _publish_status(self, event: StatusEvent) -> None:
@@ -66,6 +80,17 @@ class ContainerService:
                 with contextlib.suppress(Exception):
                     self.cache.apply_snapshot(await asyncio.to_thread(self.engine.list_containers))
 
+    async def _refresh_answers(self) -> None:
+        """Running services are probed again now and then: one that stopped answering (or
+        started to) after its start is seen within `probe_refresh_s`."""
+        while True:
+            await asyncio.sleep(self.settings.probe_refresh_s)
+            if self.engine.available:
+                try:
+                    await self.cache.refresh_answers()
+                except Exception:  # one bad round must not end the refresh
+                    log.exception("refreshing answers failed")
+
     async def start(self) -> Bus:
         bus = await Bus.connect(
             self.settings.nats_url, name="container-svc", replicas=self.settings.nats_replicas
@@ -80,6 +105,7 @@ class ContainerService:
             self._on_availability,
         )
         self._tasks.append(asyncio.create_task(self._resync()))
+        self._tasks.append(asyncio.create_task(self._refresh_answers()))
         self.logs = Logs(self.engine, self.cache, bus)
         actions = Actions(
             self.settings, self.engine, self.cache, Compose(self.settings.docker_host), bus.publish
@@ -113,6 +139,7 @@ class ContainerService:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.cache.close()
         await asyncio.to_thread(self.engine.stop)
 
 

@@ -26,6 +26,44 @@ class AppState(StrEnum):
     STOPPED = "stopped"  # none do
 
 
+class Answer(StrEnum):
+    """Whether a container answers: its Docker health check where it has one, else every
+    TCP port it publishes accepts a connection and answers HTTP (any status)."""
+
+    NONE = "none"  # nothing to check: not running, or no health check and no published port
+    CHECKING = "checking"  # running, not answering yet, still within its time to answer
+    ANSWERING = "answering"
+    NOT_ANSWERING = "not_answering"  # running (or restarting), but did not answer in time
+
+
+class DiagnosisKind(StrEnum):
+    PORT_MISMATCH = "port_mismatch"  # listens on other ports than the published one
+    LOOPBACK_ONLY = "loopback_only"  # listens on the published port on 127.0.0.1/::1 only
+    NOT_LISTENING = "not_listening"  # listens on no TCP port at all
+    NO_HTTP = "no_http"  # the port is listened on but gives no HTTP answer in time
+    CRASH_LOOP = "crash_loop"  # exits again and again, restarted by its restart policy
+    EXITED = "exited"  # exited and stays down
+    UNHEALTHY = "unhealthy"  # its Docker health check fails
+    UNKNOWN = "unknown"  # does not answer; its listening ports could not be read
+
+    @property
+    def crashed(self) -> bool:
+        return self in (DiagnosisKind.CRASH_LOOP, DiagnosisKind.EXITED)
+
+
+class Diagnosis(Struct, kw_only=True):
+    """Why a container does not answer, as far as GenFleet could find out."""
+
+    kind: DiagnosisKind
+    summary: str  # one line for people, e.g. "listens on port 8000 inside the container, ..."
+    service: str = ""
+    published: list[int] = msgspec.field(default_factory=list)  # container ports published
+    listening: list[str] = msgspec.field(default_factory=list)  # inside: "0.0.0.0:8000", ...
+    exit_code: int | None = None  # the last exit's, when it exited
+    restart_count: int = 0  # restarts by its restart policy since it was last started
+    logs: list[str] = msgspec.field(default_factory=list)  # its last log lines
+
+
 class ContainerState(Struct, kw_only=True):
     service: str
     name: str = ""
@@ -33,16 +71,27 @@ class ContainerState(Struct, kw_only=True):
     exists: bool = False
     running: bool = False
     status: str = "missing"  # docker's state: created, running, exited, paused, restarting, dead
-    health: str = "none"  # healthy, unhealthy, starting, none (no health check)
+    health: str = "none"  # Docker's health check: healthy, unhealthy, starting, none (no check)
     details: str = ""  # human text, e.g. "exited with code 1"
     exit_code: int | None = None
+    answer: Answer = Answer.NONE
+    seconds_to_answer: float | None = None  # from its start to its first answer
+    restart_count: int = 0  # restarts by its restart policy since it was last started
+    diagnosis: Diagnosis | None = None  # when it does not answer (or crashed): why
 
 
 class AppStatus(Message, kw_only=True):
+    """Version 2: `healthy` means answering (a Docker health check where a service has one,
+    else its published ports answer HTTP); in version 1 a running service without a health
+    check counted, and `healthy` was None for an app without health checks."""
+
+    v: int = 2
     model: str
     app: int
     state: AppState
-    healthy: bool | None  # None when no container of the app has a health check
+    # True: every service runs and answers; False: some service does not answer (yet), or
+    # is not running; None: stopped, or nothing to check (no health check, no published port)
+    healthy: bool | None
     containers: list[ContainerState]
 
 
@@ -72,9 +121,13 @@ class Action(StrEnum):
 
 
 class HealthReport(Struct, kw_only=True):
-    healthy: bool
-    seconds_to_healthy: float | None = None
-    reason: str = ""  # why not healthy (timeout, container exited, unhealthy)
+    """After a start: whether the app answers (see Answer), how soon, and why not."""
+
+    healthy: bool  # answering (ActionResult version 2; version 1: running and health checks)
+    seconds_to_healthy: float | None = None  # from the action's start to the last first answer
+    # Why not: a crash says "exited", "restarting" or "dead"; not answering never does
+    reason: str = ""
+    diagnoses: list[Diagnosis] = msgspec.field(default_factory=list)  # per failing service
 
 
 # An id the caller picks to match a call's events to it (e.g. an action's ActionEvents)
@@ -98,6 +151,7 @@ class ActionRequest(ActionOptions, kw_only=True):
 
 
 class ActionResult(Message, kw_only=True):
+    v: int = 2  # health.healthy means answering (HealthReport)
     action_id: str
     model: str
     app: int
@@ -199,6 +253,7 @@ class SystemInfo(Message, kw_only=True):
 
 # --- events ---------------------------------------------------------------------------------
 class StatusEvent(Message, tag="status", tag_field="kind", kw_only=True):
+    v: int = 2  # `healthy` as in AppStatus version 2; `container` says whether it answers
     model: str
     app: int
     container: ContainerState

@@ -23,7 +23,7 @@ import { CampaignView } from "./campaigns.js";
 import { CardJobs, scanHash } from "./joblines.js";
 import { PerfView, perfHash } from "./perf.js";
 import { ScanView } from "./scans.js";
-import { appKey, applyStatusEvent, badgeOf, containerClass, containerText } from "./status.js";
+import { appKey, applyStatusEvent, badgeOf, containerClass, containerText, diagnosisOf } from "./status.js";
 
 const APP_ACTIONS = ["start", "stop", "restart", "build"];
 const OUTPUT_LINES = 12;
@@ -309,6 +309,7 @@ function renderApp(model, spec) {
       h("span", { class: "badge", dataset: { testid: "badge", state: "unknown" }, role: "status" }, "…"),
     ),
     h("ul", { class: "containers", dataset: { testid: "containers" } }),
+    h("p", { class: "diagnosis", dataset: { testid: "diagnosis" }, hidden: true }),
     links.length ? h("p", { class: "links" }, links) : null,
     h(
       "div",
@@ -417,6 +418,12 @@ function renderStatus(entry) {
       ),
     ),
   );
+  // why it does not answer; its last log lines on hover
+  const why = diagnosisOf(status);
+  const diagnosis = card.querySelector(".diagnosis");
+  diagnosis.hidden = !why.length;
+  diagnosis.dataset.kind = why.map((d) => d.kind).join(" ");
+  diagnosis.replaceChildren(...why.map((d) => h("span", { title: d.logs.join("\n") }, d.text)));
 }
 
 function renderCounts(model) {
@@ -534,7 +541,7 @@ async function runAction(key, action, button) {
       `/api/apps/${seg(entry.model)}/${seg(entry.spec.number)}/${seg(action)}`,
       { action_id: actionId },
     );
-    const health = result.health?.seconds_to_healthy != null ? `, healthy after ${formatDuration(result.health.seconds_to_healthy)}` : "";
+    const health = result.health?.seconds_to_healthy != null ? `, answering after ${formatDuration(result.health.seconds_to_healthy)}` : "";
     setResult(entry, "ok", `${action}: ok (${formatDuration(result.duration_s)}${health})`);
   } catch (err) {
     if (err.status === 401) return;

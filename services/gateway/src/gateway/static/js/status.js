@@ -1,9 +1,26 @@
 // App status as the dashboard shows it, and how a StatusEvent changes it.
+//
+// "Healthy" means answering (AppStatus version 2): a Docker health check where a service has
+// one, else its published ports answer HTTP. A container's `answer` says which: none (nothing
+// to check), checking (not answering yet), answering, not_answering (with a `diagnosis`).
+
+const ANSWER_WORDS = {
+  healthy: "answering",
+  starting: "not answering yet",
+  unhealthy: "not answering",
+};
+
+/** A container's answer; from its Docker health check for a sender of version 1. */
+export function answerOf(c) {
+  if (c.answer) return c.answer;
+  if (!c.running) return "none";
+  return { healthy: "answering", unhealthy: "not_answering", starting: "checking" }[c.health] || "none";
+}
 
 /**
- * The badge's state and label for an AppStatus:
- * "stopped", "running-healthy", "running-starting", "running-unhealthy", "running" (no
- * health check), and the same for "partial".
+ * The badge's state and label for an AppStatus: "stopped"; "running-healthy" (answering),
+ * "running-starting" (not answering yet), "running-unhealthy" (not answering), "running"
+ * (nothing to check); the same for "partial".
  */
 export function badgeOf(status) {
   if (!status) return { state: "unknown", label: "unknown" };
@@ -12,32 +29,51 @@ export function badgeOf(status) {
   let health = null;
   if (status.healthy === true) health = "healthy";
   else if (status.healthy === false) {
-    const running = (status.containers || []).filter((c) => c.running);
-    if (running.some((c) => c.health === "unhealthy")) health = "unhealthy";
-    else if (running.some((c) => c.health === "starting")) health = "starting";
+    const answers = (status.containers || []).map(answerOf);
+    if (answers.includes("not_answering")) health = "unhealthy";
+    else if (answers.includes("checking")) health = "starting";
     else health = "unhealthy";
   }
   return health
-    ? { state: `${state}-${health}`, label: `${state} · ${health}` }
+    ? { state: `${state}-${health}`, label: `${state} · ${ANSWER_WORDS[health]}` }
     : { state, label: state };
 }
 
-/** The text for one container: "running (healthy)", "exited with code 1", "missing". */
+/** Why the app does not answer, one line per service: "backend: listens on port 8000 ...". */
+export function diagnosisOf(status) {
+  const found = [];
+  for (const c of status?.containers || []) {
+    const d = c.diagnosis;
+    if (!d) continue;
+    const crashed = d.kind === "crash_loop" || d.kind === "exited";
+    if (!c.running && !crashed) continue; // what a stopped service did before it stopped
+    found.push({ service: c.service, kind: d.kind, text: `${c.service}: ${d.summary}`, logs: d.logs || [] });
+  }
+  return found;
+}
+
+/** The text for one container: "running · answering", "exited with code 1", "not created". */
 export function containerText(c) {
   if (!c.exists) return "not created";
-  let text = c.status || (c.running ? "running" : "stopped");
-  if (c.running && c.health && c.health !== "none") text += ` (${c.health})`;
-  if (c.details && !c.running) text = c.details;
-  else if (!c.running && c.exit_code !== null && c.exit_code !== undefined) {
-    text += ` (exit ${c.exit_code})`;
+  if (!c.running) {
+    let text = c.details || c.status || "stopped";
+    if (!c.details && c.exit_code !== null && c.exit_code !== undefined) text += ` (exit ${c.exit_code})`;
+    return text;
   }
+  const answer = answerOf(c);
+  let text = c.status || "running";
+  if (answer === "answering") text += " · answering";
+  else if (answer === "checking") text += " · not answering yet";
+  else if (answer === "not_answering") text += " · not answering";
+  if (c.restart_count) text += ` · ${c.restart_count} restart${c.restart_count === 1 ? "" : "s"}`;
   return text;
 }
 
 export function containerClass(c) {
-  if (!c.exists || !c.running) return "off";
-  if (c.health === "unhealthy") return "bad";
-  if (c.health === "starting") return "wait";
+  if (!c.exists || !c.running) return answerOf(c) === "not_answering" ? "bad" : "off";
+  const answer = answerOf(c);
+  if (answer === "not_answering") return "bad";
+  if (answer === "checking") return "wait";
   return "ok";
 }
 

@@ -1,0 +1,86 @@
+"""`genfleet apps` and `genfleet status` say whether each app answers, and why not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from genfleet_cli.render import apps_table, status_table
+from genfleet_common.messages import (
+    Answer,
+    AppState,
+    AppStatus,
+    ContainerState,
+    Diagnosis,
+    DiagnosisKind,
+    EngineState,
+    StatusReply,
+)
+
+MISMATCH = "listens on port 8080 inside the container, not on the published port 5000"
+
+
+def reply() -> dict[str, Any]:
+    running = {"exists": True, "running": True, "status": "running"}
+    answering = ContainerState(
+        service="frontend", **running, answer=Answer.ANSWERING, seconds_to_answer=0.42
+    )
+    apps = [
+        AppStatus(
+            model="m", app=1, state=AppState.RUNNING, healthy=True,
+            containers=[
+                ContainerState(service="backend", **running, answer=Answer.ANSWERING),
+                answering,
+            ],
+        ),
+        AppStatus(
+            model="m", app=2, state=AppState.RUNNING, healthy=False,
+            containers=[
+                ContainerState(
+                    service="backend", **running, answer=Answer.NOT_ANSWERING,
+                    diagnosis=Diagnosis(
+                        kind=DiagnosisKind.PORT_MISMATCH, summary=MISMATCH, service="backend"
+                    ),
+                ),
+                answering,
+            ],
+        ),
+        AppStatus(
+            model="m", app=3, state=AppState.RUNNING, healthy=False,
+            containers=[
+                ContainerState(service="backend", **running, answer=Answer.CHECKING),
+                answering,
+            ],
+        ),
+    ]  # fmt: skip
+    data = StatusReply(engine=EngineState(available=True), apps=apps)
+    result: dict[str, Any] = msgspec.to_builtins(data)
+    return result
+
+
+def fleet_info() -> dict[str, Any]:
+    return {"models": [{"name": "m", "color": "#123456", "apps": []}]}
+
+
+def test_apps_says_answering_or_not_and_why(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    apps_table(fleet_info(), reply())
+    rows = capsys.readouterr().out.splitlines()
+    lines = {n: next(r for r in rows if f" app{n} " in r) for n in (1, 2, 3)}
+    assert "answering" in lines[1] and "not answering" not in lines[1]
+    assert f"not answering: backend: {MISMATCH}" in lines[2]
+    assert "not answering yet" in lines[3]
+
+
+def test_status_shows_each_containers_answer_and_diagnosis(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    status_table(reply())
+    out = capsys.readouterr().out
+    assert "answering after 0.42 s" in out
+    assert MISMATCH in out and "not answering yet" in out
