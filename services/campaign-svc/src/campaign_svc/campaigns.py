@@ -29,8 +29,14 @@ from genfleet_common.messages.campaigns import NEEDS_RUNNING_APP
 from genfleet_common.settings import Settings
 
 
-def new_id() -> str:
-    return secrets.token_hex(8)
+def _pending(record: StepRecord, run: int) -> None:
+    """Back to PENDING, nothing of an earlier result kept (a step to run again, or a reused
+    deploy that must run after all)."""
+    record.state, record.job_id, record.job_state, record.outcome, record.run = (
+        StepState.PENDING, "", None, None, run,
+    )  # fmt: skip
+    record.error, record.reason, record.reused_from = "", "", ""
+    record.started_at, record.ended_at = None, None
 
 
 def select(fleet: Fleet, req: CampaignRequest) -> list[AppSpec]:
@@ -63,7 +69,7 @@ class Campaigns:
     async def start(self, req: CampaignRequest) -> CampaignStatus:
         apps = select(self.fleet, req)
         manifest = await build_manifest(self.bus, apps, req)
-        campaign_id = req.campaign_id or new_id()
+        campaign_id = req.campaign_id or secrets.token_hex(8)
         records = await self._records(campaign_id, manifest, reuse=req.reuse)
         status = CampaignStatus(
             campaign_id=campaign_id, name=req.name, apps=[a.key for a in apps],
@@ -97,9 +103,7 @@ class Campaigns:
             if any(r.state != StepState.DONE for r in needs_app):
                 for r in mine:
                     if r.step == Step.DEPLOY and r.reused_from:
-                        r.state, r.outcome, r.job_id, r.job_state, r.reused_from = (
-                            StepState.PENDING, None, "", None, "",
-                        )  # fmt: skip
+                        _pending(r, r.run)
             records += mine
         return records
 
@@ -147,12 +151,9 @@ class Campaigns:
             raise InvalidInput(f"campaign {campaign_id} has no failed step to run again")
         run = status.run + 1
         for r in again:
-            r.state, r.job_id, r.job_state, r.outcome, r.run = (
-                StepState.PENDING, "", None, None, run,
-            )  # fmt: skip
-            r.error, r.reason, r.reused_from, r.started_at, r.ended_at = "", "", "", None, None
+            _pending(r, run)
         await self.store.put_steps(again)
-        counts = count(await self.store.all_steps(status))
+        counts = count(records)  # `again` are among them, changed in place
 
         def change(current: CampaignStatus) -> CampaignStatus | None:
             if not current.state.done:
