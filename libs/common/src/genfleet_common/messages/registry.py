@@ -10,14 +10,20 @@ from genfleet_common.messages.base import Message
 # --- registry -------------------------------------------------------------------------------
 class PortBinding(Struct, frozen=True, kw_only=True):
     host_ip: str  # "" when bound on every interface
-    host_port: int
+    host_port: int  # the effective host port: where the app really publishes
     container_port: int
     protocol: str = "tcp"
+    # The compose file's host port, set only when GenFleet publishes this binding on another
+    # port (the declared one clashes with another app's; see genfleet_common.fleet.overrides).
+    declared_host_port: int | None = None
 
 
 class ServiceSpec(Struct, frozen=True, kw_only=True):
     name: str
-    container_name: str | None = None
+    container_name: str | None = None  # effective: None means compose's default name
+    # The compose file's container_name, set only when another app's service already uses it
+    # and GenFleet runs this one under compose's default name instead.
+    declared_container_name: str | None = None
     ports: tuple[PortBinding, ...] = ()
     has_healthcheck: bool = False
     builds: bool = False  # has a `build:` section (else image only)
