@@ -1,4 +1,5 @@
-"""Clashes: host ports two apps publish (same protocol, overlapping IPs), shared container names."""
+"""Clashes: host ports two apps publish (same protocol, overlapping IPs), shared container names,
+as found with `strict` ports (without it, test_fleet_overrides: they are remapped)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from genfleet_common.fleet.testing import (
 )
 from genfleet_common.messages import FleetInfo, PortClash
 
+STRICT = "[ports]\nstrict = true\n"
+
 
 def test_clash_detection(tmp_path: Path) -> None:
-    root = new_fleet(tmp_path)
+    root = new_fleet(tmp_path, STRICT)
     simple_app(root, "claude", 1, 5001, 8001)
     simple_app(root, "claude", 2, 5001, 8002)  # backend clashes with claude/app1
     simple_app(root, "gpt", 1, 5003, 8002)  # frontend clashes with claude/app2
@@ -68,7 +71,7 @@ def test_clash_detection(tmp_path: Path) -> None:
 
 
 def test_clash_rules_for_host_ips(tmp_path: Path) -> None:
-    root = new_fleet(tmp_path)
+    root = new_fleet(tmp_path, STRICT)
     add_app(
         root,
         "a",
@@ -99,7 +102,7 @@ def test_no_clashes_in_a_clean_fleet(small_fleet: Fleet) -> None:
 
 
 def test_duplicate_container_names_are_warned(tmp_path: Path) -> None:
-    root = new_fleet(tmp_path)
+    root = new_fleet(tmp_path, STRICT)
     for number in (1, 2):
         add_app(
             root, "m", number, "services:\n  web:\n    image: nginx\n    container_name: same\n"

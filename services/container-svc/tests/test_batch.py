@@ -165,11 +165,13 @@ COMPOSE = 'services:\n  web:\n    image: x\n    ports: ["127.0.0.1:{port}:80"]\n
 async def test_apps_with_clashing_ports_are_refused_per_app(
     docker_engine: None, tmp_path: Path
 ) -> None:
-    """A batch over clashing apps still runs: each clashing app is refused in its result."""
+    """With `strict` ports, a batch over clashing apps still runs: each clashing app is
+    refused in its result."""
     for model, app, port in (("c-a", 1, 6991), ("c-b", 1, 6991), ("c-b", 2, 6992)):
         folder = tmp_path / "fleet" / "models" / model / f"app{app}"
         folder.mkdir(parents=True)
         (folder / "docker-compose.yml").write_text(COMPOSE.format(port=port))
+    (tmp_path / "fleet" / "fleet.toml").write_text("[ports]\nstrict = true\n")
     with EmbeddedNats(tmp_path / "nats") as server:
         settings = make_settings(tmp_path, server.url, tmp_path / "fleet")
         svc = ContainerService(settings, Fleet.load(tmp_path / "fleet"))

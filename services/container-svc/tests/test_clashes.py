@@ -1,4 +1,4 @@
-"""Apps whose host ports clash are reported and never started blindly."""
+"""Apps whose host ports clash: refused with `strict` ports, else run on other ports."""
 
 from __future__ import annotations
 
@@ -18,16 +18,19 @@ from genfleet_common.settings import Settings
 COMPOSE = 'services:\n  web:\n    image: x\n    ports: ["127.0.0.1:{port}:80"]\n'
 
 
-def fleet_with_clash(root: Path) -> Fleet:
+def fleet_with_clash(root: Path, *, strict: bool) -> Fleet:
     for model, app, port in (("a", 1, 7001), ("b", 1, 7001), ("b", 2, 7002)):
         folder = root / "models" / model / f"app{app}"
         folder.mkdir(parents=True)
         (folder / "docker-compose.yml").write_text(COMPOSE.format(port=port))
+    (root / "fleet.toml").write_text(f"[ports]\nstrict = {str(strict).lower()}\n")
     return Fleet.load(root)
 
 
-async def test_clashing_apps_are_refused_and_others_are_not(tmp_path: Path) -> None:
-    fleet = fleet_with_clash(tmp_path)
+async def test_with_strict_ports_clashing_apps_are_refused_and_others_are_not(
+    tmp_path: Path,
+) -> None:
+    fleet = fleet_with_clash(tmp_path, strict=True)
     (clash,) = fleet.clashes()
     assert clash.host_port == 7001 and set(clash.users) == {"a/app1:web", "b/app1:web"}
 

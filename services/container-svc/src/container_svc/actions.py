@@ -90,6 +90,7 @@ class Actions:
     async def run(self, app: AppSpec, req: ActionRequest) -> ActionResult:
         """Run one action on one app. Raises only for actions that could not begin."""
         if req.action in BRINGS_UP and app.key in self.clashes:
+            # Only with fleet.toml [ports] strict = true, or two services of one app on one port.
             raise Conflict(
                 f"{app.key} is not started: its host ports clash",
                 detail="; ".join(self.clashes[app.key]),

