@@ -130,9 +130,13 @@ def _fleet(root: str, info: dict[str, object]) -> list[Check]:
             "host ports",
             not clashes,
             "no clashes" if not clashes else "; ".join(c.describe() for c in clashes),
-            "give each app its own host ports in its compose file",
+            "give each app its own host ports in its compose file"
+            if not fleet.strict_ports
+            else "give each app its own host ports, or drop [ports] strict from fleet.toml",
         )
     )
+    if fleet.remaps():
+        checks.append(Check("host ports", True, "remapped: " + "; ".join(fleet.remaps())))
     if info:
         checks.append(_networks(info, len(fleet.apps())))
         checks.append(_base_images(fleet.root))

@@ -83,6 +83,12 @@ def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for clash in fleet.clashes():
         print(f"port clash (these apps will not start): {clash.describe()}", file=sys.stderr)
+    if fleet.remaps():
+        print(
+            f"{len(fleet.remaps())} host ports or container names clash with an earlier app's: "
+            "those apps run on others (`genfleet doctor` lists them)",
+            file=sys.stderr,
+        )
     existing = instances.find(settings.state_dir, str(fleet.root))
     if existing is not None:
         raise LaunchError(

@@ -52,6 +52,13 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+def _port(binding: dict[str, Any]) -> str:
+    """The effective host port, and the declared one when GenFleet publishes elsewhere."""
+    declared = binding.get("declared_host_port")
+    port = str(binding["host_port"])
+    return f"{port} (declared {declared})" if declared is not None else port
+
+
 def apps_table(info: dict[str, Any], status: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -62,7 +69,7 @@ def apps_table(info: dict[str, Any], status: dict[str, Any]) -> None:
         colors[model["name"]] = model["color"]
         for spec in model["apps"]:
             ports[(model["name"], spec["number"])] = " ".join(
-                f"{svc['name']}:{p['host_port']}" for svc in spec["services"] for p in svc["ports"]
+                f"{svc['name']}:{_port(p)}" for svc in spec["services"] for p in svc["ports"]
             )
     table = Table("model", "app", "state", "answering", "ports")
     for app in status["apps"]:
