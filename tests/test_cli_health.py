@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
 from genfleet_cli.render import apps_table, status_table
+from genfleet_common.fleet.testing import add_app, compose_with_ports, load_fleet, new_fleet
 from genfleet_common.messages import (
     Answer,
     AppState,
@@ -84,3 +86,25 @@ def test_status_shows_each_containers_answer_and_diagnosis(
     out = capsys.readouterr().out
     assert "answering after 0.42 s" in out
     assert MISMATCH in out and "not answering yet" in out
+
+
+def test_apps_shows_the_effective_port_and_the_declared_one_of_a_remapped_app(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    root = new_fleet(tmp_path)
+    for model in ("m", "n"):
+        add_app(root, model, 1, compose_with_ports({"backend": ["5000:5000"]}))
+    fleet = load_fleet(root)
+    ((moved,),) = [s.ports for s in fleet.app("n", 1).services]
+    stopped = [
+        AppStatus(model=m, app=1, state=AppState.STOPPED, healthy=None, containers=[])
+        for m in ("m", "n")
+    ]
+    status = msgspec.to_builtins(StatusReply(engine=EngineState(available=True), apps=stopped))
+    apps_table(msgspec.to_builtins(fleet.info()), status)
+    rows = capsys.readouterr().out.splitlines()
+    kept_row = next(r for r in rows if r.lstrip("│ ").startswith("m "))
+    moved_row = next(r for r in rows if r.lstrip("│ ").startswith("n "))
+    assert "backend:5000" in kept_row and "declared" not in kept_row
+    assert f"backend:{moved.host_port} (declared 5000)" in moved_row
