@@ -1,13 +1,15 @@
 """`genfleet up` / `genfleet down`: the whole platform on one machine.
 
-up starts an embedded nats-server, container-svc, scan-svc, perf-svc, ai-svc and the gateway
-as child processes, waits until the gateway answers with container-svc behind it, records
-the instance, and stays in the foreground until Ctrl-C / SIGTERM (or `genfleet down`), then
-stops them in order.
+up starts an embedded nats-server, container-svc, scan-svc, perf-svc, ai-svc, campaign-svc
+and the gateway as child processes, waits until the gateway answers with container-svc behind
+it, records the instance, and stays in the foreground until Ctrl-C / SIGTERM (or `genfleet
+down`), then stops them in order. A child that exits meanwhile is started again (the
+nats-server on its own JetStream store first); see `supervisor` for when it gives up.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genfleet_cli import instances
+from genfleet_cli.reporter import Reporter
+from genfleet_cli.supervisor import Supervisor
 from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
 from genfleet_common.natsserver import EmbeddedNats, port_in_use
@@ -63,18 +67,13 @@ def _wait_ready(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout_s: 
     raise LaunchError(f"GenFleet did not become ready within {timeout_s:g} s ({last})")
 
 
-def _stop(procs: dict[str, subprocess.Popen[bytes]], timeout_s: float = 30) -> None:
-    """SIGTERM in reverse start order: the gateway drains first, then container-svc."""
-    for name in reversed(list(procs)):
-        proc = procs[name]
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop in {timeout_s:g} s: killing it", file=sys.stderr)
-                proc.kill()
-                proc.wait()
+def _start_service(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", name], env=env, stdin=subprocess.DEVNULL)
+
+
+def _started(nats: EmbeddedNats) -> subprocess.Popen[bytes]:
+    assert nats.proc is not None
+    return nats.proc
 
 
 def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
@@ -112,7 +111,13 @@ def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     plan.log_dir.mkdir(parents=True, exist_ok=True)
-    with EmbeddedNats(state / "nats", port=plan.nats_port) as nats:
+    nats = EmbeddedNats(state / "nats", port=plan.nats_port)
+    reporter: Reporter | None = None
+    supervisor = Supervisor(report=lambda event: None)
+    try:
+        supervisor.add("nats-server", lambda: _started(nats.start()))
+        reporter = Reporter(nats.url)
+        supervisor.report = reporter.report
         env = {
             **os.environ,
             "GENFLEET_NATS_URL": nats.url,
@@ -123,43 +128,40 @@ def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
             "GENFLEET_SECRET_KEY": settings.secret_key,
             "GENFLEET_LOG_DIR": str(plan.log_dir),
         }
-        procs: dict[str, subprocess.Popen[bytes]] = {}
-        try:
-            for name in SERVICES:
-                procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", name], env=env, stdin=subprocess.DEVNULL
-                )
-            _wait_ready(url, procs, timeout_s=60)
-            token = create_token(settings.secret_key, "local-admin", Role.ADMIN, TOKEN_TTL_S)
-            instance = instances.Instance(
-                url=url, pid=os.getpid(), fleet=str(fleet.root), nats_url=nats.url, token=token
-            )
-            instances.save(settings.state_dir, instance)
-            print(
-                f"\nGenFleet is up: {len(fleet.apps())} apps of {len(fleet.models)} models"
-                f" from {fleet.root}\n"
-                f"  dashboard  {url}/#token={token}\n"
-                f"  API docs   {url}/docs\n"
-                f"  NATS       {nats.url}\n"
-                f"  logs       {plan.log_dir}\n"
-                f"  admin token (also used by this machine's genfleet commands):\n  {token}\n"
-                f"Ctrl-C or `genfleet down` stops it.",
-                flush=True,
-            )
-            while not stop:
-                for name, proc in procs.items():
-                    if proc.poll() is not None:
-                        print(
-                            f"{name} exited with code {proc.returncode}: stopping GenFleet",
-                            file=sys.stderr,
-                        )
-                        stop = True
-                time.sleep(0.2)
-            return 0
-        finally:
-            print("stopping GenFleet...", file=sys.stderr, flush=True)
-            _stop(procs)
-            instances.remove(settings.state_dir, os.getpid())
+        for name in SERVICES:
+            supervisor.add(name, functools.partial(_start_service, name, env))
+        _wait_ready(url, supervisor.processes(), timeout_s=60)
+        token = create_token(settings.secret_key, "local-admin", Role.ADMIN, TOKEN_TTL_S)
+        instance = instances.Instance(
+            url=url, pid=os.getpid(), fleet=str(fleet.root), nats_url=nats.url, token=token
+        )
+        instances.save(settings.state_dir, instance)
+        print(
+            f"\nGenFleet is up: {len(fleet.apps())} apps of {len(fleet.models)} models"
+            f" from {fleet.root}\n"
+            f"  dashboard  {url}/#token={token}\n"
+            f"  API docs   {url}/docs\n"
+            f"  NATS       {nats.url}\n"
+            f"  logs       {plan.log_dir}\n"
+            f"  admin token (also used by this machine's genfleet commands):\n  {token}\n"
+            f"Ctrl-C or `genfleet down` stops it.",
+            flush=True,
+        )
+        gave_up = None
+        while not stop and gave_up is None:
+            gave_up = supervisor.check()
+            time.sleep(0.2)
+        if gave_up is not None:
+            print(f"{gave_up}: stopping GenFleet", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        print("stopping GenFleet...", file=sys.stderr, flush=True)
+        if reporter is not None:
+            reporter.close()  # while NATS still runs
+        supervisor.stop()
+        nats.stop()
+        instances.remove(settings.state_dir, os.getpid())
 
 
 def down(settings: Settings, fleet: str | None, timeout_s: float = 60) -> list[instances.Instance]:

@@ -111,7 +111,9 @@ class Bus:
             try:
                 await self.nc.drain()
             except (TimeoutError, nats.errors.Error):
-                await self.nc.close()
+                # the server went away: closing may find its transport closed already
+                with contextlib.suppress(RuntimeError, nats.errors.Error):
+                    await self.nc.close()
 
     # --- serving commands ------------------------------------------------------------------
     def _decoder(self, typ: type[Any]) -> msgspec.json.Decoder[Any]:

@@ -166,3 +166,4 @@ CAMPAIGN_WORKERS = workers(CAMPAIGN)
 # KV: `campaign.<id>` its status, `step.<id>.<model>.<app>.<step>` each app x step, `recent`
 # the newest ids, `reuse.<fingerprint>` the step results a later campaign may take over
 CAMPAIGNS_BUCKET = "genfleet-campaigns"
+PLATFORM_BUCKET = "genfleet-platform"  # KV: the latest PlatformEvent per supervised process

@@ -173,6 +173,7 @@ from genfleet_common.messages.perf import (
     Users,
     WaitSeconds,
 )
+from genfleet_common.messages.platform import PlatformEvent, ProcessState
 from genfleet_common.messages.registry import (
     AppSpec,
     FleetInfo,
@@ -346,8 +347,10 @@ __all__ = [
     "PerfStatus",
     "PerfTarget",
     "PhaseProgress",
+    "PlatformEvent",
     "PortBinding",
     "PortClash",
+    "ProcessState",
     "Quartiles",
     "Reply",
     "ReportRef",

@@ -31,7 +31,9 @@ from genfleet_common import subjects
 from genfleet_common.errors import GenFleetError, InvalidInput, ServiceUnavailable
 from genfleet_common.fleet import validate_app_number, validate_model_name
 
-KINDS = ("status", "action", "batch", "engine", "scan", "perf", "analysis", "campaign")
+KINDS = (
+    "status", "action", "batch", "engine", "platform", "scan", "perf", "analysis", "campaign"
+)  # fmt: skip
 
 
 class Frame(msgspec.Struct):

@@ -6,6 +6,8 @@ import asyncio
 from enum import Enum
 
 import msgspec
+import nats.errors
+import nats.js.errors
 from fastapi import Depends, FastAPI
 from starlette.responses import Response
 
@@ -15,7 +17,7 @@ from gateway.envelope import fail, ok
 from gateway.openapi import answers
 from genfleet_common import subjects
 from genfleet_common.errors import ActionTimeout, ErrorCode, GenFleetError, ServiceUnavailable
-from genfleet_common.messages import Empty, FleetInfo, JobRef, SystemInfo
+from genfleet_common.messages import Empty, FleetInfo, JobRef, PlatformEvent, SystemInfo
 
 HEALTH_TIMEOUT_S = 2.0
 _EMPTY = Empty()
@@ -29,12 +31,35 @@ JOB_SERVICES = {
     "campaign-svc": subjects.CAMPAIGN,
 }
 _NO_JOB = JobRef(job_id="0")
+_platform_decoder = msgspec.json.Decoder(PlatformEvent)
 
 
 class Health(msgspec.Struct, kw_only=True):
     nats: bool
     container_svc: bool  # needed: without it, 503
     services: dict[str, bool] = msgspec.field(default_factory=dict)  # the job services: up?
+    # Under `genfleet up`: the platform's processes it had to start again, and how often
+    restarts: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+async def platform_restarts(ctx: Context) -> dict[str, int]:
+    """Restarts per process as `genfleet up` recorded them (PLATFORM_BUCKET); {} elsewhere."""
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+            kv = await ctx.bus.js.key_value(subjects.PLATFORM_BUCKET)
+            keys = await kv.keys()
+            entries = await asyncio.gather(*(kv.get(key) for key in keys))
+    except (TimeoutError, nats.errors.Error, nats.js.errors.Error, GenFleetError):
+        return {}  # no bucket (not under `genfleet up`), no keys (nothing restarted), NATS gone
+    found: dict[str, int] = {}
+    for entry in entries:
+        try:
+            event = _platform_decoder.decode(entry.value or b"")
+        except msgspec.DecodeError:
+            continue
+        if event.restarts:
+            found[event.process] = event.restarts
+    return found
 
 
 async def answers_at_all(ctx: Context, subject: str, message: msgspec.Struct) -> bool:
@@ -57,8 +82,9 @@ def register(app: FastAPI, ctx: Context) -> None:
         responses=answers(Health, 503),
     )
     async def health() -> Response:
-        """Whether NATS, container-svc and the job services answer. No token needed; 503 when
-        NATS or container-svc does not (a job service that is down makes only its jobs wait)."""
+        """Whether NATS, container-svc and the job services answer, and which of the platform's
+        processes `genfleet up` had to start again. No token needed; 503 when NATS or
+        container-svc does not (a job service that is down makes only its jobs wait)."""
         nats_ok = ctx.nats_connected
         svc_ok, services = False, dict.fromkeys(JOB_SERVICES, False)
         if nats_ok:
@@ -68,7 +94,8 @@ def register(app: FastAPI, ctx: Context) -> None:
             ]
             up = await asyncio.gather(*(answers_at_all(ctx, s, m) for s, m in subjects_asked))
             svc_ok, services = up[0], dict(zip(JOB_SERVICES, up[1:], strict=True))
-        data = Health(nats=nats_ok, container_svc=svc_ok, services=services)
+        restarts = await platform_restarts(ctx) if nats_ok else {}
+        data = Health(nats=nats_ok, container_svc=svc_ok, services=services, restarts=restarts)
         if nats_ok and svc_ok:
             return ok(data)
         missing = "NATS" if not nats_ok else "container-svc"
