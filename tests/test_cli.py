@@ -378,3 +378,41 @@ def test_doctor_and_down(platform: Platform) -> None:
     assert platform.proc.wait(30) == 0  # stopped cleanly, children drained
     again = platform.cli("apps")
     assert again.returncode != 0 and "no running GenFleet" in again.stderr
+
+
+def test_a_token_minted_revoked_and_the_audit_trail(platform: Platform) -> None:
+    minted = platform.cli("token", "--role", "viewer", "--sub", "visitor")
+    assert minted.returncode == 0, minted.stderr
+    token = minted.stdout.strip()
+    token_id = re.search(r"token id ([0-9a-f]{16})", minted.stderr)
+    assert token_id is not None, minted.stderr
+    as_visitor = {**platform.env, "GENFLEET_TOKEN": token, "GENFLEET_URL": platform.url}
+    apps = subprocess.run(
+        [sys.executable, "-m", "genfleet_cli", "apps", "--json"],
+        env=as_visitor, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert apps.returncode == 0, apps.stderr
+
+    revoked = platform.cli("token", "--revoke", token_id[1])
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == f"revoked token {token_id[1]}"
+    refused = subprocess.run(
+        [sys.executable, "-m", "genfleet_cli", "apps", "--json"],
+        env=as_visitor, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and f"token {token_id[1]} was revoked" in refused.stderr
+
+    bad = platform.cli("token", "--revoke", "not-an-id")
+    assert bad.returncode == 2 and "16 hex digits" in bad.stderr
+
+    trail = platform.cli("audit", "--json", "--limit", "20")
+    assert trail.returncode == 0, trail.stderr
+    calls = [(r["method"], r["path"], r["status"], r["sub"]) for r in json.loads(trail.stdout)]
+    assert ("POST", f"/api/tokens/{token_id[1]}/revoke", 200, "local-admin") in calls
+    assert ("POST", "/api/tokens/not-an-id/revoke", 422, "local-admin") in calls
+    table = subprocess.run(
+        [sys.executable, "-m", "genfleet_cli", "audit"],
+        env={**platform.env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert table.returncode == 0 and f"POST /api/tokens/{token_id[1]}/revoke" in table.stdout

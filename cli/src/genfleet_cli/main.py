@@ -1,6 +1,6 @@
 """The `genfleet` command line.
 
-Platform: up, down, doctor, token. Apps: apps, status, start/stop/restart/build/rebuild,
+Platform: up, down, doctor, token, audit. Apps: apps, status, start/stop/restart/build/rebuild,
 logs. Jobs: batch, scan, perf, analysis and their companions; `campaign ...` (campaigns.py).
 Client commands talk to a running gateway: the one `genfleet up` started on this machine
 (for --fleet, or the only one), or --url/--token (GENFLEET_URL/GENFLEET_TOKEN).
@@ -140,16 +140,64 @@ def token(
     role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "viewer",
     sub: Annotated[str, typer.Option(help="Who the token is for.")] = "user",
     ttl: Annotated[float, typer.Option(help="Validity in days.")] = 30.0,
+    revoke: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="ID", help="Revoke the token with this id instead (admin)."),
+    ] = None,
+    fleet: FleetOpt = None,
+    url: UrlOpt = None,
+    api_token: TokenOpt = None,
 ) -> None:
-    """Mint an API token with this install's secret key (who holds the key is the admin)."""
-    from genfleet_common.tokens import Role, create_token
+    """Mint an API token with this install's secret key (who holds the key is the admin); its
+    id goes to stderr. With --revoke ID, every gateway refuses that token from then on."""
+    from genfleet_common.tokens import Role, create_token, token_id
 
+    if revoke is not None:
+        api = connect(fleet, url, api_token)
+        done = call(api.post, api.path("api", "tokens", revoke, "revoke"))
+        print(f"revoked token {done['token_id']}")
+        return
     if role not in {r.value for r in Role}:
         fail(f"unknown role {role!r}: viewer, operator or admin", 2)
     try:
-        print(create_token(settings().secret_key, sub, role, ttl * 24 * 3600))
+        made = create_token(settings().secret_key, sub, role, ttl * 24 * 3600)
     except ValueError as exc:
         fail(str(exc), 2)
+    print(made)
+    print(f"token id {token_id(made)} (genfleet token --revoke ID ends it)", file=sys.stderr)
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest.")] = 50,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Who changed what, and what came of it: the newest mutating API calls (admin)."""
+    import datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    records = call(connect(fleet, url, token).get, "/api/audit", limit=limit)
+    if as_json:
+        emit_json(records)
+        return
+    table = Table("when (UTC)", "who", "token", "call", "status", "ms")
+    for r in records:
+        when = datetime.datetime.fromtimestamp(r["at"], datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        style = "green" if r["status"] < 400 else "red"
+        table.add_row(
+            when,
+            r["sub"] or "(no valid token)",
+            r["token_id"],
+            f"{r['method']} {r['path']}",
+            f"[{style}]{r['status']}[/]",
+            f"{r['ms']:.1f}",
+        )
+    Console().print(table)
 
 
 # --- apps --------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/api/batches/{batch_id}/stop"): Role.OPERATOR,
     ("GET", "/api/apps/{model}/{app}/logs"): Role.VIEWER,
     ("POST", "/api/tokens"): Role.ADMIN,
+    ("POST", "/api/tokens/{token_id}/revoke"): Role.ADMIN,
+    ("GET", "/api/tokens/revoked"): Role.ADMIN,
+    ("GET", "/api/audit"): Role.ADMIN,
     ("WS", "/api/events"): Role.VIEWER,
     ("WS", "/api/apps/{model}/{app}/logs/follow"): Role.VIEWER,
     ("POST", "/api/scans"): Role.OPERATOR,
@@ -86,6 +89,7 @@ PARAMS = {
     "campaign_id": "0",
     "a": "0",
     "b": "1",
+    "token_id": "0123456789abcdef",
 }
 BODIES = {
     "/api/tokens": {"role": "viewer", "sub": "someone"},
@@ -145,6 +149,9 @@ def bad_tokens(live: LiveGateway) -> dict[str, str]:
             {"sub": "x", "role": "root", "iat": now, "exp": now + 60}, secret, algorithm="HS256"
         ),
         "no exp": jwt.encode({"sub": "x", "role": "admin", "iat": now}, secret, algorithm="HS256"),
+        "no id": jwt.encode(
+            {"sub": "x", "role": "admin", "iat": now, "exp": now + 60}, secret, algorithm="HS256"
+        ),
         "alg none": jwt.encode(
             {"sub": "x", "role": "admin", "iat": now, "exp": now + 60}, None, algorithm="none"
         ),

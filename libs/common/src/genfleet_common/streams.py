@@ -18,3 +18,12 @@ EVENTS_STREAM = StreamConfig(
     max_msgs=200_000,
     discard=DiscardPolicy.OLD,
 )
+
+AUDIT_STREAM = StreamConfig(
+    name=subjects.AUDIT_STREAM,
+    subjects=[subjects.AUDIT],
+    storage=StorageType.FILE,
+    max_age=90 * 24 * 3600.0,  # who changed what, for the last 90 days
+    max_msgs=1_000_000,
+    discard=DiscardPolicy.OLD,
+)

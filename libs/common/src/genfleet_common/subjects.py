@@ -167,3 +167,8 @@ CAMPAIGN_WORKERS = workers(CAMPAIGN)
 # the newest ids, `reuse.<fingerprint>` the step results a later campaign may take over
 CAMPAIGNS_BUCKET = "genfleet-campaigns"
 PLATFORM_BUCKET = "genfleet-platform"  # KV: the latest PlatformEvent per supervised process
+
+# --- the gateway's own records ----------------------------------------------------------------
+TOKENS_BUCKET = "genfleet-tokens"  # KV: `revoked.<token id>` a Revocation, kept past any expiry
+AUDIT_STREAM = "GENFLEET_AUDIT"
+AUDIT = f"{PREFIX}.audit"  # every mutating HTTP call and its outcome, an AuditRecord

@@ -14,12 +14,15 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from gateway import openapi
+from gateway.audit import AuditMiddleware
 from gateway.auth import TokenVerifier
 from gateway.context import Context
 from gateway.envelope import fail, install_handlers, log
+from gateway.revocations import Revocations
 from gateway.routes import (
     analyses,
     apps,
+    audit,
     batches,
     campaigns,
     events,
@@ -33,10 +36,12 @@ from gateway.routes import (
 from genfleet_common.bus import Bus
 from genfleet_common.errors import ErrorCode
 from genfleet_common.settings import Settings
-from genfleet_common.streams import EVENTS_STREAM
+from genfleet_common.streams import AUDIT_STREAM, EVENTS_STREAM
 
 # the route modules, each with its `register(app, ctx)`
-ROUTES = (system, apps, models, batches, tokens, events, logs, scans, perf, analyses, campaigns)
+ROUTES = (
+    system, apps, models, batches, tokens, audit, events, logs, scans, perf, analyses, campaigns
+)  # fmt: skip
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"  # the dashboard (index.html, scripts, styles)
@@ -74,6 +79,8 @@ def create_app(
     """The gateway. Without `bus`, its lifespan connects to settings.nats_url (and closes the
     connection at shutdown); a bus passed in stays the caller's to close."""
     ctx = Context(settings)
+    verifier = TokenVerifier(settings.secret_key)
+    ctx.revocations = Revocations(verifier)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -81,17 +88,24 @@ def create_app(
         connected = bus or await Bus.connect(
             settings.nats_url, name="gateway", replicas=settings.nats_replicas
         )
-        try:
-            await connected.ensure_stream(EVENTS_STREAM)
-        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
-            # commands still work; /api/events answers 4503 until the stream exists
-            log.warning("cannot ensure the events stream", extra={"error": str(exc)})
+        for stream in (EVENTS_STREAM, AUDIT_STREAM):
+            try:
+                await connected.ensure_stream(stream)
+            except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+                # commands still work; /api/events answers 4503 until the stream exists,
+                # and an audit record that cannot be stored is logged
+                log.warning(
+                    "cannot ensure a stream", extra={"stream": stream.name, "error": str(exc)}
+                )
+        # no request is served before every revoked token id is known
+        await ctx.revocations.start(connected)
         ctx.attach(connected)
         log.info("gateway ready", extra={"nats": settings.nats_url})
         try:
             yield
         finally:
             ctx.detach()
+            await ctx.revocations.stop()
             if owned:
                 await connected.close()
 
@@ -102,7 +116,7 @@ def create_app(
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
-    app.state.token_verifier = TokenVerifier(settings.secret_key)
+    app.state.token_verifier = verifier
     app.state.context = ctx
     if len(settings.secret_key.encode()) < 32:
         log.warning("the secret key is shorter than 32 bytes: tokens are easier to forge")
@@ -114,6 +128,7 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(AuditMiddleware, ctx=ctx, verifier=verifier)
     for module in ROUTES:
         module.register(app, ctx)
     _mount_dashboard(app, static_dir, vendor_dir)

@@ -2,7 +2,8 @@
 
 HTTP routes take `Authorization: Bearer <token>`; WebSockets take `?token=<token>` (browsers
 cannot set headers on a WebSocket), or the header from clients that can.
-A missing, invalid or expired token is 401; a valid token whose role is too low is 403.
+A missing, invalid, expired or revoked token is 401; a valid token whose role is too low is
+403. Revoked token ids come from KV (see `revocations`), checked on every request and socket.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from gateway.wsutil import close
-from genfleet_common.tokens import ALGORITHM, MAX_TTL_S, Role, create_token
+from genfleet_common.tokens import ALGORITHM, MAX_TTL_S, TOKEN_ID_RE, Role, create_token
 
 __all__ = ["MAX_TTL_S", "AuthFailure", "Principal", "Role", "TokenVerifier", "create_token"]
 
-REQUIRED_CLAIMS = ["sub", "role", "iat", "exp"]
+REQUIRED_CLAIMS = ["sub", "role", "iat", "exp", "jti"]
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
     sub: str
     role: Role
     exp: int
+    jti: str  # the token's id
 
 
 class AuthFailure(Exception):
@@ -53,11 +55,14 @@ class TokenVerifier:
         self._secret = secret
         self._options: Any = {"require": REQUIRED_CLAIMS}
         self._memo: dict[str, Principal] = {}
+        self.revoked: set[str] = set()  # token ids; kept up to date by `revocations`
 
     def verify(self, token: str) -> Principal:
         """The token's principal, or AuthFailure(401)."""
         known = self._memo.get(token)
         if known is not None:
+            if known.jti in self.revoked:
+                raise AuthFailure(401, f"token {known.jti} was revoked")
             if known.exp > time.time():
                 return known
             del self._memo[token]
@@ -69,9 +74,18 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise AuthFailure(401, f"invalid token: {exc}") from exc
         sub, role, exp = claims.get("sub"), claims.get("role"), claims.get("exp")
-        if not isinstance(sub, str) or role not in _ROLES or not isinstance(exp, int):
+        jti = claims.get("jti")
+        if (
+            not isinstance(sub, str)
+            or role not in _ROLES
+            or not isinstance(exp, int)
+            or not isinstance(jti, str)
+            or not TOKEN_ID_RE.fullmatch(jti)
+        ):
             raise AuthFailure(401, "invalid token: bad claims")
-        principal = Principal(sub=sub, role=Role(role), exp=exp)
+        if jti in self.revoked:
+            raise AuthFailure(401, f"token {jti} was revoked")
+        principal = Principal(sub=sub, role=Role(role), exp=exp, jti=jti)
         if len(self._memo) >= self.MEMO_SIZE:
             self._memo.clear()
         self._memo[token] = principal

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gateway.commands import Commands
 from genfleet_common.bus import Bus
 from genfleet_common.errors import ServiceUnavailable
 from genfleet_common.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.revocations import Revocations
 
 
 class Context:
@@ -13,6 +18,7 @@ class Context:
         self.settings = settings
         self._bus: Bus | None = None
         self._commands: Commands | None = None
+        self.revocations: Revocations  # set by create_app
 
     def attach(self, bus: Bus) -> None:
         self._bus = bus

@@ -31,6 +31,7 @@ from genfleet_common.messages.analyses import (
     RequirementResult,
     VerdictStatus,
 )
+from genfleet_common.messages.auth import AuditRecord, Revocation, TokenId
 from genfleet_common.messages.base import (
     AppNumber,
     AppRef,
@@ -247,6 +248,7 @@ __all__ = [
     "AppSpec",
     "AppState",
     "AppStatus",
+    "AuditRecord",
     "Backend",
     "BatchEvent",
     "BatchId",
@@ -358,6 +360,7 @@ __all__ = [
     "Requirement",
     "RequirementResult",
     "Reuse",
+    "Revocation",
     "RiskCounts",
     "RouteChoice",
     "ScanBatchReply",
@@ -385,6 +388,7 @@ __all__ = [
     "StepRecord",
     "StepState",
     "SystemInfo",
+    "TokenId",
     "ToolList",
     "ToolRun",
     "ToolStatus",
