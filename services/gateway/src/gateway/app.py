@@ -18,6 +18,7 @@ from gateway.audit import AuditMiddleware
 from gateway.auth import TokenVerifier
 from gateway.context import Context
 from gateway.envelope import fail, install_handlers, log
+from gateway.headers import SecurityHeaders
 from gateway.revocations import Revocations
 from gateway.routes import (
     analyses,
@@ -129,6 +130,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(AuditMiddleware, ctx=ctx, verifier=verifier)
+    app.add_middleware(SecurityHeaders)
     for module in ROUTES:
         module.register(app, ctx)
     _mount_dashboard(app, static_dir, vendor_dir)

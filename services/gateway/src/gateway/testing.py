@@ -105,11 +105,20 @@ CHROMIUM_ARGS = [
 
 
 async def open_page(browser: Browser) -> tuple[Page, list[str]]:
-    """A fresh page, and the list its JavaScript errors are collected in."""
+    """A fresh page, and the list its JavaScript errors and Content-Security-Policy
+    violations are collected in."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text
+            else None
+        ),
+    )
     return page, errors
 
 
