@@ -369,17 +369,6 @@ def test_campaign_through_the_whole_platform(platform: Platform, tmp_path: Path)
     assert as_json["a"]["campaign_id"] == cid and as_json["fixed_findings"] == []
 
 
-def test_doctor_and_down(platform: Platform) -> None:
-    doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
-    assert doctor.returncode == 0, doctor.stdout
-    assert "Docker engine" in doctor.stdout and "FAIL" not in doctor.stdout
-    down = platform.cli("down")
-    assert down.returncode == 0, down.stderr
-    assert platform.proc.wait(30) == 0  # stopped cleanly, children drained
-    again = platform.cli("apps")
-    assert again.returncode != 0 and "no running GenFleet" in again.stderr
-
-
 def test_a_token_minted_revoked_and_the_audit_trail(platform: Platform) -> None:
     minted = platform.cli("token", "--role", "viewer", "--sub", "visitor")
     assert minted.returncode == 0, minted.stderr
@@ -416,3 +405,68 @@ def test_a_token_minted_revoked_and_the_audit_trail(platform: Platform) -> None:
         check=False,
     )  # fmt: skip
     assert table.returncode == 0 and f"POST /api/tokens/{token_id[1]}/revoke" in table.stdout
+
+
+def test_metrics_of_every_process(platform: Platform) -> None:
+    """Each process `genfleet up` started has metrics, and they show what the tests above did."""
+    state = Path(platform.env["GENFLEET_STATE_DIR"])
+    groups = json.loads((state / "prometheus-targets.json").read_text())
+    targets = {g["labels"]["service"]: g["targets"][0] for g in groups}
+    assert set(targets) == {
+        "gateway", "container_svc", "scan_svc", "perf_svc", "ai_svc", "campaign_svc"
+    }  # fmt: skip
+    admin = platform.cli("token", "--role", "viewer").stdout.strip()
+    texts: dict[str, str] = {}
+    for name, target in targets.items():
+        request = urllib.request.Request(
+            f"http://{target}/metrics", headers={"Authorization": f"Bearer {admin}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            texts[name] = answer.read().decode()
+
+    def value(name: str, pattern: str) -> float:
+        found = re.search(pattern + r" ([0-9.e+]+)$", texts[name], re.MULTILINE)
+        assert found is not None, (name, pattern, texts[name][:3000])
+        return float(found[1])
+
+    assert (
+        value(
+            "gateway",
+            r'genfleet_http_request_seconds_count\{method="GET",route="/api/apps",status="200"\}',
+        )
+        > 0
+    )
+    assert (
+        value(
+            "gateway",
+            r'genfleet_bus_request_seconds_count\{outcome="ok",subject="genfleet.cmd.container.status"\}',
+        )
+        > 0
+    )
+    assert (
+        value(
+            "container_svc",
+            r'genfleet_bus_handled_seconds_count\{outcome="ok",subject="genfleet.cmd.container.status"\}',
+        )
+        > 0
+    )
+    assert value("container_svc", r"genfleet_engine_available") == 1
+    assert (
+        value("container_svc", r'genfleet_engine_events_total\{action="start",type="container"\}')
+        > 0
+    )
+    assert value("scan_svc", r'genfleet_jobs_total\{kind="scan",outcome="done"\}') >= 1
+    assert value("scan_svc", r'genfleet_tool_runs_total\{outcome="findings",tool="bandit"\}') >= 1
+    assert value("perf_svc", r'genfleet_jobs_total\{kind="perf",outcome="done"\}') >= 1
+    assert value("scan_svc", r'genfleet_jobs_waiting\{kind="scan"\}') == 0
+
+
+def test_doctor_and_down(platform: Platform) -> None:
+    doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
+    assert doctor.returncode == 0, doctor.stdout
+    assert "Docker engine" in doctor.stdout and "FAIL" not in doctor.stdout
+    down = platform.cli("down")
+    assert down.returncode == 0, down.stderr
+    assert platform.proc.wait(30) == 0  # stopped cleanly, children drained
+    again = platform.cli("apps")
+    assert again.returncode != 0 and "no running GenFleet" in again.stderr

@@ -25,7 +25,8 @@ from genfleet_cli.reporter import Reporter
 from genfleet_cli.supervisor import Supervisor
 from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
-from genfleet_common.natsserver import EmbeddedNats, port_in_use
+from genfleet_common.metrics import write_targets
+from genfleet_common.natsserver import EmbeddedNats, free_port, port_in_use
 from genfleet_common.settings import Settings
 from genfleet_common.tokens import Role, create_token
 
@@ -128,8 +129,14 @@ def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
             "GENFLEET_SECRET_KEY": settings.secret_key,
             "GENFLEET_LOG_DIR": str(plan.log_dir),
         }
+        targets: dict[str, str] = {"gateway": f"{plan.host}:{plan.port}"}  # its /metrics
         for name in SERVICES:
-            supervisor.add(name, functools.partial(_start_service, name, env))
+            own = dict(env)
+            if name != "gateway":
+                own["GENFLEET_METRICS_PORT"] = str(free_port())
+                targets[name] = f"127.0.0.1:{own['GENFLEET_METRICS_PORT']}"
+            supervisor.add(name, functools.partial(_start_service, name, own))
+        metrics_targets = write_targets(state, targets)
         _wait_ready(url, supervisor.processes(), timeout_s=60)
         token = create_token(settings.secret_key, "local-admin", Role.ADMIN, TOKEN_TTL_S)
         instance = instances.Instance(
@@ -143,6 +150,7 @@ def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
             f"  API docs   {url}/docs\n"
             f"  NATS       {nats.url}\n"
             f"  logs       {plan.log_dir}\n"
+            f"  metrics    {metrics_targets} (Prometheus file_sd; the gateway's needs a token)\n"
             f"  admin token (also used by this machine's genfleet commands):\n  {token}\n"
             f"Ctrl-C or `genfleet down` stops it.",
             flush=True,

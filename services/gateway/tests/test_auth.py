@@ -23,6 +23,7 @@ from gateway.testing import LiveGateway
 # Every non-public route and the lowest role it admits (docs/api.md).
 ROLES: dict[tuple[str, str], Role] = {
     ("GET", "/api/system"): Role.VIEWER,
+    ("GET", "/metrics"): Role.VIEWER,
     ("GET", "/api/fleet"): Role.VIEWER,
     ("GET", "/api/models"): Role.VIEWER,
     ("GET", "/api/apps"): Role.VIEWER,

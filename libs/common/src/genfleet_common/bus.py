@@ -37,6 +37,7 @@ from genfleet_common.errors import (
 )
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import ErrorInfo, Reply
+from genfleet_common.metrics import BUS_HANDLED_SECONDS, BUS_REQUEST_SECONDS
 
 Req = TypeVar("Req", bound=msgspec.Struct)
 Res = TypeVar("Res")
@@ -150,6 +151,8 @@ class Bus:
     async def _answer(
         self, msg: Msg, decoder: msgspec.json.Decoder[Any], handler: Handler[Any]
     ) -> None:
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             try:
                 request = decoder.decode(msg.data)
@@ -160,32 +163,42 @@ class Bus:
             result = await handler(request)
             payload = encode(Reply[Any](ok=True, data=result))
         except GenFleetError as err:
-            payload = error_reply(err)
+            payload, outcome = error_reply(err), err.code.value
         except Exception as exc:
             log.exception("handler failed", extra={"subject": msg.subject})
             payload = error_reply(GenFleetError(f"internal error: {type(exc).__name__}: {exc}"))
+            outcome = "internal"
         if msg.reply:
             try:
                 await msg.respond(payload)
             except nats.errors.Error as exc:
                 log.warning("could not reply", extra={"subject": msg.subject, "error": str(exc)})
+        BUS_HANDLED_SECONDS.labels(msg.subject, outcome).observe(time.perf_counter() - started)
 
     # --- calling commands ------------------------------------------------------------------
     async def request(
         self, subject: str, request: msgspec.Struct, reply_type: type[Res], *, timeout: float
     ) -> Res:
         """Send a command and return its typed result, or raise the typed remote error."""
+        started = time.perf_counter()
+        outcome = "ok"
         try:
-            raw = await self.nc.request(subject, encode(request), timeout=timeout)
-        except nats.errors.NoRespondersError as exc:
-            raise ServiceUnavailable(f"no service answers {subject}") from exc
-        except nats.errors.TimeoutError as exc:
-            raise ActionTimeout(f"no answer on {subject} within {timeout:g} s") from exc
-        reply = self._decoder(Reply[reply_type]).decode(raw.data)  # type: ignore[valid-type]
-        if not reply.ok:
-            err = reply.error or ErrorInfo(code="internal", message="error reply without error")
-            raise error_from_code(err.code, err.message, err.detail)
-        return reply.data  # type: ignore[no-any-return]
+            try:
+                raw = await self.nc.request(subject, encode(request), timeout=timeout)
+            except nats.errors.NoRespondersError as exc:
+                raise ServiceUnavailable(f"no service answers {subject}") from exc
+            except nats.errors.TimeoutError as exc:
+                raise ActionTimeout(f"no answer on {subject} within {timeout:g} s") from exc
+            reply = self._decoder(Reply[reply_type]).decode(raw.data)  # type: ignore[valid-type]
+            if not reply.ok:
+                err = reply.error or ErrorInfo(code="internal", message="error reply without error")
+                raise error_from_code(err.code, err.message, err.detail)
+            return reply.data  # type: ignore[no-any-return]
+        except GenFleetError as err:
+            outcome = err.code.value
+            raise
+        finally:
+            BUS_REQUEST_SECONDS.labels(subject, outcome).observe(time.perf_counter() - started)
 
     async def wait_ready(self, subject: str, *, timeout_s: float = 30.0) -> None:
         """Wait until some service answers on `subject` (any reply, even an error, counts)."""

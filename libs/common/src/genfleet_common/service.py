@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from genfleet_common.logs import get_logger, setup_logging
+from genfleet_common.metrics import serve_metrics
 from genfleet_common.settings import Settings, load_settings
 
 
@@ -42,6 +43,8 @@ def service_settings(
     setup_logging(
         settings.log_level, json_lines=settings.log_json, log_dir=settings.log_dir, service=name
     )
+    if name != "gateway":  # the gateway serves /metrics on its own port
+        serve_metrics(name, settings.metrics_port, settings.metrics_host)
     return settings
 
 

@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_dir: str = ""  # empty: log to stderr only
     log_level: str = "INFO"
     log_json: bool = False
+    # Prometheus metrics of a service (not the gateway: it serves /metrics): 0 means none
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     # bus
     nats_url: str = "nats://127.0.0.1:4222"
     request_timeout_s: float = 30.0  # default wait for a command reply

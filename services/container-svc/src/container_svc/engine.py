@@ -20,6 +20,7 @@ import requests.exceptions
 
 from genfleet_common.errors import EngineUnavailable
 from genfleet_common.logs import get_logger
+from genfleet_common.metrics import ENGINE_AVAILABLE, ENGINE_EVENTS
 
 log = get_logger("container.engine")
 
@@ -108,12 +109,15 @@ class Engine:
                     )
                     self.client = client
                     self.available, self.reason = True, ""
+                    ENGINE_AVAILABLE.set(1)
                     post(on_snapshot, snapshot)
                     post(on_availability, True, "")
                     log.info("engine connected", extra={"version": self.version})
                     delay = 0.2
                     for event in self._events:
                         action = str(event.get("Action", ""))
+                        # "health_status: healthy" -> "health_status": a bounded label set
+                        ENGINE_EVENTS.labels("container", action.partition(":")[0]).inc()
                         if action.startswith(_RELEVANT):
                             post(on_event, event)
                     if self._stop.is_set():
@@ -124,6 +128,7 @@ class Engine:
                         return
                     was_available = self.available
                     self.available, self.reason = False, _short(exc)
+                    ENGINE_AVAILABLE.set(0)
                     if was_available or delay == 0.2:
                         log.warning("engine unavailable", extra={"reason": self.reason})
                         post(on_availability, False, self.reason)

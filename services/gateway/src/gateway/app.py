@@ -19,6 +19,7 @@ from gateway.auth import TokenVerifier
 from gateway.context import Context
 from gateway.envelope import fail, install_handlers, log
 from gateway.headers import SecurityHeaders
+from gateway.httpmetrics import HttpMetrics
 from gateway.revocations import Revocations
 from gateway.routes import (
     analyses,
@@ -131,6 +132,7 @@ def create_app(
         )
     app.add_middleware(AuditMiddleware, ctx=ctx, verifier=verifier)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HttpMetrics)
     for module in ROUTES:
         module.register(app, ctx)
     _mount_dashboard(app, static_dir, vendor_dir)

@@ -26,6 +26,7 @@ from genfleet_common.messages import (
     ToolRun,
     ToolStatus,
 )
+from genfleet_common.metrics import TOOL_RUNS
 from scan_svc.findings import counts, deduplicate
 from scan_svc.targets import source_targets, url_targets
 from scan_svc.toolbox import Toolbox
@@ -63,6 +64,7 @@ class Scan:
 
     def _record(self, run: ToolRun) -> None:
         self.runs.append(run)
+        TOOL_RUNS.labels(run.tool, run.status.value).inc()
         # a tool that ran on both parts: findings win, then could-not-check, then clean
         rank = [
             ToolStatus.FINDINGS,

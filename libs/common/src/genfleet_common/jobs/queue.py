@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
@@ -26,6 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.logs import get_logger
+from genfleet_common.metrics import JOB_SECONDS, JOBS, JOBS_RUNNING, JOBS_WAITING
 
 log = get_logger("jobs")
 
@@ -47,6 +49,7 @@ def jobs_stream(name: str, subject: str) -> StreamConfig:
 
 
 RECANCEL_EVERY_S = 1.0
+DEPTH_EVERY_S = 5.0  # how often a worker samples its queue's depth for the metrics
 
 
 async def cancel_until_done(task: asyncio.Task[Any]) -> None:
@@ -158,7 +161,11 @@ class JobWorker(Generic[J]):
             task.cancel()
 
     async def _loop(self, pull: Any) -> None:
+        sampled = 0.0
         while not self.shutting_down:
+            if time.monotonic() - sampled > DEPTH_EVERY_S:
+                sampled = time.monotonic()
+                await self._sample_depth(pull)
             try:
                 messages = await pull.fetch(1, timeout=1)
             except (nats.errors.TimeoutError, TimeoutError):
@@ -170,6 +177,14 @@ class JobWorker(Generic[J]):
             for msg in messages:
                 await self._handle(msg)
 
+    async def _sample_depth(self, pull: Any) -> None:
+        try:
+            info = await pull.consumer_info()
+        except (nats.errors.Error, TimeoutError):
+            return
+        JOBS_WAITING.labels(self.kind).set(info.num_pending or 0)
+        JOBS_RUNNING.labels(self.kind).set(info.num_ack_pending or 0)
+
     async def _handle(self, msg: Msg) -> None:
         try:
             job = msgspec.json.decode(msg.data, type=self.job_type)
@@ -179,15 +194,19 @@ class JobWorker(Generic[J]):
                 f"{subjects.PREFIX}.dlq.{self.kind}", msg.data, headers={"error": str(exc)[:500]}
             )
             await msg.term()
+            JOBS.labels(self.kind, "dead_lettered").inc()
             return
         attempt = msg.metadata.num_delivered
         if attempt > self.max_attempts:
             await self.runner.give_up(job, attempt)
             await msg.ack()
+            JOBS.labels(self.kind, "gave_up").inc()
             return
         beat = asyncio.create_task(self._heartbeat(msg))
         task = asyncio.create_task(self.runner.run(job, attempt, self._ctx))
         self.running[job.job_id] = task
+        started = time.monotonic()
+        outcome = "done"  # the runner recorded the job's own outcome (complete or failed)
         try:
             await task
         except asyncio.CancelledError:
@@ -195,13 +214,18 @@ class JobWorker(Generic[J]):
                 with contextlib.suppress(Exception):
                     await self.runner.requeue(job)
                 await msg.nak()  # back to the queue, for another worker (or this one, restarted)
+                JOBS.labels(self.kind, "requeued").inc()
                 return
+            outcome = "stopped"
         except Exception:
             log.exception("job failed", extra={"kind": self.kind, "job": job.job_id})
+            outcome = "crashed"
         finally:
             beat.cancel()
             self.running.pop(job.job_id, None)
+            JOB_SECONDS.labels(self.kind).observe(time.monotonic() - started)
         await msg.ack()
+        JOBS.labels(self.kind, outcome).inc()
 
     async def _heartbeat(self, msg: Msg) -> None:
         every = max(self.ack_wait_s / 3, 0.2)

@@ -1,4 +1,4 @@
-"""Health (no token), system info and the fleet registry."""
+"""Health (no token), metrics, system info and the fleet registry."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import msgspec
 import nats.errors
 import nats.js.errors
 from fastapi import Depends, FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from gateway.auth import Role, require
@@ -100,6 +101,12 @@ def register(app: FastAPI, ctx: Context) -> None:
             return ok(data)
         missing = "NATS" if not nats_ok else "container-svc"
         return fail(ErrorCode.UNAVAILABLE, f"{missing} is not reachable", data=data)
+
+    @app.get("/metrics", tags=tags, dependencies=viewer, responses=answers(str, 401, 403))
+    async def metrics() -> Response:
+        """Prometheus metrics of this gateway: HTTP requests by route and status, bus round
+        trips by subject (text exposition format; a scraper sends a viewer token)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(
         "/api/system",

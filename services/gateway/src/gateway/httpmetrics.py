@@ -1,0 +1,36 @@
+"""Every HTTP request's duration, by method, route template (never the raw path: model names
+stay out of the labels) and status, for `/metrics`. A pure ASGI middleware, like `audit`."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from genfleet_common.metrics import HTTP_SECONDS
+
+
+class HttpMetrics:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - started
+            )
