@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
+from container_svc.testing import down_all
 from genfleet_cli.supervisor import RestartPolicy, Supervisor
+from genfleet_common.fleet import Fleet
 from genfleet_common.messages import PlatformEvent, ProcessState
 from genfleet_common.natsserver import free_port
 from genfleet_common.testing import make_test_fleet
@@ -133,7 +136,7 @@ class Up:
 
 @pytest.fixture
 def up(tmp_path: Path, docker_engine: None) -> Iterator[Up]:
-    fleet = make_test_fleet(tmp_path / "fleet", "u-", port_digit=7)
+    fleet = make_test_fleet(tmp_path / "fleet", "u-", port_digit=3)  # 3: used by the bench only
     env = {**os.environ, "GENFLEET_STATE_DIR": str(tmp_path / "state")}
     env.pop("GENFLEET_SECRET_KEY", None)
     port = free_port()
@@ -182,3 +185,60 @@ def test_killed_nats_server_and_service_are_started_again(up: Up) -> None:
     assert up.proc.poll() is None
     text = up.log.read_text()
     assert "nats-server was killed by signal 9" in text and "scan_svc started again" in text
+
+
+PROBE = """
+import json, os, socket, sys
+host, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+reached = {}
+for port in ports:
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect((host, port))
+        reached[port] = True
+    except OSError:
+        reached[port] = False
+    finally:
+        s.close()
+sock = [p for p in ("/var/run/docker.sock", "/run/docker.sock") if os.path.exists(p)]
+print(json.dumps({"reached": reached, "docker_sock": sock}))
+"""
+
+
+def test_an_app_container_reaches_nothing_of_the_platform(up: Up) -> None:
+    """From inside a real app's running container: neither NATS nor the gateway answers on
+    the host's address of the app's network, and no Docker socket is there."""
+    env = {**os.environ, "GENFLEET_STATE_DIR": str(up.log.parent / "state"), "COLUMNS": "200"}
+    cli = [sys.executable, "-m", "genfleet_cli"]
+    # whether it then answers does not matter here, only that its backend runs
+    started = subprocess.run(
+        [*cli, "start", "u-gpt-4o", "1"], env=env, capture_output=True, text=True, timeout=400
+    )
+    client = docker.from_env()
+    try:
+        running = client.containers.list(
+            filters={"label": ["com.docker.compose.project=genfleet-u-gpt-4o-app1",
+                               "com.docker.compose.service=backend"]}
+        )  # fmt: skip
+        assert len(running) == 1, started.stdout + started.stderr
+        (backend,) = running
+        network = next(iter(backend.attrs["NetworkSettings"]["Networks"].values()))
+        host = network["Gateway"]  # the Docker host, as the app's network sees it
+        instance = json.loads(
+            next((up.log.parent / "state" / "instances").glob("*.json")).read_text()
+        )
+        nats_port = int(instance["nats_url"].rsplit(":", 1)[1])
+        gateway_port = int(up.url.rsplit(":", 1)[1])
+        code, output = backend.exec_run(
+            ["python", "-c", PROBE, host, str(nats_port), str(gateway_port)]
+        )
+        assert code == 0, output
+        seen = json.loads(output.decode().strip().splitlines()[-1])
+        assert seen == {
+            "reached": {str(nats_port): False, str(gateway_port): False},
+            "docker_sock": [],
+        }
+    finally:
+        subprocess.run([*cli, "stop", "u-gpt-4o", "1"], env=env, capture_output=True, timeout=200)
+        down_all(Fleet.load(up.log.parent / "fleet").apps())
