@@ -359,6 +359,10 @@ async def measure(nats_url: str, gateway_url: str, fleet: Fleet, results: dict[s
         token = create_token(SECRET, "bench", Role.OPERATOR, 3600)
         await asyncio.to_thread(gateway_reads, Http(gateway_url, token), results)
         await ws_event_latency(gateway_url, token, results)
+        from platform_load import measure as platform_load
+
+        print("200 event sockets and 500 reads/s for 60 s...", flush=True)
+        await platform_load(gateway_url, token, results, record)
         await asyncio.to_thread(start_overhead, gateway_url, token, fleet, results)
     finally:
         await bus.close()
