@@ -4,11 +4,13 @@ Its own nats-server, container-svc and gateway, and a fleet of 42 apps (3 models
 enough to open as the table): every app has a row with its state from the API; filters, the
 search box and sorting choose and order the rows; a real start changes the started app's row
 (and nothing else of the table) from the event socket; a row links to its app's card; the
-choice of cards or table is kept. Two apps of different models declare the same host port.
+choice of cards or table is kept; an app's latest scan shows in its row, live and after a
+reload. Two apps of different models declare the same host port.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from gateway.testing import LiveGateway, gateway_on, open_page
 from genfleet_common.fleet import Fleet
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import make_settings
+from scan_svc.service import ScanService
 
 pytestmark = pytest.mark.docker
 
@@ -67,6 +70,12 @@ def make_table_fleet(root: Path) -> Path:
                 listen=listen, backend=backend, frontend=backend_port(m, a) + 1
             )
             (app / "docker-compose.yml").write_text(compose)
+    # something for a static analyzer to find (the apps themselves run python's http.server)
+    code = root / "models" / THIRD / "app5" / "backend"
+    code.mkdir()
+    (code / "app.py").write_text(
+        'import subprocess\n\nsubprocess.call("ls " + input(), shell=True)\n'
+    )
     (root / "fleet.toml").write_text("\n".join(toml))
     return root
 
@@ -84,11 +93,14 @@ async def table_gateway(
         service = ContainerService(settings, fleet)
         await service.start()
         await service.cache.wait_for(lambda: service.cache.synced, 10)
+        scans = ScanService(settings, Fleet.load(root))
+        await scans.start()
         try:
             async with gateway_on(settings) as live:
                 yield live
         finally:
             down_all(fleet.apps())
+            await scans.stop()
             await service.stop()
 
 
@@ -99,13 +111,15 @@ async def get(live: LiveGateway, path: str) -> Any:
         return r.json()["data"]
 
 
-async def start(live: LiveGateway, model: str, app: int) -> dict[str, Any]:
+async def post(live: LiveGateway, path: str, body: Any = None) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=live.url, timeout=300) as client:
-        r = await client.post(
-            f"/api/apps/{quote(model, safe='')}/{app}/start", headers=live.auth("operator")
-        )
-        assert r.status_code == 200, r.text
+        r = await client.post(path, headers=live.auth("operator"), json=body)
+        assert r.status_code in (200, 202), r.text
         return dict(r.json())
+
+
+async def start(live: LiveGateway, model: str, app: int) -> dict[str, Any]:
+    return await post(live, f"/api/apps/{quote(model, safe='')}/{app}/start")
 
 
 async def sign_in(page: Page, live: LiveGateway) -> None:
@@ -324,3 +338,40 @@ async def test_fleet_table_ports_declared_and_effective(
         # is not in this tree: the clash is shown, the declared port left for the merge
         assert fleet["clashes"], "the fixture's apps should clash"
         pytest.skip("no port binding with declared_host_port in this tree's /api/fleet")
+
+
+async def test_fleet_table_latest_scan(browser: Browser, table_gateway: LiveGateway) -> None:
+    """A scan's events change its app's Scan cell as they come; a reload shows the same from
+    the fleet-wide latest scans (GET /api/scans/latest)."""
+    live = table_gateway
+    page, errors = await open_page(browser)
+    await sign_in(page, live)
+    key = f"{THIRD}/app5"
+    cell = page.locator(f'tr[data-row="{key}"] td[data-col="scan"]')
+    await expect(cell).to_have_text("\u2013")  # never scanned
+
+    reply = await post(live, "/api/scans", {"model": THIRD, "app": 5, "tools": ["bandit"]})
+    scan_id = reply["data"]["scan_id"]
+    await expect(cell).to_have_attribute("data-state", "COMPLETE", timeout=120_000)
+    await expect(cell).to_contain_text(re.compile(r"^COMPLETE · \d+ (high|medium|low)"))
+    link = cell.locator("a")
+    await expect(link).to_have_attribute("href", f"#scan/{quote(THIRD, safe='')}/5/{scan_id}")
+    outcome = await cell.text_content()
+
+    # sorted by its findings, most first: the scanned app leads
+    await page.locator('#fleet-table th[data-col="scan"] button').click()
+    await expect(page.locator('#fleet-table th[data-col="scan"]')).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    assert (await shown_rows(page))[0] == key
+    await page.get_by_test_id("ft-search").fill("complete")  # the search sees outcomes too
+    assert await shown_rows(page) == [key]
+
+    await page.reload()
+    await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "live")
+    await expect(cell).to_have_text(outcome or "")
+    await link.click()  # to that scan, in its own view
+    await expect(page.get_by_test_id("scan-view")).to_be_visible()
+    await expect(page.get_by_test_id("scan-state")).to_have_attribute("data-state", "COMPLETE")
+    assert errors == []
+    await page.context.close()
