@@ -23,16 +23,6 @@ export function portText(service, port) {
   return `${service.name}:${port.host_port}${proto}${declared}`;
 }
 
-/** A service's container name as the dashboard says it, "shop-db (declared db)" likewise;
- * null when compose names it (and nothing else was declared). */
-export function containerNameText(service) {
-  const declared = service.declared_container_name;
-  if (!service.container_name) return declared ? `compose's default (declared ${declared})` : null;
-  return declared && declared !== service.container_name
-    ? `${service.container_name} (declared ${declared})`
-    : service.container_name;
-}
-
 /** What the search box looks in: the row's words as shown, and the model's own name. */
 const searchText = (row) => `${row.key} ${[...row.tr.cells].map((c) => c.textContent).join(" ")}`.toLowerCase();
 
@@ -47,7 +37,7 @@ const COLUMNS = [
   { key: "state", title: "State", first: 1 },
   { key: "answering", title: "Answering", first: 1 },
   { key: "ports", title: "Ports", first: 1 },
-  ...JOBS.map((job) => ({ key: job.kind, title: job.title, first: -1, job })), // most first
+  ...JOBS.map((job) => ({ key: job.kind, title: job.title, first: -1 })), // most findings, RPS, met first
 ];
 
 export class FleetTable {
@@ -65,6 +55,7 @@ export class FleetTable {
     this.rows = new Map(); // "model/appN" -> row (see makeRow)
     this.order = []; // the rows in their shown order
     this.models = [];
+    this.entries = null; // main.js's apps: "model/appN" -> {model, spec, status, ...}
     this.clashes = new Map(); // "model/appN" -> [{service, host_port, text}]
     this.built = false;
     this.sort = { key: "model", dir: 1 };

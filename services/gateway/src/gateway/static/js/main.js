@@ -332,8 +332,7 @@ function showFleet(what, key = "") {
   // one app's card alone: its model's section and that card only (app.css)
   const only = what === "app" ? key : "";
   if ((models.dataset.only || "") !== only) {
-    models.querySelector("[data-current]")?.removeAttribute("data-current");
-    models.querySelector("section.model[data-current]")?.removeAttribute("data-current");
+    for (const el of models.querySelectorAll("[data-current]")) el.removeAttribute("data-current");
     if (only) {
       const card = state.apps.get(only)?.card;
       card?.setAttribute("data-current", "");
