@@ -424,6 +424,10 @@ async def main() -> None:
     from health import measure as measure_health
 
     await measure_health(results, record)
+    print("dashboard...", flush=True)
+    from dashboard import measure as measure_dashboard
+
+    await measure_dashboard(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 

@@ -1,5 +1,6 @@
-// GenFleet dashboard: apps grouped by model, live badges from /api/events, actions, logs,
-// an app's security scans (#scan/<model>/<n>, see scans.js), load tests (#perf/<model>/<n>,
+// GenFleet dashboard: the fleet as cards (apps grouped by model) or as a table (one row per
+// app, see fleettable.js), live badges from /api/events, actions, logs, one app's card alone
+// (#app/<model>/<n>), an app's security scans (#scan/<model>/<n>, see scans.js), load tests (#perf/<model>/<n>,
 // see perf.js) and requirements analyses (#analysis/<model>/<n>, see analyses.js), and the
 // campaigns (#campaigns/[<id>[/compare]], see campaigns.js).
 
@@ -20,7 +21,8 @@ import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
 import { AnalysisView, analysisHash } from "./analyses.js";
 import { CampaignView } from "./campaigns.js";
-import { CardJobs, scanHash } from "./joblines.js";
+import { FleetTable, portText } from "./fleettable.js";
+import { JOBS, LatestJobs, jobLines, scanHash, showJobLine } from "./joblines.js";
 import { PerfView, perfHash } from "./perf.js";
 import { ScanView } from "./scans.js";
 import { appKey, applyStatusEvent, badgeOf, containerClass, containerText, diagnosisOf } from "./status.js";
@@ -29,11 +31,16 @@ const APP_ACTIONS = ["start", "stop", "restart", "build"];
 const OUTPUT_LINES = 12;
 const SYSTEM_REFRESH_MS = 15_000;
 const SYSTEM_AFTER_EVENT_MS = 2_000; // container counts follow status events, at most this often
+const VIEW_KEY = "genfleet.fleetView"; // the view the user chose last: "cards" or "table"
+const LARGE_FLEET = 40; // apps: without a choice, a fleet this large opens as the table
 
 const state = {
   models: [], // ModelSpec[] from /api/fleet
-  apps: new Map(), // "model/appN" -> {model, spec, status, card, output: string[], busy}
+  colors: new Map(), // model name -> its (safe) colour
+  view: "cards", // how the fleet is shown: "cards" or "table"
+  apps: new Map(), // "model/appN" -> {model, spec, status, card, output: string[], busy, result}
   sections: new Map(), // model name -> section element
+  cardsBuilt: false, // the cards are made when first shown (a table of 270 apps needs none)
   pending: null, // while a status snapshot loads: the status events that arrived meanwhile
   batches: new Map(), // batch_id -> {model, action, finish}: the batches this page started
   systemTimer: null,
@@ -60,7 +67,12 @@ const events = new EventStream({
 });
 
 const scanView = new ScanView({ events, appInfo: scanAppInfo });
-const cardJobs = new CardJobs({ events, cardOf: (model, number) => state.apps.get(appKey(model, number))?.card ?? null });
+const latestJobs = new LatestJobs({ events });
+latestJobs.onChange((job, status) => {
+  const card = state.apps.get(appKey(status.model, status.app))?.card;
+  if (card) showJobLine(card, job, status);
+});
+const fleetTable = new FleetTable({ latest: latestJobs, colorOf: (model) => state.colors.get(model) || safeColor(null) });
 const perfView = new PerfView({ events, appInfo: scanAppInfo });
 const analysisView = new AnalysisView({ events, appInfo: scanAppInfo });
 const campaignView = new CampaignView({ events, models: () => state.models, safeColor });
@@ -128,8 +140,14 @@ async function boot() {
   document.body.dataset.role = claims?.role ?? "";
   $("#logout").hidden = false;
   try {
-    const fleet = await api("GET", "/api/fleet");
+    // the first statuses come with the fleet (two fleet-wide requests at once); the socket's
+    // open takes a fresh snapshot again, so no event between the two is missed
+    const [fleet, apps] = await Promise.all([
+      api("GET", "/api/fleet"),
+      api("GET", "/api/apps").catch((err) => err),
+    ]);
     renderFleet(fleet);
+    if (!(apps instanceof Error)) showSnapshot(apps);
   } catch (err) {
     if (err.status === 401) return; // the login is shown
     $("#dashboard").hidden = false;
@@ -141,7 +159,7 @@ async function boot() {
   $("#topnav").hidden = false;
   route();
   refreshSystem();
-  cardJobs.loadLatest();
+  latestJobs.loadLatest();
   clearInterval(state.systemTimer);
   state.systemTimer = setInterval(() => {
     if (document.visibilityState === "visible") refreshSystem();
@@ -211,28 +229,117 @@ function showLive(liveState, detail = "") {
 // --- fleet --------------------------------------------------------------------------------
 function renderFleet(fleet) {
   state.models = fleet.models || [];
+  state.colors = new Map(state.models.map((m) => [m.name, safeColor(m.color)]));
   state.apps.clear();
   state.sections.clear();
-  const root = $("#models");
-  root.replaceChildren(...state.models.map(renderModel));
-  if (!state.models.length) {
-    root.append(h("p", { class: "muted" }, `No models in the fleet (${fleet.root}).`));
+  latestJobs.clear();
+  for (const model of state.models) {
+    for (const spec of [...(model.apps || [])].sort((a, b) => a.number - b.number)) {
+      const entry = { model: model.name, spec, status: null, card: null, output: [], busy: null, result: null };
+      state.apps.set(appKey(model.name, spec.number), entry);
+    }
   }
+  state.cardsBuilt = false;
+  state.fleetRoot = fleet.root;
+  $("#models").replaceChildren();
   const clashes = $("#clashes");
   clashes.replaceChildren();
-  if (fleet.clashes?.length) {
+  const n = fleet.clashes?.length || 0;
+  if (n) {
+    // one line, opened on demand: a real fleet can clash on dozens of ports
     clashes.append(
-      h("strong", {}, "Host port clashes (these apps are not started):"),
       h(
-        "ul",
-        {},
-        fleet.clashes.map((c) =>
-          h("li", {}, `${c.host_ip ? `${c.host_ip}:` : ""}${c.host_port}/${c.protocol}: ${c.users.join(", ")}`),
+        "details",
+        { dataset: { testid: "clashes" } },
+        h("summary", {}, `${n} host port clash${n === 1 ? "" : "es"} (these apps are not started)`),
+        h(
+          "ul",
+          {},
+          fleet.clashes.map((c) =>
+            h("li", {}, `${c.host_ip ? `${c.host_ip}:` : ""}${c.host_port}/${c.protocol}: ${c.users.join(", ")}`),
+          ),
         ),
       ),
     );
   }
-  clashes.hidden = !fleet.clashes?.length;
+  clashes.hidden = !n;
+  fleetTable.setFleet(state.models, state.apps, fleet.clashes);
+  setView(chosenView(state.apps.size), false);
+}
+
+/** The cards, once, when first shown: each from what the page knows of its app by then. */
+function ensureCards() {
+  if (state.cardsBuilt) return;
+  state.cardsBuilt = true;
+  const root = $("#models");
+  root.replaceChildren(...state.models.map(renderModel));
+  if (!state.models.length) {
+    root.append(h("p", { class: "muted" }, `No models in the fleet (${state.fleetRoot}).`));
+  }
+  for (const entry of state.apps.values()) {
+    if (!entry.card) continue;
+    renderStatus(entry);
+    for (const job of JOBS) {
+      const status = latestJobs.get(job.kind, entry.model, entry.spec.number);
+      if (status) showJobLine(entry.card, job, status);
+    }
+    const { busy, result } = entry;
+    if (busy) {
+      setBusy(entry, busy.action, null, `${busy.action} running…`);
+      entry.busy = busy; // still this page's own action if it was
+    } else if (result) setResult(entry, result.kind, result.text);
+    renderOutput(entry);
+  }
+  for (const model of state.sections.keys()) renderCounts(model);
+}
+
+// --- cards or table -------------------------------------------------------------------------
+/** The view the user chose last; without a choice, the table for a large fleet. */
+function chosenView(apps) {
+  const chosen = localStorage.getItem(VIEW_KEY);
+  if (chosen === "cards" || chosen === "table") return chosen;
+  return apps >= LARGE_FLEET ? "table" : "cards";
+}
+
+/** Show the fleet as `view` ("cards" or "table"); `remember`: the user's choice, kept. */
+function setView(view, remember) {
+  state.view = view;
+  if (remember) localStorage.setItem(VIEW_KEY, view);
+  for (const button of document.querySelectorAll("#fleet-bar [data-view]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === view));
+  }
+  if (!$("#dashboard").hidden) route();
+}
+
+for (const button of document.querySelectorAll("#fleet-bar [data-view]")) {
+  button.addEventListener("click", () => setView(button.dataset.view, true));
+}
+
+/**
+ * What the fleet part of the page shows: "fleet" (the cards or the table, as chosen), "app"
+ * (one app's card alone, `key`), or "none" (another view has the page).
+ */
+function showFleet(what, key = "") {
+  const models = $("#models");
+  const table = what === "fleet" && state.view === "table";
+  $("#fleet-bar").hidden = what !== "fleet";
+  $("#fleet-filters").hidden = !table;
+  if (what === "app" || (what === "fleet" && !table)) ensureCards();
+  if (table) fleetTable.show();
+  else fleetTable.hide();
+  models.hidden = !(what === "app" || (what === "fleet" && !table));
+  $("#app-back").hidden = what !== "app";
+  // one app's card alone: its model's section and that card only (app.css)
+  const only = what === "app" ? key : "";
+  if ((models.dataset.only || "") !== only) {
+    for (const el of models.querySelectorAll("[data-current]")) el.removeAttribute("data-current");
+    if (only) {
+      const card = state.apps.get(only)?.card;
+      card?.setAttribute("data-current", "");
+      card?.closest("section.model")?.setAttribute("data-current", "");
+      models.dataset.only = only;
+    } else delete models.dataset.only;
+  }
 }
 
 function safeColor(color) {
@@ -289,13 +396,14 @@ function renderApp(model, spec) {
   for (const service of spec.services || []) {
     for (const port of service.ports || []) {
       if (port.protocol && port.protocol !== "tcp") continue;
+      const declared = port.declared_host_port != null ? { declared: String(port.declared_host_port) } : {};
       links.push(
         h("a", {
           href: `http://127.0.0.1:${port.host_port}/`,
           target: "_blank",
           rel: "noopener noreferrer",
-          dataset: { service: service.name, port: String(port.host_port) },
-        }, `${service.name} :${port.host_port}`),
+          dataset: { service: service.name, port: String(port.host_port), ...declared },
+        }, portText(service, port)),
       );
     }
   }
@@ -360,11 +468,11 @@ function renderApp(model, spec) {
         "aria-label": `Show the requirements analyses of ${key}`,
       }, "requirements"),
     ),
-    cardJobs.lines(),
+    jobLines(),
     h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
     h("pre", { class: "output", dataset: { testid: "output" }, hidden: true, "aria-label": `Output of ${key}` }),
   );
-  state.apps.set(key, { model: model.name, spec, status: null, card, output: [], busy: null });
+  state.apps.get(key).card = card;
   return card;
 }
 
@@ -380,16 +488,22 @@ async function loadStatus() {
   }
   const replay = state.pending;
   state.pending = null;
+  showSnapshot(reply, replay);
+}
+
+/** Every app's status from a snapshot (GET /api/apps), then the status events that arrived
+ * while it loaded, in order: the last one per container wins. */
+function showSnapshot(reply, replay = []) {
   renderEngine(reply.engine);
   showBanner(reply.engine.available ? "" : `Docker engine unavailable: ${reply.engine.reason || "unknown reason"}`);
   for (const status of reply.apps) {
     const entry = state.apps.get(appKey(status.model, status.app));
     if (entry) entry.status = status;
   }
-  // events that arrived while the snapshot loaded, in order: the last one per container wins
   for (const event of replay) applyStatus(event);
   for (const entry of state.apps.values()) renderStatus(entry);
   for (const model of state.sections.keys()) renderCounts(model);
+  fleetTable.showAllStatus();
 }
 
 function applyStatus(event) {
@@ -401,6 +515,7 @@ function applyStatus(event) {
 
 function renderStatus(entry) {
   const { card, status } = entry;
+  if (!card) return; // the cards are not made (yet)
   const badge = card.querySelector('[data-testid="badge"]');
   const { state: badgeState, label } = badgeOf(status);
   badge.dataset.state = badgeState;
@@ -449,6 +564,7 @@ function handleEvent(event) {
       const entry = applyStatus(event);
       if (entry) {
         renderStatus(entry);
+        fleetTable.showStatus(entry);
         renderCounts(entry.model);
         refreshSystemSoon();
       }
@@ -482,7 +598,13 @@ function handleActionEvent(event) {
     setBusy(entry, null);
     setResult(entry, event.ok ? "ok" : "error", `${event.action}: ${event.ok ? "ok" : "failed"}`);
   }
-  const pre = entry.card.querySelector(".output");
+  renderOutput(entry);
+}
+
+/** The last lines of the app's running action (compose output) on its card. */
+function renderOutput(entry) {
+  const pre = entry.card?.querySelector(".output");
+  if (!pre) return;
   pre.textContent = entry.output.join("\n");
   pre.hidden = entry.output.length === 0;
   pre.scrollTop = pre.scrollHeight;
@@ -513,6 +635,7 @@ function handleBatchEvent(event) {
 function setBusy(entry, action, button = null, text = "") {
   const { card } = entry;
   entry.busy = action ? { action, mine: Boolean(button) } : null;
+  if (!card) return;
   card.setAttribute("aria-busy", action ? "true" : "false");
   card.dataset.busy = action || "";
   for (const b of card.querySelectorAll(".actions button:not([data-action=logs])")) {
@@ -524,7 +647,9 @@ function setBusy(entry, action, button = null, text = "") {
 }
 
 function setResult(entry, kind, text) {
-  const el = entry.card.querySelector(".result");
+  entry.result = { kind, text };
+  const el = entry.card?.querySelector(".result");
+  if (!el) return;
   el.dataset.kind = kind;
   el.textContent = text;
 }
@@ -551,9 +676,7 @@ async function runAction(key, action, button) {
     setResult(entry, err.status === 409 && err.code === "busy" ? "busy-refused" : "error", `${action}: ${text}`);
     if (result?.output && !entry.output.length) {
       entry.output = result.output.trimEnd().split("\n").slice(-OUTPUT_LINES);
-      const pre = entry.card.querySelector(".output");
-      pre.textContent = entry.output.join("\n");
-      pre.hidden = false;
+      renderOutput(entry);
     }
   } finally {
     if (entry.busy?.mine) {
@@ -643,9 +766,10 @@ function openLogs(key) {
 }
 
 // --- scans, load tests, analyses -----------------------------------------------------------
-/** The hash route: #scan/<model>/<n>[/<scan id>] shows that app's scans, #perf/<model>/<n>[/<test
- * id>] its load tests, #analysis/<model>/<n>[/<analysis id>] its requirements analyses,
- * #campaigns/[<id>[/compare]] the campaigns, anything else the fleet. */
+/** The hash route: #app/<model>/<n> shows that app's card alone, #scan/<model>/<n>[/<scan id>]
+ * its scans, #perf/<model>/<n>[/<test id>] its load tests, #analysis/<model>/<n>[/<analysis
+ * id>] its requirements analyses, #campaigns/[<id>[/compare]] the campaigns, anything else the
+ * fleet (as cards or as the table). */
 function route() {
   const campaign = /^#campaigns(?:\/([A-Za-z0-9]{1,64})?(?:\/(compare))?)?\/?$/.exec(location.hash);
   if (campaign) campaignView.open(campaign[1] || "", campaign[2] === "compare");
@@ -653,7 +777,7 @@ function route() {
   for (const link of document.querySelectorAll("#topnav a")) {
     link.setAttribute("aria-current", (link.dataset.testid === "nav-campaigns") === Boolean(campaign) ? "page" : "false");
   }
-  const match = /^#(scan|perf|analysis)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  const match = /^#(app|scan|perf|analysis)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
     let model = "";
@@ -671,7 +795,8 @@ function route() {
   else perfView.close();
   if (entry && view === "analysis") analysisView.open(entry.model, entry.spec.number, match[4] || "");
   else analysisView.close();
-  $("#models").hidden = Boolean(entry) || Boolean(campaign);
+  if (entry && view === "app") showFleet("app", appKey(entry.model, entry.spec.number));
+  else showFleet(entry || campaign ? "none" : "fleet");
   if (match && !entry) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
 }
 
@@ -697,7 +822,7 @@ async function runCardScan(key, button) {
   try {
     const status = await api("POST", "/api/scans", { model: entry.model, app: entry.spec.number });
     setResult(entry, "ok", `scan ${status.scan_id} started (${status.tools.length} tools)`);
-    cardJobs.show("scan", status, true);
+    latestJobs.show("scan", status, true);
   } catch (err) {
     if (err.status === 401) return;
     const text = err.status === 409 ? "a scan of this app is already running" : describeError(err);
@@ -709,6 +834,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView, perfView, analysisView, campaignView, cardJobs };
+window.genfleet = { events, state, logView, scanView, perfView, analysisView, campaignView, latestJobs, fleetTable };
 
 boot();

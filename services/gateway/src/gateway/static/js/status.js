@@ -4,18 +4,34 @@
 // one, else its published ports answer HTTP. A container's `answer` says which: none (nothing
 // to check), checking (not answering yet), answering, not_answering (with a `diagnosis`).
 
-const ANSWER_WORDS = {
-  healthy: "answering",
-  starting: "not answering yet",
-  unhealthy: "not answering",
-};
-
 /** A container's answer; from its Docker health check for a sender of version 1. */
 export function answerOf(c) {
   if (c.answer) return c.answer;
   if (!c.running) return "none";
   return { healthy: "answering", unhealthy: "not_answering", starting: "checking" }[c.health] || "none";
 }
+
+/** Whether an app answers, as one word of the API's `answer` vocabulary: "answering",
+ * "checking" (not answering yet), "not_answering", or "none" (nothing to check: stopped, or no
+ * answer known). */
+export function answeringOf(status) {
+  if (!status || status.state === "stopped") return "none";
+  if (status.healthy === true) return "answering";
+  if (status.healthy !== false) return "none";
+  const answers = (status.containers || []).map(answerOf);
+  if (answers.includes("not_answering")) return "not_answering";
+  return answers.includes("checking") ? "checking" : "not_answering";
+}
+
+/** How each answer is said: in the badge, the fleet table and the CLI alike. */
+export const ANSWERING_TEXT = {
+  answering: "answering",
+  checking: "not answering yet",
+  not_answering: "not answering",
+  none: "–",
+};
+
+const BADGE_HEALTH = { answering: "healthy", checking: "starting", not_answering: "unhealthy" };
 
 /**
  * The badge's state and label for an AppStatus: "stopped"; "running-healthy" (answering),
@@ -26,16 +42,10 @@ export function badgeOf(status) {
   if (!status) return { state: "unknown", label: "unknown" };
   const state = status.state;
   if (state === "stopped") return { state: "stopped", label: "stopped" };
-  let health = null;
-  if (status.healthy === true) health = "healthy";
-  else if (status.healthy === false) {
-    const answers = (status.containers || []).map(answerOf);
-    if (answers.includes("not_answering")) health = "unhealthy";
-    else if (answers.includes("checking")) health = "starting";
-    else health = "unhealthy";
-  }
+  const answering = answeringOf(status);
+  const health = BADGE_HEALTH[answering];
   return health
-    ? { state: `${state}-${health}`, label: `${state} · ${ANSWER_WORDS[health]}` }
+    ? { state: `${state}-${health}`, label: `${state} · ${ANSWERING_TEXT[answering]}` }
     : { state, label: state };
 }
 
