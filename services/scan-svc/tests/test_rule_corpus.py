@@ -1,5 +1,6 @@
 """Every rule of scan-svc's own packs against its corpus: tests/rules/<rule-id>/bad.* must be
-reported by that rule and tests/rules/<rule-id>/good.* must not. ESLint rules (our
+reported by that rule and tests/rules/<rule-id>/good.* must not (bad-<variant>.* and
+good-<variant>.*: more cases, such as the FastAPI form of a Flask one). ESLint rules (our
 eslint.config.mjs) have theirs under tests/rules/eslint/<rule>/.
 
 The whole corpus is scanned once by each tool, through scan-svc's own SemgrepTool and
@@ -41,9 +42,10 @@ def snippets(root: Path) -> list[tuple[str, str, str]]:
     """(rule, kind, file relative to the corpus) for each bad/good snippet under `root`."""
     found = []
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.stem in KINDS and path.suffix in (".py", ".js", ".jsx", ".ts"):
+        kind = path.stem.split("-", 1)[0]  # bad.py, or bad-fastapi.py for another variant
+        if path.is_file() and kind in KINDS and path.suffix in (".py", ".js", ".jsx", ".ts"):
             rule = path.parent.relative_to(root).as_posix()
-            found.append((rule, path.stem, path.relative_to(CORPUS).as_posix()))
+            found.append((rule, kind, path.relative_to(CORPUS).as_posix()))
     return found
 
 
@@ -126,3 +128,23 @@ def test_every_eslint_snippet_names_a_mapped_rule() -> None:
     for rule in rules:
         assert rule in ESLINT_RULES, rule
         assert {k for r, k, _ in ESLINT_CASES if r == rule} == set(KINDS), rule
+
+
+def test_rules_hash_covers_the_semgrep_packs_and_the_eslint_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Campaign manifests record rules_hash: a changed rule of either pack must change it."""
+    from scan_svc import toolbox
+
+    before = toolbox.rules_hash()
+    assert toolbox.rules_hash() == before
+    config = tmp_path / "eslint.config.mjs"
+    config.write_bytes(toolbox.ESLINT_CONFIG.read_bytes() + b"\n// one more rule\n")
+    monkeypatch.setattr(toolbox, "ESLINT_CONFIG", config)
+    eslint_changed = toolbox.rules_hash()
+    assert eslint_changed != before
+    rules = tmp_path / "rules"
+    shutil.copytree(toolbox.RULES_DIR, rules)
+    (rules / "python.yml").write_text((rules / "python.yml").read_text() + "\n# changed\n")
+    monkeypatch.setattr(toolbox, "RULES_DIR", rules)
+    assert toolbox.rules_hash() not in (before, eslint_changed)
