@@ -43,7 +43,11 @@ def snippets(root: Path) -> list[tuple[str, str, str]]:
     found = []
     for path in sorted(root.rglob("*")):
         kind = path.stem.split("-", 1)[0]  # bad.py, or bad-fastapi.py for another variant
-        if path.is_file() and kind in KINDS and path.suffix in (".py", ".js", ".jsx", ".ts"):
+        if (
+            path.is_file()
+            and kind in KINDS
+            and path.suffix in (".py", ".js", ".jsx", ".ts", ".html", ".ejs")
+        ):
             rule = path.parent.relative_to(root).as_posix()
             found.append((rule, kind, path.relative_to(CORPUS).as_posix()))
     return found
