@@ -404,6 +404,10 @@ async def main() -> None:
     from scans import measure as measure_scans
 
     await measure_scans(results, record)
+    print("static recall of the planted vulnerabilities...", flush=True)
+    from static_recall import measure as measure_recall
+
+    await measure_recall(results, record)
     print("load tests...", flush=True)
     from perf import measure as measure_perf
 

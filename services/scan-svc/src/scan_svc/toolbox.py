@@ -9,16 +9,22 @@ from dataclasses import dataclass, field
 from genfleet_common.choice import choose
 from genfleet_common.settings import Settings
 from scan_svc.tools.base import DastTool, StaticTool
-from scan_svc.tools.support import RULES_DIR
+from scan_svc.tools.support import RULES_DIR, TOOLS_JS_DIR
+
+ESLINT_CONFIG = TOOLS_JS_DIR / "eslint.config.mjs"
 
 
 def rules_hash() -> str:
-    """sha256 over GenFleet's rule packs (names and bytes): a changed rule changes results."""
+    """sha256 over GenFleet's rule packs (names and bytes): the semgrep rules and the ESLint
+    configuration (which rules run); a changed rule changes results."""
     digest = hashlib.sha256()
     for path in sorted(RULES_DIR.rglob("*")):
         if path.is_file():
             digest.update(path.relative_to(RULES_DIR).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
+    if ESLINT_CONFIG.is_file():
+        digest.update(b"eslint/" + ESLINT_CONFIG.name.encode() + b"\0")
+        digest.update(ESLINT_CONFIG.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

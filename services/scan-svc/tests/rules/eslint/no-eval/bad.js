@@ -1,0 +1,3 @@
+export function answer() {
+  return eval("6 * 7");
+}

@@ -1,0 +1,3 @@
+export function later(code) {
+  setTimeout("run(" + code + ")", 100);
+}

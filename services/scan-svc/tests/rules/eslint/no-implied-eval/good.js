@@ -1,0 +1,3 @@
+export function later(fn) {
+  setTimeout(() => fn(), 100);
+}

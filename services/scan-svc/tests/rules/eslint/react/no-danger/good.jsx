@@ -1,0 +1,5 @@
+import React from "react";
+
+export function Bio({ text }) {
+  return <div>{text}</div>;
+}

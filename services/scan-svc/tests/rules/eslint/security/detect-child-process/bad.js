@@ -1,0 +1,7 @@
+const { exec } = require("child_process");
+
+function listFiles(dir, done) {
+  exec("ls " + dir, done);
+}
+
+module.exports = { listFiles };

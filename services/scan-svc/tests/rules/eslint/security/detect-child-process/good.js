@@ -1,0 +1,7 @@
+const { readdir } = require("fs");
+
+function listFiles(dir, done) {
+  readdir(dir, done);
+}
+
+module.exports = { listFiles };

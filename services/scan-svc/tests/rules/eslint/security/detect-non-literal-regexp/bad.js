@@ -1,0 +1,3 @@
+export function matcher(query) {
+  return new RegExp(query);
+}

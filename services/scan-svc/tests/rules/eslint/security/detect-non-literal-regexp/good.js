@@ -1,0 +1,3 @@
+export function matcher() {
+  return new RegExp("^[a-z]+$");
+}

@@ -1,0 +1,10 @@
+const express = require("express");
+const db = require("./db");
+const { requireAdmin } = require("./auth");
+
+const app = express();
+
+app.delete("/api/admin/users/:id", requireAdmin, async (req, res) => {
+  await db.run("DELETE FROM users WHERE id = ?", [req.params.id]);
+  res.status(204).end();
+});

@@ -1,0 +1,3 @@
+export function later(name) {
+  setTimeout("refresh('" + name + "')", 100);
+}

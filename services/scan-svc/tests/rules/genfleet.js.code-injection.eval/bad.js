@@ -1,0 +1,3 @@
+export function run(code) {
+  return new Function("x", code);
+}

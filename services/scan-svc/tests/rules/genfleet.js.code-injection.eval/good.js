@@ -1,0 +1,3 @@
+export function run(fn) {
+  return setTimeout(() => fn(1), 10);
+}

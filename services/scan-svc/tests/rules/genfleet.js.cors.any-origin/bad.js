@@ -1,0 +1,5 @@
+const cors = require("cors");
+const express = require("express");
+
+const app = express();
+app.use(cors());

@@ -1,0 +1,7 @@
+const express = require("express");
+
+const app = express();
+
+app.get("/logout", (req, res) => {
+  res.redirect(req.query.returnTo);
+});

@@ -1,0 +1,1 @@
+export const config = { clientSecret: process.env.CLIENT_SECRET, passwordLabel: "Password" };

@@ -1,0 +1,3 @@
+export function items() {
+  return fetch("http://api.shop.example.org/items");
+}

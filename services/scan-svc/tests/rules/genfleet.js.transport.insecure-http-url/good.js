@@ -1,0 +1,3 @@
+export function items() {
+  return fetch("/api/items");
+}

@@ -1,0 +1,5 @@
+const multer = require("multer");
+
+const upload = multer({ dest: "uploads/" });
+
+module.exports = { upload };

@@ -1,0 +1,3 @@
+export function render(el, note) {
+  el.textContent = note.text;
+}

@@ -1,0 +1,5 @@
+import React from "react";
+
+export function Comment({ body }) {
+  return <div dangerouslySetInnerHTML={{ __html: body }} />;
+}

@@ -1,0 +1,10 @@
+from flask import Flask, make_response
+
+app = Flask(__name__)
+
+
+@app.post("/login")
+def login():
+    resp = make_response({"ok": True})
+    resp.set_cookie("session_token", "abc", secure=False, httponly=True, samesite="Lax")
+    return resp

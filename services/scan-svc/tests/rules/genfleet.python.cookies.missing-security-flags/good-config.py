@@ -1,0 +1,16 @@
+from flask import Flask, make_response
+
+app = Flask(__name__)
+
+
+@app.post("/login")
+def login():
+    resp = make_response({"ok": True})
+    resp.set_cookie(
+        "session_token",
+        "abc",
+        secure=app.config["COOKIE_SECURE"],
+        httponly=True,
+        samesite="Strict",
+    )
+    return resp

@@ -1,0 +1,5 @@
+import hashlib
+
+
+def signature(body):
+    return hashlib.md5(body).hexdigest()

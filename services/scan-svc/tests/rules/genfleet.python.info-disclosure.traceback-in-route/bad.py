@@ -1,0 +1,13 @@
+import traceback
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.get("/report")
+def report():
+    try:
+        return {"value": 1 / int(request.args.get("n", "0"))}
+    except ZeroDivisionError:
+        return {"error": traceback.format_exc()}, 500

@@ -1,0 +1,13 @@
+import logging
+
+from flask import Flask, request
+
+app = Flask(__name__)
+log = logging.getLogger(__name__)
+
+
+@app.post("/login")
+def login():
+    user = request.form.get("user", "")
+    log.info("login attempt for " + user)
+    return {"ok": False}

@@ -1,0 +1,1 @@
+DB_PASSWORD = "tr0ub4dor&3-horse"

@@ -1,0 +1,4 @@
+import os
+
+DB_PASSWORD = os.environ.get("DB_PASSWORD", "")
+PASSWORD_FIELD = "password"

@@ -1,0 +1,4 @@
+from flask import Flask, request
+
+app = Flask(__name__)
+app.secret_key = "s3cr3t-in-the-code"

@@ -1,0 +1,1 @@
+SIGNING_KEY = "-----BEGIN RSA PRIVATE KEY-----MIIEpGenFleetCorpusOnly"

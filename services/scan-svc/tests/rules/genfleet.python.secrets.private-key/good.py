@@ -1,0 +1,1 @@
+SIGNING_KEY_PATH = "/run/secrets/signing.pem"

@@ -1,0 +1,3 @@
+from jinja2 import Environment, FileSystemLoader
+
+env = Environment(loader=FileSystemLoader("templates"), autoescape=True)
