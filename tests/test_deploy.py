@@ -4,6 +4,7 @@ Kubernetes manifests (parsed and checked here: no cluster runs on these machines
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -40,6 +41,31 @@ def test_the_platform_compose_file_is_valid_and_needs_a_secret() -> None:
     services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     modules = {s["command"][2] for s in services.values() if s["command"][:2] == ["python", "-m"]}
     assert modules == SERVICES
+
+
+def test_container_svc_runs_in_the_hosts_pid_namespace_and_network_and_reaches_nats() -> None:
+    """It reads the apps' processes in the host's /proc and probes the ports they publish on
+    the host's 127.0.0.1: both need the host's namespaces (the resolved compose file)."""
+    config = subprocess.run(
+        [compose_binary(), "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
+        env={**os.environ, "GENFLEET_SECRET_KEY": "x" * 32},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    services = json.loads(config.stdout)["services"]
+    svc = services["container-svc"]
+    assert svc["pid"] == "host" and svc["network_mode"] == "host"
+    assert "/var/run/docker.sock" in {v["target"] for v in svc["volumes"]}
+    # On the host's network, NATS is its port published on the host's loopback; elsewhere
+    # its name on the compose network
+    (nats_port,) = services["nats"]["ports"]
+    assert (nats_port["host_ip"], nats_port["published"]) == ("127.0.0.1", "4222")
+    for name, service in services.items():
+        url = service.get("environment", {}).get("GENFLEET_NATS_URL")
+        if url is not None:
+            on_host = service.get("network_mode") == "host"
+            assert url == ("nats://127.0.0.1:4222" if on_host else "nats://nats:4222"), name
 
 
 def test_the_nats_configs_parse() -> None:
@@ -86,6 +112,20 @@ def test_the_kubernetes_manifests_run_every_service_with_the_secret_from_a_secre
     assert modules == SERVICES
     env = next(d for d in docs if d["metadata"]["name"] == "genfleet-env")["data"]
     assert "GENFLEET_SECRET_KEY" not in env and env["GENFLEET_NATS_REPLICAS"] == "3"
+
+
+def test_the_kubernetes_container_svc_runs_in_the_nodes_pid_namespace_and_network() -> None:
+    svc = next(w for w in workloads() if w["metadata"]["name"] == "container-svc")
+    pod = svc["spec"]["template"]["spec"]
+    assert pod["hostPID"] is True and pod["hostNetwork"] is True
+    assert svc["spec"]["replicas"] == 1 and svc["spec"]["strategy"]["type"] == "Recreate"
+    # a pod on the node's network still finds `nats` (the ConfigMap's URL) by cluster DNS
+    env = next(d for d in k8s_documents() if d["metadata"]["name"] == "genfleet-env")["data"]
+    assert env["GENFLEET_NATS_URL"] == "nats://nats:4222"
+    for workload in workloads():
+        spec = workload["spec"]["template"]["spec"]
+        if spec.get("hostNetwork"):
+            assert spec["dnsPolicy"] == "ClusterFirstWithHostNet", workload["metadata"]["name"]
 
 
 def test_the_kubernetes_nats_config_parses(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from container_svc.probe import (
     published_from_inspect,
     published_from_list,
 )
-from genfleet_common.messages import DiagnosisKind
+from genfleet_common.messages import DiagnosisKind, HostAccess
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -125,6 +125,28 @@ def test_why_a_published_port_does_not_answer() -> None:
     # a not-answering service is never described in the words of a crash (campaigns read them)
     for listening in (wrong, [], None, [Listener(5000, "::")], [Listener(5000, "127.0.0.1")]):
         _, text = port_diagnosis(port, listening, 2)
+        assert not any(word in text for word in ("exited", "restarting", "dead"))
+
+
+def test_a_container_svc_that_cannot_see_the_host_says_so_in_its_diagnoses() -> None:
+    port = [Published(5000, 16031, "127.0.0.1")]
+    blind = HostAccess(processes=False, ports=False)
+    kind, text = port_diagnosis(port, None, 2, blind)
+    assert kind == DiagnosisKind.UNKNOWN and "cannot see the host's processes" in text
+    assert "pid: host" in text and "hostPID: true" in text
+    # where it listens was read, but the published port is out of reach: not the app's fault
+    kind, text = port_diagnosis(port, [Listener(5000, "0.0.0.0")], 2, blind)
+    assert kind == DiagnosisKind.UNKNOWN and "not on the host's network" in text
+    assert "network_mode: host" in text and "hostNetwork: true" in text
+    # what the container's own /proc says stays true wherever the ports are
+    kind, _ = port_diagnosis(port, [Listener(8080, "0.0.0.0")], 2, blind)
+    assert kind == DiagnosisKind.PORT_MISMATCH
+    kind, _ = port_diagnosis(port, [Listener(5000, "127.0.0.1")], 2, blind)
+    assert kind == DiagnosisKind.LOOPBACK_ONLY
+    seeing = HostAccess(processes=True, ports=True)
+    assert port_diagnosis(port, [Listener(5000, "::")], 2, seeing)[0] == DiagnosisKind.NO_HTTP
+    for listening in (None, [Listener(5000, "0.0.0.0")]):
+        _, text = port_diagnosis(port, listening, 2, blind)
         assert not any(word in text for word in ("exited", "restarting", "dead"))
 
 

@@ -7,7 +7,7 @@ import pytest
 from container_svc.service import ContainerService
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
-from genfleet_common.messages import Empty, FleetInfo, SystemInfo
+from genfleet_common.messages import Empty, FleetInfo, HostAccess, SystemInfo
 
 pytestmark = pytest.mark.docker
 
@@ -24,6 +24,10 @@ async def test_system_info(client: Bus, service: ContainerService) -> None:
     total = info.apps_total
     assert total.running + total.partial + total.stopped == len(apps)
     assert set(info.apps_by_model) == set(service.fleet.models)
+    # looked at once the engine was reached: the tests run on the Docker host itself
+    assert await service.cache.wait_for(lambda: service.cache.host is not None, 10)
+    info = await client.request(subjects.CONTAINER_SYSINFO, Empty(), SystemInfo, timeout=10)
+    assert info.host == HostAccess(processes=True, ports=True)
 
 
 async def test_fleet_info(client: Bus) -> None:

@@ -179,6 +179,22 @@ class Engine:
         text = raw.decode(errors="replace").splitlines()
         return [line[:max_chars] for line in text[-lines:]]
 
+    def bridge_interfaces(self) -> list[str]:
+        """The host's interface names of the engine's bridge networks (docker0, br-<id>);
+        none when the engine is gone."""
+        client = self.client
+        if client is None:
+            return []
+        try:
+            networks: list[dict[str, Any]] = client.api.networks(filters={"driver": "bridge"})
+        except ENGINE_ERRORS:
+            return []
+        return [
+            (n.get("Options") or {}).get("com.docker.network.bridge.name")
+            or f"br-{str(n.get('Id', ''))[:12]}"
+            for n in networks
+        ]
+
     def list_containers(self) -> Snapshot:
         client = self.require()
         try:

@@ -6,14 +6,23 @@ container-svc per Docker host; as a container it needs `pid: host`). Everywhere 
 function answers None ("could not tell"), never a guess: a pid read from the engine is
 only used once /proc/<pid>/cgroup names the container, so another machine's pid (Docker
 Desktop's VM, a remote engine) is never mistaken for it.
+
+`host_access` tells, once at container-svc's start, whether it has that view and is on the
+host's network (where containers publish their ports), so a deployment without them is
+said at once rather than seen as every app "not answering (unknown)".
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
+import socket
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from genfleet_common.messages import HostAccess
 
 PROC = Path("/proc")
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's `st` column
@@ -146,3 +155,104 @@ def ignores_stop_signal(pid: int, container_id: str, stop_signal: str) -> bool |
     except OSError:
         return None
     return drops_signal(status, wchan, signum)
+
+
+# --- what this process sees of the Docker host ----------------------------------------------
+SYS_NET = Path("/sys/class/net")
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+NEEDS_PID = "pid: host in Compose, hostPID: true in Kubernetes"
+NEEDS_NETWORK = "network_mode: host in Compose, hostNetwork: true in Kubernetes"
+
+
+def engine_socket(docker_host: str) -> str | None:
+    """The path of the engine's local socket, or None when it is reached otherwise (tcp, ssh)."""
+    url = docker_host or os.environ.get("DOCKER_HOST", "") or DEFAULT_DOCKER_HOST
+    return url.removeprefix("unix://") if url.startswith("unix://") else None
+
+
+def socket_peer_pid(path: str) -> int | None:
+    """The pid, as this process sees it, of the process serving a unix socket (its peer
+    credentials): 0 when that process runs in a PID namespace this one cannot see; None when
+    the socket cannot be asked."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None  # not Linux
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2.0)
+            sock.connect(path)
+            raw = sock.getsockopt(socket.SOL_SOCKET, option, PEERCRED.size)
+    except OSError:
+        return None
+    pid: int = PEERCRED.unpack(raw)[0]
+    return pid
+
+
+def in_this_pid_namespace(pid: int) -> bool | None:
+    """Whether a process seen here lives in this very PID namespace (not in one nested in
+    it), so the pids it speaks of are this process's too."""
+    try:
+        nspid = status_fields((PROC / str(pid) / "status").read_text()).get("NSpid", "")
+    except OSError:
+        return None
+    return len(nspid.split()) == 1 if nspid else None
+
+
+def in_this_network_namespace(pid: int) -> bool | None:
+    """Whether a process seen here shares this process's network namespace: a socket opened
+    here is in that process's /proc/<pid>/net/tcp (its namespace's table) by its inode."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(1)
+            inode = str(os.fstat(sock.fileno()).st_ino)
+            table = (PROC / str(pid) / "net" / "tcp").read_text()
+    except OSError:
+        return None
+    return any(len(f := line.split()) > 9 and f[9] == inode for line in table.splitlines()[1:])
+
+
+def bridges_visible(bridges: list[str]) -> bool | None:
+    """Whether the engine's bridge interfaces (which exist only in the Docker host's network
+    namespace) are seen here; None when there is none to look for, or no /sys/class/net."""
+    if not bridges or not SYS_NET.is_dir():
+        return None
+    return any((SYS_NET / name).exists() for name in bridges)
+
+
+def host_access(docker_host: str, bridges: list[str]) -> HostAccess:
+    """What this process can see of the Docker host (see HostAccess). `bridges`: the
+    interface names of the engine's bridge networks, for when its process is out of view."""
+    path = engine_socket(docker_host)
+    if path is None:
+        url = docker_host or os.environ.get("DOCKER_HOST", "")
+        return HostAccess(
+            problems=[
+                f"the Docker engine is reached at {url}, not through a local socket: whether"
+                " its containers' processes and published ports can be seen from here cannot"
+                " be told. A container-svc on the Docker host itself diagnoses apps that do"
+                " not answer; elsewhere their diagnosis can be 'unknown'."
+            ]
+        )
+    problems = []
+    pid = socket_peer_pid(path)
+    processes = None if pid is None else pid > 0 and in_this_pid_namespace(pid)
+    if processes is False:
+        where = "another PID namespace" if pid == 0 else "a PID namespace nested in its own"
+        problems.append(
+            "container-svc cannot see the Docker host's processes (the engine runs in"
+            f" {where}): where an app that does not answer really listens cannot be read, so"
+            " its diagnosis is 'unknown'. Run container-svc with the host's PID namespace"
+            f" ({NEEDS_PID})."
+        )
+    ports = in_this_network_namespace(pid) if pid else None
+    if ports is None:
+        ports = bridges_visible(bridges)
+    if ports is False:
+        problems.append(
+            "container-svc is not on the Docker host's network: ports that apps publish on the"
+            " host's 127.0.0.1 cannot be reached from here, so no app with published ports is"
+            f" seen answering. Run container-svc on the host's network ({NEEDS_NETWORK})."
+        )
+    return HostAccess(processes=processes, ports=ports, problems=problems)

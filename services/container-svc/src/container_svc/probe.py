@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from container_svc.hostproc import Listener
-from genfleet_common.messages import DiagnosisKind
+from container_svc.hostproc import NEEDS_NETWORK, NEEDS_PID, Listener
+from genfleet_common.messages import DiagnosisKind, HostAccess
 
 # Any HTTP server answers this with a status line; the agent names us in the app's own log.
 REQUEST = b"GET / HTTP/1.0\r\nHost: %s\r\nUser-Agent: genfleet-probe\r\nConnection: close\r\n\r\n"
@@ -98,18 +98,25 @@ def probe_interval(elapsed_s: float) -> float:
 
 
 def port_diagnosis(
-    unanswered: list[Published], listening: list[Listener] | None, probe_timeout_s: float
+    unanswered: list[Published],
+    listening: list[Listener] | None,
+    probe_timeout_s: float,
+    host: HostAccess | None = None,
 ) -> tuple[DiagnosisKind, str]:
     """Why these published ports gave no HTTP answer, from where the container listens.
+    `host`: what container-svc sees of the Docker host (a container-svc that cannot see its
+    processes or reach its ports says so, rather than blame the app).
 
     The words are those of a service that runs: a crash is said elsewhere (see actions).
     """
     port = unanswered[0]
     wanted = port.container_port
     if listening is None:
+        why = "where it listens inside the container could not be read"
+        if host is not None and host.processes is False:
+            why += f": container-svc cannot see the host's processes (it needs {NEEDS_PID})"
         return DiagnosisKind.UNKNOWN, (
-            f"no HTTP answer on port {port.host_port} (published from {wanted});"
-            " where it listens inside the container could not be read"
+            f"no HTTP answer on port {port.host_port} (published from {wanted}); {why}"
         )
     if not listening:
         return DiagnosisKind.NOT_LISTENING, (
@@ -127,6 +134,12 @@ def port_diagnosis(
         return DiagnosisKind.LOOPBACK_ONLY, (
             f"listens on {where} inside the container only, which the published port cannot"
             " reach (it must listen on 0.0.0.0)"
+        )
+    if host is not None and host.ports is False:
+        return DiagnosisKind.UNKNOWN, (
+            f"port {wanted} is listened on inside the container, but container-svc cannot reach"
+            f" its published port {port.host_port}: it is not on the host's network (it needs"
+            f" {NEEDS_NETWORK})"
         )
     return DiagnosisKind.NO_HTTP, (
         f"port {wanted} is listened on but gave no HTTP answer within {probe_timeout_s:g} s"

@@ -92,6 +92,21 @@ class ContainerService:
                 except Exception:  # one bad round must not end the refresh
                     log.exception("refreshing answers failed")
 
+    async def _look_at_host(self) -> None:
+        """Once, when the engine is first reached: whether container-svc sees the Docker
+        host's processes and reaches the ports its containers publish (it does not, as a
+        container without the host's PID namespace and network). Each problem is said once
+        in the log, and stays in its system info; diagnoses then say why they are unknown."""
+        while not await self.cache.wait_for(lambda: self.engine.available, 3600):
+            pass  # still no engine: keep waiting
+        bridges = await asyncio.to_thread(self.engine.bridge_interfaces)
+        host = await asyncio.to_thread(hostproc.host_access, self.settings.docker_host, bridges)
+        self.cache.host = host
+        for problem in host.problems:
+            log.warning(problem, extra={"check": "host access"})
+        if not host.problems:
+            log.info("host access", extra={"processes": host.processes, "ports": host.ports})
+
     async def start(self) -> Bus:
         bus = await Bus.connect(
             self.settings.nats_url, name="container-svc", replicas=self.settings.nats_replicas
@@ -106,6 +121,7 @@ class ContainerService:
             self._on_availability,
         )
         self._tasks.append(asyncio.create_task(self._resync()))
+        self._tasks.append(asyncio.create_task(self._look_at_host()))
         self._tasks.append(asyncio.create_task(self._refresh_answers()))
         self.logs = Logs(self.engine, self.cache, bus)
         overrides = Path(self.settings.state_dir) / "compose-overrides"

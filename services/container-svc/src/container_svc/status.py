@@ -40,6 +40,7 @@ from genfleet_common.messages import (
     ContainerState,
     Diagnosis,
     DiagnosisKind,
+    HostAccess,
     StatusEvent,
 )
 
@@ -203,6 +204,7 @@ class Checks:
     probe_timeout_s: float
     logs: Callable[[str, int], Awaitable[list[str]]]  # a container's last lines
     listeners: Callable[[int, str], Awaitable[list[Listener] | None]]  # (pid, container id)
+    host: HostAccess | None = None  # what container-svc sees of the Docker host, once known
 
 
 class StatusCache:
@@ -630,7 +632,9 @@ class StatusCache:
             )
         pid = int(state.get("Pid") or 0)
         listening = await self._checks.listeners(pid, entry.id) if pid else None
-        kind, summary = port_diagnosis(unanswered, listening, self._checks.probe_timeout_s)
+        kind, summary = port_diagnosis(
+            unanswered, listening, self._checks.probe_timeout_s, self._checks.host
+        )
         return Diagnosis(
             kind=kind,
             summary=summary,
@@ -711,6 +715,18 @@ class StatusCache:
             self._by_app.setdefault(entry.app_key, {})[cid] = entry
 
     # --- reading ---------------------------------------------------------------------------
+    @property
+    def host(self) -> HostAccess | None:
+        """What container-svc sees of the Docker host (None: not looked at yet)."""
+        return self._checks.host if self._checks is not None else None
+
+    @host.setter
+    def host(self, host: HostAccess) -> None:
+        """Looked at (once): the diagnoses from now on say what cannot be seen."""
+        if self._checks is not None:
+            self._checks.host = host
+            self._notify()
+
     def entries(self, app: AppSpec) -> list[Entry]:
         return list(self._by_app.get(app.key, {}).values())
 

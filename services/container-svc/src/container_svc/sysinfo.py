@@ -51,4 +51,5 @@ async def system_info(engine: Engine, cache: StatusCache, fleet: Fleet) -> Syste
         containers=counts,
         apps_by_model=by_model,
         apps_total=total,
+        host=cache.host,
     )

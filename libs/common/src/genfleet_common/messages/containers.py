@@ -234,6 +234,20 @@ class ModelOverview(Struct, kw_only=True):
     stopped: int
 
 
+class HostAccess(Struct, kw_only=True):
+    """What container-svc can see of its Docker host, found once at its start. True: it can,
+    False: it cannot, None: it could not tell (a remote engine).
+
+    `processes`: the containers' processes (the host's PID namespace): where an app that does
+    not answer really listens is read there, else its diagnosis is `unknown`. `ports`: the
+    ports containers publish on the host's 127.0.0.1 (the host's network): without them no
+    app answers a probe. `problems`: what it cannot see and what to do, in sentences."""
+
+    processes: bool | None = None
+    ports: bool | None = None
+    problems: list[str] = msgspec.field(default_factory=list)
+
+
 class SystemInfo(Message, kw_only=True):
     cpu_percent: float
     cpu_count: int
@@ -249,6 +263,7 @@ class SystemInfo(Message, kw_only=True):
     containers: ContainerCounts
     apps_by_model: dict[str, ModelCounts]
     apps_total: ModelCounts
+    host: HostAccess | None = None  # None: not looked at yet (the engine was not reached yet)
 
 
 # --- events ---------------------------------------------------------------------------------
