@@ -21,6 +21,7 @@ from gateway.routes import (
     analyses,
     apps,
     batches,
+    calibrations,
     campaigns,
     events,
     logs,
@@ -36,7 +37,20 @@ from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
 
 # the route modules, each with its `register(app, ctx)`
-ROUTES = (system, apps, models, batches, tokens, events, logs, scans, perf, analyses, campaigns)
+ROUTES = (
+    system,
+    apps,
+    models,
+    batches,
+    tokens,
+    events,
+    logs,
+    scans,
+    perf,
+    analyses,
+    calibrations,
+    campaigns,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"  # the dashboard (index.html, scripts, styles)
