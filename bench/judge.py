@@ -18,6 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ai_svc import calibration, requirements
 from ai_svc.analysis import Analysis
 from ai_svc.backends.gpt4all import Gpt4AllBackend, Gpt4AllModels
@@ -30,7 +32,7 @@ from genfleet_common.messages import (
     JobState,
     RequirementResult,
 )
-from genfleet_common.settings import Settings
+from genfleet_common.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 FLEET = REPO / "examples" / "fleet"
@@ -54,8 +56,18 @@ async def judge(
             llm=backend.name, llm_id=backend.llm_id, state=JobState.QUEUED,
         )  # fmt: skip
 
-        async def publish(*_: object) -> None:
-            pass
+        truth = {label.requirement: label.met for label in mine}
+        done = list(pairs)
+
+        async def publish(
+            _: AnalysisStatus,
+            r: RequirementResult | None,
+            truth: dict[str, bool] = truth,
+            done: list[tuple[bool, RequirementResult]] = done,
+        ) -> None:
+            if r is not None:  # kept as it comes: a run cut short still shows its answers
+                done.append((truth[r.requirement.id], r))
+                write_answers(done)
 
         analysis = Analysis(
             status, app_dir=Path(app.path), spec=spec, requirements=chosen, backend=backend,
@@ -64,7 +76,6 @@ async def judge(
         )  # fmt: skip
         started = time.perf_counter()
         await analysis.run()
-        truth = {label.requirement: label.met for label in mine}
         pairs += [(truth[r.requirement.id], r) for r in analysis.results]
         print(
             f"  {model}/app{number}: "
@@ -73,6 +84,21 @@ async def judge(
             flush=True,
         )
     return pairs
+
+
+def write_answers(pairs: list[tuple[bool, RequirementResult]]) -> None:
+    JUDGE_ANSWERS.write_text(
+        json.dumps(
+            [
+                {"requirement": r.requirement.id, "labelled_met": truth, "status": r.status,
+                 "met": r.met, "attempts": r.attempts, "seconds": r.seconds, "raw": r.raw,
+                 "error": r.error}
+                for truth, r in pairs
+            ],
+            indent=1,
+        )
+        + "\n"
+    )  # fmt: skip
 
 
 def _short(r: RequirementResult) -> str:
@@ -86,7 +112,9 @@ async def measure(results: dict[str, Any], record: Any) -> None:
     if not model_file.is_file():
         print(f"  judge: {model_file} is missing (scripts/setup.sh prepares it)")
         return
-    settings = Settings(ai_context=CONTEXT)
+    # the defaults, or GENFLEET_AI_* from the environment (e.g. GENFLEET_AI_THREADS=1 on a
+    # loaded machine: llama.cpp's threads wait on each other when a core is taken away)
+    settings = msgspec.structs.replace(load_settings(), ai_context=CONTEXT)
     fleet = Fleet.load(FLEET)
     labels = calibration.load(fleet)
     threads = settings.ai_threads or os.cpu_count() or 1
@@ -98,18 +126,6 @@ async def measure(results: dict[str, Any], record: Any) -> None:
     finally:
         models.close()
     f = calibration.figures(pairs)
-    JUDGE_ANSWERS.write_text(
-        json.dumps(
-            [
-                {"requirement": r.requirement.id, "labelled_met": truth, "status": r.status,
-                 "met": r.met, "attempts": r.attempts, "seconds": r.seconds, "raw": r.raw,
-                 "error": r.error}
-                for truth, r in pairs
-            ],
-            indent=1,
-        )
-        + "\n"
-    )  # fmt: skip
     print(
         f"  {f.labelled} labelled requirements in {time.perf_counter() - started:.0f} s: "
         f"{f.n} verdicts, {f.unusable} unusable, {f.unavailable} unavailable; accuracy "
