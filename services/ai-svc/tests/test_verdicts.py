@@ -17,6 +17,20 @@ REAL_ANSWERS: list[tuple[str, bool | None]] = [
         "JSON API under /api, which is a JSON API. It also uses Flask to cr",
         True,
     ),
+    # prompt 1: more of what it wrote instead of the JSON (bench run, 0 of 56 usable then)
+    ("The requirement is not met because the API is not able to re", False),
+    ("The requirement is met. The frontend serves a web page on po", True),
+    ("The JSON object is not the JSON object requested. The JSON o", None),
+    ("The requirement is not supported by the requirements.\n\nThe r", None),
+    ('The JSON object is:\n\n```json\n{\n  "met": true,\n  "confidence"', None),
+    # prompt 2 (verdict first): bench/judge.py on the demo calibration set, 56 of 56 usable
+    ("The code meets the requirement of serving a JSON API under /api and GE", True),
+    ("The code meets the", True),  # cut by the time budget: the verdict had come
+    ("Yes, this code meets the requirement of meeting the requirement of meetin", True),
+    ("Yes, the code meets the requirement: POST /api/tasks with a JSON body ", True),
+    ("No, this code does not meet the requirement. It is not possible to sto", False),
+    ("No, this code does not meet the requirement. It does not meet the requ", False),
+    ("The code meets the requirement of removing a task and answering 204.", True),
 ]
 
 
