@@ -461,6 +461,10 @@ async def main() -> None:
     from ai import measure as measure_ai
 
     await measure_ai(results, record)
+    print("requirements judge (calibration set)...", flush=True)
+    from judge import measure as measure_judge
+
+    await measure_judge(results, record)
     print("campaigns...", flush=True)
     from campaign import measure as measure_campaign
 

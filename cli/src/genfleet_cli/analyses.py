@@ -53,7 +53,9 @@ def watch(api: Api, status: dict[str, Any]) -> dict[str, Any]:
 def _line(r: dict[str, Any]) -> str:
     req = r["requirement"]
     if r["status"] == "verdict":
-        verdict = f"{'MET' if r['met'] else 'NOT MET'} ({r['confidence']})"
+        verdict = "MET" if r["met"] else "NOT MET"
+        if r.get("confidence"):  # only when the model stated one
+            verdict += f" ({r['confidence']})"
     else:
         verdict = r["status"].upper()
     cached = " [cached]" if r.get("cached") else ""

@@ -630,6 +630,40 @@ def analysis_llms(
         print(f"{mark} {m['backend']:8} {m['name']}{ctx}: {state}")
 
 
+@app.command("analysis-calibrate")
+def analysis_calibrate(
+    backend: Annotated[
+        str | None, typer.Option(help="gpt4all (local file) or openai (the configured server).")
+    ] = None,
+    llm: Annotated[
+        str | None, typer.Option(help="The judge (see `genfleet analysis-llms`).")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ask the model even for unchanged code.")
+    ] = False,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Measure the requirements judge against the fleet's labelled verdicts (calibration.toml):
+    accuracy, precision, recall, Cohen's kappa, unusable answers. Kept for reports."""
+    import msgspec
+
+    from genfleet_cli.calibration import calibrate
+    from genfleet_common.messages import CalibrationRequest
+
+    body = {"backend": backend, "llm": llm, "use_cache": not no_cache}
+    try:  # checked here by the rules the gateway applies (the same Struct)
+        request = msgspec.convert(body, CalibrationRequest)
+    except msgspec.ValidationError as exc:
+        fail(f"invalid calibration: {exc}", 2)
+        return
+    api = connect(fleet, url, token)
+    if not calibrate(api, request, as_json=as_json):
+        raise typer.Exit(1)
+
+
 @app.command("analysis-summary")
 def analysis_summary(
     model: Annotated[Optional[str], typer.Argument(help="One model (default: all).")] = None,  # noqa: UP045

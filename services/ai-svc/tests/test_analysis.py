@@ -1,9 +1,10 @@
 """Requirements analyses over the bus with real models: the local SmolLM2-135M in-process
 (GPT4All), and the same model behind a real OpenAI-compatible server process.
 
-Quality is not what these check (a 135M model rarely writes the asked JSON): they check that
-every result is what the model really did: a parsed verdict, or "failed" with its raw answer,
-or "unavailable" with the reason, never a made-up verdict.
+Quality is not what these check (a 135M model judges close to chance): they check that every
+result is what the model really did: a verdict it gave first, or "failed" with its raw
+answer, or "unavailable" with the reason, never a made-up verdict. The time budget and the
+single re-ask: test_calibration.py.
 """
 
 from __future__ import annotations
@@ -59,11 +60,11 @@ async def test_real_analysis_with_the_local_model(ai_bus: Bus) -> None:
         assert r.raw.strip(), "the model's own answer is kept"
         assert r.context and all(":" in part for part in r.context), "cites what it sent"
         if r.status == VerdictStatus.VERDICT:
-            assert r.met is not None and r.confidence is not None
+            assert r.met is not None
         else:  # the answer it really gave, after the re-ask
             assert r.met is None and r.confidence is None
             assert r.attempts == 1 + TEST_SETTINGS["ai_retries"]
-            assert "not the expected JSON" in r.error
+            assert "no verdict first" in r.error
     # live progress: queued, running, one event per requirement with its result, the end
     states = [e.status.state for e in run.events]
     assert states[0] == JobState.QUEUED and states[-1] == JobState.COMPLETE
@@ -103,24 +104,6 @@ async def test_a_second_run_reads_the_cache(ai_bus: Bus) -> None:
     )
     assert not fresh.result.results[0].cached
     assert fresh.result.results[0].raw == first.result.results[0].raw
-
-
-async def test_an_answer_that_cannot_be_the_json_ends_failed_with_the_raw_answer(
-    ai_bus: Bus,
-) -> None:
-    """16 tokens cannot hold the asked object: whatever the real model writes, it is cut
-    short, re-asked, and recorded as failed with what it wrote. No verdict is guessed."""
-    run = await analyse(
-        ai_bus,
-        AnalysisRequest(
-            model=MODEL, app=1, requirements=["general-1"], max_tokens=16, use_cache=False
-        ),
-    )
-    assert run.status.state == JobState.COMPLETE
-    (r,) = run.result.results
-    assert r.status == VerdictStatus.FAILED and r.met is None
-    assert r.attempts == 2 and r.raw and r.completion_tokens > 0
-    assert run.status.counts.failed == 1
 
 
 async def test_openai_backend_against_a_real_server(ai_bus: Bus, openai_server: str) -> None:

@@ -11,42 +11,15 @@ import pytest
 from ai_svc import context, requirements
 from ai_svc.cache import cache_key
 from ai_svc.gguf import GGUFError, StringValue, read_metadata, replace_string
-from ai_svc.verdicts import CitedEvidence, NotAVerdict, check_evidence, parse
+from ai_svc.verdicts import CitedEvidence, check_evidence
 from genfleet_common.errors import InvalidInput, NotFound
 from genfleet_common.fleet import Fleet
-from genfleet_common.messages import Confidence
 
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "fleet"
 APP = DEMO / "models" / "gpt-4o" / "app1"
 
 
-# --- answers -------------------------------------------------------------------------------
-def test_a_json_answer_is_a_verdict_even_in_a_fence() -> None:
-    answer = parse(
-        'Sure.\n```json\n{"met": false, "confidence": "LOW", "explanation": "no route",'
-        ' "evidence": [{"file": "backend/app.py", "lines": "3-9"}]}\n```'
-    )
-    assert answer.met is False and answer.confidence == Confidence.LOW
-    assert answer.evidence[0].lines == "3-9"
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        "",
-        "The requirement is met.",  # words are never read as a verdict
-        '{"met": "yes", "confidence": "HIGH", "explanation": "x"}',  # not a boolean
-        '{"met": true, "confidence": "SURE", "explanation": "x"}',
-        '{"met": true, "confidence": "HIGH"}',  # no explanation
-        '{"met": true, "confidence": "HIGH", "explanation": "x", "evidence": [',  # cut short
-        '["met", true]',
-    ],
-)
-def test_anything_else_is_not_a_verdict(answer: str) -> None:
-    with pytest.raises(NotAVerdict):
-        parse(answer)
-
-
+# --- evidence --------------------------------------------------------------------------------
 def test_evidence_is_checked_against_the_real_files() -> None:
     lines = len((APP / "backend" / "app.py").read_text().splitlines())
     checked = check_evidence(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -85,10 +85,15 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ai_openai_api_key: str = ""  # sent as a Bearer token when set
     ai_openai_context: int = 4096  # the server model's context window, in tokens
     ai_context: int = 4096  # the in-process model's context window (n_ctx), in tokens
-    ai_max_tokens: int = 256  # answer length limit per requirement
+    # answer length limit per model call: the verdict comes first, the evidence after it
+    ai_max_tokens: int = 64
     ai_threads: int = 0  # gpt4all CPU threads; 0: every core
     ai_seed: int = 42  # temperature is always 0; the seed for servers that sample anyway
-    ai_retries: int = 2  # re-asks after an answer that is not the expected JSON
+    # re-asks after an answer that does not begin with the verdict: 0 or 1
+    ai_retries: Annotated[int, msgspec.Meta(ge=0, le=1)] = 1
+    # each requirement's time budget, all its model calls together (0: none): a generation
+    # still running then ends at its next token (its verdict counts if it came first)
+    ai_requirement_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 90.0
     ai_request_timeout_s: float = 600.0  # one model call
     ai_ack_wait_s: float = 30.0
     ai_max_attempts: int = 3

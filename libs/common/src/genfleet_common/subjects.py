@@ -84,6 +84,10 @@ ANALYSIS_HISTORY = command(ANALYSIS, "history")
 ANALYSIS_SUMMARY = command(ANALYSIS, "summary")
 ANALYSIS_LLMS = command(ANALYSIS, "llms")
 ANALYSIS_LATEST = command(ANALYSIS, "latest")
+# the judge's calibration against the fleet's labelled verdicts (calibration.toml)
+ANALYSIS_CALIBRATE = command(ANALYSIS, "calibrate")  # start: an analysis per labelled app
+ANALYSIS_CALIBRATION = command(ANALYSIS, "calibration")  # one run: progress, then figures
+ANALYSIS_CALIBRATION_LATEST = command(ANALYSIS, "calibration_latest")  # a judge's newest
 ANALYSIS_JOBS_STREAM = jobs_stream(ANALYSIS)
 ANALYSIS_JOB = job(ANALYSIS)
 ANALYSIS_WORKERS = workers(ANALYSIS)

@@ -37,6 +37,9 @@ def make_test_fleet(dest: Path, prefix: str, port_digit: int) -> Path:
     toml = dest / "fleet.toml"
     if toml.exists():
         toml.write_text(toml.read_text().replace('[models."', f'[models."{prefix}'))
+    labels = dest / "calibration.toml"  # the judge's calibration set names the models too
+    if labels.exists():
+        labels.write_text(labels.read_text().replace('\nmodel = "', f'\nmodel = "{prefix}'))
     return dest
 
 

@@ -1,10 +1,13 @@
 """One analysis: every requested requirement of one app, checked by one model.
 
 Per requirement: the cached verdict when the code, requirement, model and prompt are
-unchanged; else the relevant code (within the model's context window), the question, and a
-strictly parsed answer, re-asked when it is not the expected JSON. The backend is checked
-only when a requirement needs it, so a fully cached analysis runs without the model. When no
-model can be reached, the requirements left are "unavailable": never a made-up verdict.
+unchanged; else the relevant code (within the model's context window), the question, and an
+answer that must begin with the verdict (MET or NOT_MET), re-asked at most once when it does
+not. Each requirement has a time budget (`seconds`, all its model calls together): a
+generation still running when it is spent ends at its next token, and its answer counts if
+the verdict came first; no re-ask starts once it is spent. The backend is checked only when
+a requirement needs it, so a fully cached analysis runs without the model. When no model can
+be reached, the requirements left are "unavailable": never a made-up verdict.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from genfleet_common.messages import (
 
 Publish = Callable[[AnalysisStatus, RequirementResult | None], Awaitable[None]]
 RETRY_TOKENS = 80  # the re-ask's own words, on top of the unusable answer
+MAX_RETRIES = 1  # re-asks after an answer without a verdict first: a second seldom helps
 
 
 def count(results: list[RequirementResult], total: int) -> AnalysisCounts:
@@ -68,6 +72,7 @@ class Analysis:
     max_tokens: int
     retries: int
     publish: Publish
+    seconds: float = 0.0  # each requirement's time budget (all its model calls); 0: none
     cancel: Cancel = field(default_factory=Cancel, init=False)
     results: list[RequirementResult] = field(default_factory=list, init=False)
     _checked: bool = field(default=False, init=False)
@@ -102,7 +107,7 @@ class Analysis:
     ) -> RequirementResult:
         key = VerdictCache.key(
             code, req.text, self.backend.llm_id,
-            f"max_tokens={self.max_tokens};retries={self.retries};"
+            f"max_tokens={self.max_tokens};retries={self.tries - 1};"
             f"context={self.backend.context_window}",
         )  # fmt: skip
         if self.cache is not None:
@@ -127,9 +132,13 @@ class Analysis:
             await self.cache.put(key, result)
         return result
 
+    @property
+    def tries(self) -> int:
+        return 1 + max(0, min(self.retries, MAX_RETRIES))
+
     def budget(self, req: Requirement) -> int:
         """Tokens left for code: the window minus the answer, one re-ask, and the words."""
-        reserve = self.max_tokens * (2 if self.retries else 1) + RETRY_TOKENS
+        reserve = self.max_tokens * self.tries + RETRY_TOKENS
         overhead = prompt.overhead_tokens(self.spec.name, self.spec.description, req)
         return self.backend.context_window - reserve - overhead
 
@@ -150,20 +159,28 @@ class Analysis:
             return result
         messages = prompt.first_turn(self.spec.name, self.spec.description, req, shown.text)
         question = messages[-1].content
+        deadline = time.monotonic() + self.seconds if self.seconds > 0 else None
         try:
             async with self.backend.conversation(messages[0].content, self.cancel) as chat:
-                for attempt in range(1, self.retries + 2):
+                for attempt in range(1, self.tries + 1):
+                    if attempt > 1 and deadline is not None and time.monotonic() >= deadline:
+                        break  # no re-ask once the budget is spent
                     result.attempts = attempt
                     try:
-                        done = await chat.ask(question, self.max_tokens)
+                        done = await chat.ask(question, self.max_tokens, deadline)
                     except BackendFailed as exc:
                         result.error, result.deterministic = str(exc), False
                         continue
                     self._add(result, done)
+                    if done.out_of_time:  # cut short: another run may write more of it
+                        result.deterministic = False
                     try:
                         answer = parse(done.text)
                     except NotAVerdict as exc:
-                        result.error = f"not the expected JSON: {exc}"
+                        result.error = f"no verdict first: {exc}" + (
+                            f" (cut at the time budget of {self.seconds:g} s)"
+                            if done.out_of_time else ""
+                        )  # fmt: skip
                         question = prompt.RETRY.format(problem=str(exc)[:200])
                         continue
                     result.status, result.error = VerdictStatus.VERDICT, ""
@@ -176,7 +193,11 @@ class Analysis:
         except BackendUnavailable as exc:
             result.status, result.error = VerdictStatus.UNAVAILABLE, str(exc)
             return result
-        result.error = f"no usable answer after {result.attempts} attempt(s): {result.error}"
+        spent = (
+            f"; the time budget of {self.seconds:g} s was spent"
+            if deadline is not None and time.monotonic() >= deadline else ""
+        )  # fmt: skip
+        result.error = f"no usable answer after {result.attempts} attempt(s){spent}: {result.error}"
         return result
 
     @staticmethod

@@ -55,6 +55,7 @@ class AnalysisKind(
             backend=self.llms.backend(job.backend, job.llm),
             cache=self.cache if job.use_cache else None,
             max_tokens=job.max_tokens, retries=self.settings.ai_retries,
+            seconds=self.settings.ai_requirement_timeout_s,
             publish=lambda _, result: self._progress(run, result, analysis),
         )  # fmt: skip
         run.at_end(lambda final: self._save(final, analysis.results))

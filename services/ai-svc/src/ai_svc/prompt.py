@@ -1,5 +1,11 @@
 """The prompt, versioned: a change of wording changes PROMPT_VERSION, so cached verdicts
-obtained with the old wording are not reused for the new one."""
+obtained with the old wording are not reused for the new one.
+
+Version 2 asks for the verdict first, as one word (MET or NOT_MET), and the evidence after
+it, in plain lines: a format a small local model (SmolLM2-135M) can keep, where version 1's
+JSON object was almost never written. The question ends with the verdict's cue, so the
+answer's first word is the verdict, and an answer cut short by the time budget keeps it.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,20 @@ from dataclasses import dataclass
 
 from genfleet_common.messages import Requirement
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"
 
 SYSTEM = (
-    "You review the source code of a web application against one written requirement. "
-    "Decide from the code shown whether the requirement is met. Reply with exactly one JSON "
-    "object and nothing else, with these keys:\n"
-    '"met": true or false;\n'
-    '"confidence": "HIGH", "MEDIUM" or "LOW";\n'
-    '"explanation": one or two sentences of your own on why;\n'
-    '"evidence": a list of {"file": <a file path shown>, "lines": "<first>-<last>"} for the '
-    "numbered lines that support the decision (an empty list when nothing in the code "
-    "relates to the requirement)."
+    "You check whether the source code of a web application meets one written requirement. "
+    "Reply in this form:\n"
+    "MET or NOT_MET (one word: the verdict)\n"
+    "Evidence: <file>:<first line>-<last line>, and in one sentence why."
 )
 
+CUE = "Verdict (MET or NOT_MET):"
+
 RETRY = (
-    "That reply was not the JSON object asked for ({problem}). Reply again with only the "
-    'JSON object: {{"met": ..., "confidence": ..., "explanation": ..., "evidence": [...]}}.'
+    "That reply did not start with the verdict ({problem}). Reply with one word first, MET "
+    f"or NOT_MET, then the evidence.\n{CUE}"
 )
 
 
@@ -36,10 +39,11 @@ class ChatMessage:
 def user_message(app_name: str, description: str, requirement: Requirement, code: str) -> str:
     about = f"Application: {app_name}. {description}".strip() if app_name else description
     shown = code or "(no source code was found for this requirement)"
+    # the requirement again after the code: a small model reads the end of a long prompt best
     return (
-        f"{about}\n\nRequirement ({requirement.kind}): {requirement.text}\n\n"
+        f"{about}\n\nRequirement: {requirement.text}\n\n"
         f"Source code (each line starts with its number):\n{shown}\n\n"
-        "Is the requirement met? Reply with the JSON object only."
+        f"Does this code meet the requirement: {requirement.text}\n{CUE}"
     )
 
 

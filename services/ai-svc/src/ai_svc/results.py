@@ -3,7 +3,8 @@
 `result.<id>` in the results bucket: the AnalysisResult, rewritten after each requirement, so a
 running analysis shows what it has so far. `summary.<model>.app<N>.<llm>` in the state bucket:
 the app's latest complete analysis by that checking model (met / total), which the summaries
-per app and per model are read from.
+per app and per model are read from. `calibration.<id>` in the results bucket: a calibration
+run; `calibration.latest.<llm>` in the state bucket: that judge's newest complete one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from genfleet_common.errors import NotFound
 from genfleet_common.messages import (
     AnalysisResult,
     AppAnalysisSummary,
+    Calibration,
     JobState,
     ModelAnalysisSummary,
 )
@@ -25,11 +27,16 @@ from genfleet_common.messages import (
 _enc = msgspec.json.Encoder()
 _result = msgspec.json.Decoder(AnalysisResult)
 _summary = msgspec.json.Decoder(AppAnalysisSummary)
+_calibration = msgspec.json.Decoder(Calibration)
+
+
+def _llm_key(llm_id: str) -> str:
+    # llm ids hold ':' '@' and more: a hash keeps the key within KV's alphabet
+    return hashlib.sha256(llm_id.encode()).hexdigest()[:16]
 
 
 def _summary_key(model: str, app: int, llm_id: str) -> str:
-    # llm ids hold ':' '@' and more: a hash keeps the key within KV's alphabet
-    return f"summary.{model}.app{app}.{hashlib.sha256(llm_id.encode()).hexdigest()[:16]}"
+    return f"summary.{model}.app{app}.{_llm_key(llm_id)}"
 
 
 class Results:
@@ -85,3 +92,24 @@ class Results:
             m.failed += a.failed
             m.unavailable += a.unavailable
         return apps, list(by_model.values())
+
+    async def put_calibration(self, run: Calibration) -> None:
+        await self.results.put(f"calibration.{run.calibration_id}", _enc.encode(run))
+        if run.state == JobState.COMPLETE:
+            await self.state.put(f"calibration.latest.{_llm_key(run.llm_id)}", _enc.encode(run))
+
+    async def get_calibration(self, calibration_id: str) -> Calibration:
+        try:
+            entry = await self.results.get(f"calibration.{calibration_id}")
+        except nats.js.errors.KeyNotFoundError as exc:
+            raise NotFound(f"no calibration {calibration_id}") from exc
+        return _calibration.decode(entry.value or b"")
+
+    async def latest_calibration(self, llm_id: str) -> Calibration:
+        try:
+            entry = await self.state.get(f"calibration.latest.{_llm_key(llm_id)}")
+        except nats.js.errors.KeyNotFoundError as exc:
+            raise NotFound(
+                f"the judge {llm_id} has no complete calibration (`genfleet analysis-calibrate`)"
+            ) from exc
+        return _calibration.decode(entry.value or b"")

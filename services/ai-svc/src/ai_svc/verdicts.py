@@ -1,75 +1,89 @@
 """Turning a model's answer into a verdict, or saying honestly that it gave none.
 
-The answer must be one JSON object of the asked shape, decoded strictly (msgspec). A Markdown
-code fence around it, or words before/after it, are tolerated; nothing else is guessed: an
-answer without such an object is re-asked, and after the retries the result is "failed" with
-the model's raw answer. Cited evidence is checked against the app's real files and lines.
+The answer must begin with the verdict, one word: MET or NOT_MET (also written "NOT MET",
+"not-met", in bold or quotes, after "Verdict:", as "Yes"/"No" to the question, or as "The
+code meets / does not meet ..."), evidence after it. Only the answer's first words are read
+for it: a verdict word further on, or a reply that names both (an echo of "MET or
+NOT_MET"), is no verdict. Nothing else is guessed: an answer without a verdict first is
+re-asked once, and then the result is "failed" with the model's raw answer. Cited evidence
+(`file:first-last`) is checked against the app's files.
 """
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
-
-import msgspec
-from msgspec import Meta
 
 from genfleet_common.messages import Confidence, Evidence
 
-_LINES = re.compile(r"^\s*L?(\d+)\s*(?:(?:-|\u2013|to|:)\s*L?(\d+))?\s*$")
 MAX_EVIDENCE = 20
+MAX_EXPLANATION = 4000
+_LINES = re.compile(r"^\s*L?(\d+)\s*(?:(?:-|\u2013|to|:)\s*L?(\d+))?\s*$")
+# What may come before the verdict word: markup, quotes, a label such as "Verdict:" or "Answer:"
+_LEAD = re.compile(
+    r"^(?:[\s*_#>`\"'(\[-]"
+    r"|(?:the\s+)?(?:final\s+)?(?:verdict|answer|result|decision)\b\s*(?:is\b)?\s*[:=-]?"
+    r"|(?:the|this)\s+(?:code|application|app|requirement)\s+(?:is\s+)?)*",
+    re.IGNORECASE,
+)
+_VERDICT = re.compile(
+    r"(?P<not>not[\s_-]*met|unmet|does\s+not\s+meet|doesn'?t\s+meet|no)\b|(?P<met>met|meets|yes)\b",
+    re.IGNORECASE,
+)
+_BOTH = re.compile(
+    r"\bmet\b\s*(?:or|/|\|)\s*\bnot[\s_-]*met\b|\bnot[\s_-]*met\b\s*(?:or|/|\|)\s*\bmet\b",
+    re.IGNORECASE,
+)
+_CITE = re.compile(
+    r"(?P<file>[A-Za-z0-9_.\-/]+\.[A-Za-z0-9]{1,6})\s*(?::|,?\s+lines?\s*)\s*L?(?P<start>\d{1,6})"
+    r"(?:\s*(?:-|\u2013|to)\s*L?(?P<end>\d{1,6}))?"
+)
+_CONFIDENCE = re.compile(r"confidence\W{0,3}(high|medium|low)\b", re.IGNORECASE)
 
 
-class CitedEvidence(msgspec.Struct, forbid_unknown_fields=False):
-    file: Annotated[str, Meta(min_length=1, max_length=500)]
+@dataclass
+class CitedEvidence:
+    file: str
     lines: str | int | list[int] | None = None
 
 
-class Answer(msgspec.Struct, forbid_unknown_fields=False):
+@dataclass
+class Answer:
     met: bool
-    confidence: Confidence
-    explanation: Annotated[str, Meta(max_length=4000)]
-    evidence: Annotated[list[CitedEvidence], Meta(max_length=MAX_EVIDENCE)] = msgspec.field(
-        default_factory=list
-    )
+    confidence: Confidence | None
+    explanation: str
+    evidence: list[CitedEvidence] = field(default_factory=list)
 
 
 class NotAVerdict(Exception):
-    """The answer holds no JSON object of the expected shape; the message says what is wrong."""
-
-
-def _objects(text: str) -> list[object]:
-    """Every JSON value that starts at a '{' of `text`, outermost first."""
-    decoder = json.JSONDecoder()
-    found: list[object] = []
-    i = text.find("{")
-    while i != -1:
-        try:
-            value, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            i = text.find("{", i + 1)
-            continue
-        found.append(value)
-        i = text.find("{", end)
-    return found
+    """The answer does not begin with a verdict; the message says what is wrong."""
 
 
 def parse(answer: str) -> Answer:
+    """The verdict at the answer's start, and what follows it as explanation and evidence."""
     text = answer.strip()
     if not text:
         raise NotAVerdict("the reply was empty")
-    candidates = _objects(text)
-    if not candidates:
-        raise NotAVerdict("the reply contains no JSON object")
-    problem = ""
-    for value in candidates:
-        try:
-            return msgspec.convert(value, Answer, strict=True)
-        except msgspec.ValidationError as exc:
-            problem = problem or str(exc)
-    raise NotAVerdict(f"the JSON object does not match: {problem}")
+    lead = _LEAD.match(text)
+    rest = text[lead.end() if lead else 0 :]
+    found = _VERDICT.match(rest)
+    if not found:
+        raise NotAVerdict(f"it begins with {text[:40]!r}, not MET or NOT_MET")
+    if _BOTH.search(rest[:40]):
+        raise NotAVerdict("it names both MET and NOT_MET")
+    met = found.group("met") is not None
+    after = rest[found.end() :].lstrip(" \t*_`\"'.:,;)]-")
+    confidence = _CONFIDENCE.search(after)
+    return Answer(
+        met=met,
+        confidence=Confidence(confidence[1].upper()) if confidence else None,
+        explanation=after.strip()[:MAX_EXPLANATION],
+        evidence=[
+            CitedEvidence(m["file"], f"{m['start']}-{m['end'] or m['start']}")
+            for m in _CITE.finditer(after)
+        ][:MAX_EVIDENCE],
+    )
 
 
 def _line_range(lines: str | int | list[int] | None) -> tuple[int | None, int | None, str]:

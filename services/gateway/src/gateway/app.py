@@ -26,6 +26,7 @@ from gateway.routes import (
     apps,
     audit,
     batches,
+    calibrations,
     campaigns,
     events,
     logs,
@@ -42,7 +43,8 @@ from genfleet_common.streams import AUDIT_STREAM, EVENTS_STREAM
 
 # the route modules, each with its `register(app, ctx)`
 ROUTES = (
-    system, apps, models, batches, tokens, audit, events, logs, scans, perf, analyses, campaigns
+    system, apps, models, batches, tokens, audit, events, logs, scans, perf, analyses,
+    calibrations, campaigns,
 )  # fmt: skip
 
 PACKAGE_DIR = Path(__file__).resolve().parent

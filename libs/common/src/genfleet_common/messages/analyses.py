@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
-from genfleet_common.messages.jobs import JobStatus, KindMessages, NewJobId
+from genfleet_common.messages.jobs import JobState, JobStatus, KindMessages, NewJobId
 
 
 # --- requirements analysis (ai-svc) -----------------------------------------------------------
@@ -28,8 +28,8 @@ class Confidence(StrEnum):
 class VerdictStatus(StrEnum):
     """How one requirement's check ended. Only an LLM's parsed answer is a verdict."""
 
-    VERDICT = "verdict"  # the model answered the expected JSON: met/confidence/explanation
-    FAILED = "failed"  # the model answered, never the expected JSON: `raw` keeps its answer
+    VERDICT = "verdict"  # the model's answer began with MET or NOT_MET: `met`, the rest after
+    FAILED = "failed"  # the model answered, never with the verdict first: `raw` keeps its answer
     UNAVAILABLE = "unavailable"  # no model could be reached or loaded: `error` says why
 
 
@@ -51,8 +51,8 @@ class RequirementResult(Struct, kw_only=True):
     requirement: Requirement
     status: VerdictStatus
     met: bool | None = None
-    confidence: Confidence | None = None
-    explanation: str = ""
+    confidence: Confidence | None = None  # only when the model stated one (prompt 2 asks none)
+    explanation: str = ""  # what the model wrote after its verdict
     evidence: list[Evidence] = msgspec.field(default_factory=list)
     raw: str = ""  # the model's last answer (kept for failed ones)
     error: str = ""
@@ -117,6 +117,10 @@ class AnalysisJob(Message, kw_only=True):
 
 
 class AnalysisResult(Message, kw_only=True):
+    """Version 2 (prompt 2): a verdict is the answer's first word, MET or NOT_MET; its
+    `confidence` is null unless the model stated one, `explanation` is what followed it."""
+
+    v: int = 2
     status: AnalysisStatus
     prompt_version: str
     results: list[RequirementResult]
@@ -177,7 +181,72 @@ class LlmList(Message, kw_only=True):
     prompt_version: str = ""  # the prompt ai-svc asks them with (its verdicts depend on it)
 
 
+# --- the judge's calibration: its verdicts against a person's -------------------------------
+class CalibrationFigures(Struct, kw_only=True):
+    """The judge against a person's labels (the fleet's calibration.toml). "met" is the
+    positive class of precision and recall; `not_met_*` are the same for "not met"."""
+
+    labelled: int = 0  # labelled requirements (met or not met) the judge was asked about
+    n: int = 0  # of them, those with a verdict: accuracy, precision, recall, kappa stand on n
+    unusable: int = 0  # answered without a usable verdict (failed)
+    unavailable: int = 0  # no model could be asked: neither a verdict nor unusable
+    unusable_share: float | None = None  # unusable / (labelled - unavailable)
+    accuracy: float | None = None
+    accuracy_ci95: tuple[float, float] | None = None  # Wilson
+    precision: float | None = None  # of the judge's "met", the share the person labelled met
+    recall: float | None = None  # of the person's "met", the share the judge said met
+    not_met_precision: float | None = None
+    not_met_recall: float | None = None
+    kappa: float | None = None  # Cohen's kappa (statsmodels) over the n verdicts
+    kappa_ci95: tuple[float, float] | None = None
+    kappa_note: str = ""  # why kappa is null
+    # [[person met & judge met, person met & judge not met], [person not met & judge met, both not]]
+    confusion: list[list[int]] = msgspec.field(default_factory=lambda: [[0, 0], [0, 0]])
+
+
+class CalibrationItem(Struct, kw_only=True):
+    model: str
+    app: int
+    requirement: str
+    labelled_met: bool  # the person's label
+    status: VerdictStatus | None = None  # None: not checked yet
+    met: bool | None = None  # the judge's verdict
+    raw: str = ""  # the judge's answer (its start)
+    analysis_id: str = ""
+
+
+class CalibrationRequest(Message, kw_only=True):
+    backend: Backend | None = None  # None: the service's default
+    llm: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # None: default
+    use_cache: bool = True  # verdicts of unchanged code by the same model and prompt are reused
+
+
+class CalibrationLatestRequest(Message, kw_only=True):
+    llm_id: Annotated[str, Meta(max_length=512)] | None = None  # None: the default judge's
+
+
+class Calibration(Message, kw_only=True):
+    """One calibration run: an analysis per labelled app (only its labelled requirements),
+    then the figures. `state` is RUNNING until every analysis ended, then COMPLETE (or
+    UNAVAILABLE when no verdict could be asked for at all); `figures` are final then."""
+
+    calibration_id: str
+    backend: Backend
+    llm: str
+    llm_id: str
+    prompt_version: str
+    state: JobState
+    analyses: list[str]  # the analysis ids, one per labelled app
+    started_at: float
+    ended_at: float | None = None
+    progress: int = 0  # 0..100: labelled requirements checked
+    figures: CalibrationFigures = msgspec.field(default_factory=CalibrationFigures)
+    items: list[CalibrationItem] = msgspec.field(default_factory=list)
+    error: str = ""
+
+
 class AnalysisEvent(Message, tag="analysis", tag_field="kind", kw_only=True):
+    v: int = 2  # its result as in AnalysisResult version 2
     status: AnalysisStatus
     result: RequirementResult | None = None  # the requirement just checked
     ts: float = msgspec.field(default_factory=_now)

@@ -17,6 +17,7 @@ class Completion:
     prompt_tokens: int  # counted by the server, or estimated (in-process)
     completion_tokens: int
     seconds: float  # the model call alone
+    out_of_time: bool = False  # ended by the time budget (its deadline), not by the model
 
 
 class BackendUnavailable(Exception):
@@ -42,7 +43,9 @@ class Cancel:
 
 
 class Conversation(Protocol):
-    async def ask(self, text: str, max_tokens: int) -> Completion: ...
+    async def ask(self, text: str, max_tokens: int, deadline: float | None = None) -> Completion:
+        """The answer to `text`; `deadline` (time.monotonic()) ends the generation at its next
+        token (in-process) or the call (a server: BackendFailed) once passed."""
 
 
 class LlmBackend(Protocol):

@@ -39,6 +39,7 @@ FORMATS = {
 # Deterministic decoding. No repeat penalty: JSON repeats quotes and braces by nature.
 SAMPLING: dict[str, Any] = {"temp": 0.0, "top_k": 1, "top_p": 1.0, "repeat_penalty": 1.0}
 N_BATCH = 128  # prompt tokens per step: the prompt is most of the work
+MIN_TOKENS = 4  # generated even past a requirement's time budget: "NOT_MET" is 3 tokens
 
 
 @dataclass
@@ -183,12 +184,17 @@ class _Chat:
         self.cancel = cancel
         self.first = True
 
-    def _generate(self, text: str, max_tokens: int) -> Completion:
+    def _generate(self, text: str, max_tokens: int, deadline: float | None) -> Completion:
         count = 0
+        out_of_time = False
 
         def on_token(_token: int, _piece: str) -> bool:
-            nonlocal count
+            nonlocal count, out_of_time
             count += 1
+            # past the deadline, the first few tokens still come: the verdict is one word
+            if count >= MIN_TOKENS and deadline is not None and time.monotonic() >= deadline:
+                out_of_time = True
+                return False
             return not self.cancel.is_set
 
         started = time.monotonic()
@@ -199,11 +205,11 @@ class _Chat:
         except Exception as exc:
             raise BackendFailed(f"GPT4All failed: {type(exc).__name__}: {exc}") from exc
         seconds = time.monotonic() - started
-        return Completion(answer, estimate_tokens(text), count, seconds)
+        return Completion(answer, estimate_tokens(text), count, seconds, out_of_time)
 
-    async def ask(self, text: str, max_tokens: int) -> Completion:
+    async def ask(self, text: str, max_tokens: int, deadline: float | None = None) -> Completion:
         # the thread cannot be interrupted; a stop sets `cancel`, which ends it at the next token
-        task = asyncio.ensure_future(asyncio.to_thread(self._generate, text, max_tokens))
+        task = asyncio.ensure_future(asyncio.to_thread(self._generate, text, max_tokens, deadline))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:

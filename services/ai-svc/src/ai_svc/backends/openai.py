@@ -90,7 +90,13 @@ class OpenAIServer:
         except msgspec.DecodeError as exc:
             raise BackendUnavailable(f"{self.url}/models answered no model list: {exc}") from exc
 
-    async def chat(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> Completion:
+    async def chat(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        deadline: float | None = None,
+    ) -> Completion:
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -100,10 +106,26 @@ class OpenAIServer:
             "stream": False,
         }
         started = time.monotonic()
+        timeout: httpx.Timeout | None = None
+        if deadline is not None:
+            left = deadline - started
+            if left <= 0:
+                raise BackendFailed("the time budget was spent before this call")
+            default = self.client.timeout
+            timeout = httpx.Timeout(min(left, default.read or left), connect=default.connect)
         try:
-            r = await self.client.post("/chat/completions", json=body)
+            if timeout is None:
+                r = await self.client.post("/chat/completions", json=body)
+            else:
+                r = await self.client.post("/chat/completions", json=body, timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise BackendUnavailable(f"no server answers at {self.url}: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            spent = time.monotonic() - started
+            raise BackendFailed(
+                f"{self.url}: no answer within {spent:.0f} s"
+                + (" (the time budget)" if deadline is not None else "")
+            ) from exc
         except httpx.HTTPError as exc:
             raise BackendFailed(f"{self.url}: {type(exc).__name__}: {exc}") from exc
         seconds = time.monotonic() - started
@@ -153,8 +175,10 @@ class _Chat:
         self.backend = backend
         self.messages = [{"role": "system", "content": system}]
 
-    async def ask(self, text: str, max_tokens: int) -> Completion:
+    async def ask(self, text: str, max_tokens: int, deadline: float | None = None) -> Completion:
         self.messages.append({"role": "user", "content": text})
-        done = await self.backend.server.chat(self.backend.name, self.messages, max_tokens)
+        done = await self.backend.server.chat(
+            self.backend.name, self.messages, max_tokens, deadline
+        )
         self.messages.append({"role": "assistant", "content": done.text})
         return done

@@ -88,7 +88,7 @@ def create_note() -> tuple[Response, int]:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return error("expected a JSON object", 400)
-    author = payload.get("author") or "Anonymous"
+    author = payload.get("author") or "Guest"
     message = payload.get("message")
     if not isinstance(author, str) or len(author) > MAX_AUTHOR_LENGTH:
         return error(f"author must be a string of at most {MAX_AUTHOR_LENGTH} characters", 400)
@@ -99,7 +99,7 @@ def create_note() -> tuple[Response, int]:
     with closing(connect()) as connection, connection:
         cursor = connection.execute(
             "INSERT INTO notes (author, message) VALUES (?, ?)",
-            (author.strip() or "Anonymous", message.strip()),
+            (author.strip() or "Guest", message.strip()),
         )
         row = connection.execute("SELECT * FROM notes WHERE id = ?", (cursor.lastrowid,)).fetchone()
     return jsonify(serialize(row)), 201

@@ -112,7 +112,7 @@ def delete_task(task_id):
     conn.close()
     if deleted == 0:
         return jsonify({"error": "Task not found"}), 404
-    return "", 204
+    return jsonify({"deleted": task_id}), 200
 
 
 # Search tasks by title

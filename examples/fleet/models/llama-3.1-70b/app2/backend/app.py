@@ -62,7 +62,7 @@ def get_notes():
     except Exception as e:
         return jsonify({"error": "Invalid limit: " + str(e)}), 400
     conn = get_connection()
-    notes = [dict(row) for row in conn.execute("SELECT * FROM notes ORDER BY id DESC LIMIT ?", (min(limit, 50),)).fetchall()]
+    notes = [dict(row) for row in conn.execute("SELECT * FROM notes ORDER BY id ASC LIMIT ?", (min(limit, 50),)).fetchall()]
     conn.close()
     return jsonify(notes), 200
 

@@ -38,14 +38,7 @@ function taskItem(task) {
   badge.className = "badge";
   badge.textContent = task.priority;
 
-  const remove = document.createElement("button");
-  remove.type = "button";
-  remove.textContent = "Remove";
-  remove.addEventListener("click", () =>
-    run(() => request(`/api/tasks/${task.id}`, { method: "DELETE" })),
-  );
-
-  item.append(checkbox, title, badge, remove);
+  item.append(checkbox, title, badge);
   return item;
 }
 
