@@ -1,5 +1,6 @@
 """The bus contract: every command, reply and event as a versioned msgspec Struct, one module
-per part (base, registry, jobs, containers, batches, scans, perf, analyses, campaigns); all of them
+per part (base, registry, jobs, containers, batches, scans, perf, analyses, campaigns,
+spectests); all of them
 importable from here.
 
 Every message carries `v`, the schema version of its type. A reader accepts unknown fields
@@ -203,6 +204,27 @@ from genfleet_common.messages.scans import (
     ToolStatus,
 )
 
+from genfleet_common.messages.spectests import (
+    SPECTEST_MESSAGES,
+    CheckCounts,
+    CheckKind,
+    CheckOutcome,
+    Reruns,
+    SpecCheck,
+    SpecModelScore,
+    SpecTestEvent,
+    SpecTestHistory,
+    SpecTestJob,
+    SpecTestLatest,
+    SpecTestRequest,
+    SpecTestResult,
+    SpecTestStatus,
+    SpecTestSummary,
+    SpecVerdict,
+    model_score,
+    verdict_of,
+)
+
 Event = (
     StatusEvent
     | ActionEvent
@@ -212,9 +234,28 @@ Event = (
     | PerfEvent
     | AnalysisEvent
     | CampaignEvent
+    | SpecTestEvent
 )
 
 __all__ = [
+    "SPECTEST_MESSAGES",
+    "CheckCounts",
+    "CheckKind",
+    "CheckOutcome",
+    "Reruns",
+    "SpecCheck",
+    "SpecModelScore",
+    "SpecTestEvent",
+    "SpecTestHistory",
+    "SpecTestJob",
+    "SpecTestLatest",
+    "SpecTestRequest",
+    "SpecTestResult",
+    "SpecTestStatus",
+    "SpecTestSummary",
+    "SpecVerdict",
+    "model_score",
+    "verdict_of",
     "ANALYSIS_MESSAGES",
     "FIGURE_NAMES",
     "FIGURE_STEPS",

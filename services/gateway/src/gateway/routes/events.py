@@ -31,7 +31,7 @@ from genfleet_common import subjects
 from genfleet_common.errors import GenFleetError, InvalidInput, ServiceUnavailable
 from genfleet_common.fleet import validate_app_number, validate_model_name
 
-KINDS = ("status", "action", "batch", "engine", "scan", "perf", "analysis", "campaign")
+KINDS = ("status", "action", "batch", "engine", "scan", "perf", "analysis", "campaign", "spectest")
 
 
 class Frame(msgspec.Struct):
