@@ -208,8 +208,25 @@ def classify(exc: BaseException) -> tuple[str, str]:
         cause = next((e for e in reversed(chain) if type(e).__name__ in UNREACHABLE), chain[-1])
         return "error", f"the app did not answer: {type(cause).__name__}: {cause}"[:REASON]
     if names & FAILURES:
-        return "fail", text
+        return "fail", _without_tracebacks(text)
     return "error", f"could not run: {type(exc).__name__}: {text}"
+
+
+def _without_tracebacks(text: str) -> str:
+    """Tavern's message, each Python traceback in it cut to its last line (the error)."""
+    kept: list[str] = []
+    block: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("    "):
+            block.append(line.strip())
+            continue
+        if block:
+            kept.append(f"  {block[-1]}")
+            block = []
+        kept.append(line)
+    if block:
+        kept.append(f"  {block[-1]}")
+    return "\n".join(kept)
 
 
 def _stage(reason: str) -> str:

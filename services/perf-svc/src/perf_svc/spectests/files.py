@@ -72,12 +72,12 @@ def find_files(fleet_root: Path, app: int) -> list[Path]:
 async def check_files(files: list[Path], folder: Path, *, timeout_s: float = 60.0) -> list[str]:
     """Each file read and checked as Tavern reads it (in Tavern's python); InvalidInput names
     the file and what is wrong. Returns the tests as "file::name", in order."""
-    await asyncio.to_thread(_precheck, files, folder)
+    paths = await asyncio.to_thread(_precheck, files, folder)
     python = tavern_python()
     with tempfile.TemporaryDirectory(prefix="genfleet-spectest-check-") as tmp:
         script = Path(tmp) / f"{CHILD_MODULE}.py"
         await asyncio.to_thread(shutil.copyfile, CHILD, script)
-        argv = [python, str(script), "check", str(folder), *(str(f) for f in files)]
+        argv = [python, str(script), "check", str(folder), *paths]
         result = await run_tool(argv, cwd=Path(tmp), timeout_s=timeout_s, env=child_env(tmp))
     if result.exit_code != 0 or not result.stdout.strip():
         raise ServiceUnavailable(f"could not check the spec test files: {result.tail(10)}")
@@ -87,8 +87,9 @@ async def check_files(files: list[Path], folder: Path, *, timeout_s: float = 60.
     return [f"{file}::{name}" for file, names in answer["tests"].items() for name in names]
 
 
-def _precheck(files: list[Path], folder: Path) -> None:
-    """What needs no Tavern: size, no symlink, includes only from beside the tests."""
+def _precheck(files: list[Path], folder: Path) -> list[str]:
+    """What needs no Tavern: size, no symlink, includes only from beside the tests. Returns
+    the files' absolute paths."""
     for path in files:
         if path.is_symlink() or path.stat().st_size > MAX_BYTES:
             raise InvalidInput(f"spec test file {path.name}: not a file of at most {MAX_BYTES} B")
@@ -97,6 +98,7 @@ def _precheck(files: list[Path], folder: Path) -> None:
                 raise InvalidInput(
                     f"spec test file {path.name}: !include {target}: only files beside the tests"
                 )
+    return [str(path.resolve()) for path in files]
 
 
 def child_env(tmp: str) -> dict[str, str]:

@@ -137,7 +137,7 @@ async def _child(
     ini.write_text("[pytest]\n")
     argv = [
         python, "-m", "pytest", "-q", "-c", str(ini), "--rootdir", str(tmp),
-        "-p", TAVERN, "-p", CHILD_MODULE, "-p", "no:cacheprovider",
+        "-p", TAVERN, "-p", CHILD_MODULE, "-p", "no:cacheprovider", "--noconftest",
         "--tavern-global-cfg", str(global_cfg), "--spectest-config", str(config),
         *(str(f.resolve()) for f in files),
     ]  # fmt: skip
