@@ -299,12 +299,15 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def _check_node(node: dict[str, Any], where: str) -> None:
-    ext = node.get("$ext")
-    if ext is not None:
-        function = ext.get("function", "") if isinstance(ext, dict) else ""
+    calls = node.get("verify_response_with")
+    calls = [*(calls if isinstance(calls, list) else [calls] if calls is not None else [])]
+    if "$ext" in node:
+        calls.append(node["$ext"])
+    for call in calls:
+        function = call.get("function", "") if isinstance(call, dict) else ""
         if not (isinstance(function, str) and function.startswith(EXT_ALLOWED)):
             raise Invalid(
-                f"{where}: $ext function {function!r}: only Tavern's helpers ({EXT_ALLOWED}...)"
+                f"{where}: function {function!r}: only Tavern's helpers ({EXT_ALLOWED}...)"
             )
     request = node.get("request")
     if isinstance(request, dict) and "url" in request:
