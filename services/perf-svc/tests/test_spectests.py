@@ -50,7 +50,7 @@ class Alternating(http.server.BaseHTTPRequestHandler):
 
     calls = 0
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         type(self).calls += 1
         status = 500 if type(self).calls % 2 else 200
         body = b'{"ok": true}' if status == 200 else b'{"error": "try again"}'
@@ -160,9 +160,7 @@ def st_apps(docker_engine: None, st_fleet: Path) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-async def st_bus(
-    st_fleet: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Bus]:
+async def st_bus(st_fleet: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bus]:
     tmp = tmp_path_factory.mktemp("spectest-svc")
     with EmbeddedNats(tmp / "nats") as server:
         settings = make_settings(tmp, server.url, st_fleet, spectest_reruns=1)
@@ -268,12 +266,12 @@ async def test_bad_input_is_refused_with_the_reason(st_bus: Bus, st_fleet: Path)
     shutil.copytree(folder, saved)
     try:
         (folder / "broken.tavern.yaml").write_text("test_name: x\nstages:\n  - name: [unclosed\n")
-        with pytest.raises(InvalidInput, match="broken.tavern.yaml: not valid YAML"):
+        with pytest.raises(InvalidInput, match=r"broken\.tavern\.yaml: not valid YAML"):
             await start(st_bus, *DOWN)
         (folder / "broken.tavern.yaml").write_text(
             FLIP.replace("status_code: 200", "status_code: 200\n      bogus_key: 1")
         )
-        with pytest.raises(InvalidInput, match="broken.tavern.yaml: document 1"):
+        with pytest.raises(InvalidInput, match=r"broken\.tavern\.yaml: document 1"):
             await start(st_bus, *DOWN)
         ext = FLIP + (
             "      verify_response_with:\n        function: os:system\n"

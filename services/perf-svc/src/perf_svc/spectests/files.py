@@ -7,8 +7,8 @@ before a run is queued, so a malformed file is refused (400) with its reason.
 A test marked `security` (Tavern `marks: [security]`) is a security check; any other test is
 functional. Requests name the app by the variables `{backend_url}` and `{frontend_url}` (no
 trailing slash): every request URL must start with one of them. Functions (`$ext`,
-`verify_response_with`) are limited to Tavern's own helpers (`tavern.helpers:...`), and `!include` to files beside the tests: a test
-file is data, and runs nothing else.
+`verify_response_with`) are limited to Tavern's own helpers (`tavern.helpers:...`), and
+`!include` to files beside the tests: a test file is data, and runs nothing else.
 """
 
 from __future__ import annotations
