@@ -27,6 +27,7 @@ from gateway.routes import (
     models,
     perf,
     scans,
+    spectests,
     system,
     tokens,
 )
@@ -36,7 +37,10 @@ from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
 
 # the route modules, each with its `register(app, ctx)`
-ROUTES = (system, apps, models, batches, tokens, events, logs, scans, perf, analyses, campaigns)
+ROUTES = (
+    system, apps, models, batches, tokens, events, logs, scans, perf, analyses, campaigns,
+    spectests,
+)  # fmt: skip
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"  # the dashboard (index.html, scripts, styles)
