@@ -14,6 +14,7 @@ trailing slash): every request URL must start with one of them. Functions (`$ext
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -71,8 +72,12 @@ def find_files(fleet_root: Path, app: int) -> list[Path]:
 
 async def check_files(files: list[Path], folder: Path, *, timeout_s: float = 60.0) -> list[str]:
     """Each file read and checked as Tavern reads it (in Tavern's python); InvalidInput names
-    the file and what is wrong. Returns the tests as "file::name", in order."""
+    the file and what is wrong. Returns the tests as "file::name", in order. Files checked
+    before with the same content are not checked again (every model's app N shares them)."""
     paths = await asyncio.to_thread(_precheck, files, folder)
+    key = await asyncio.to_thread(_content_key, paths)
+    if key in _CHECKED:
+        return _CHECKED[key]
     python = tavern_python()
     with tempfile.TemporaryDirectory(prefix="genfleet-spectest-check-") as tmp:
         script = Path(tmp) / f"{CHILD_MODULE}.py"
@@ -84,7 +89,21 @@ async def check_files(files: list[Path], folder: Path, *, timeout_s: float = 60.
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     if "error" in answer:
         raise InvalidInput(f"spec test file {answer['file']}: {answer['error']}")
-    return [f"{file}::{name}" for file, names in answer["tests"].items() for name in names]
+    tests = [f"{file}::{name}" for file, names in answer["tests"].items() for name in names]
+    if len(_CHECKED) > 256:
+        _CHECKED.clear()
+    _CHECKED[key] = tests
+    return tests
+
+
+_CHECKED: dict[str, list[str]] = {}  # content key -> the tests of files found good
+
+
+def _content_key(paths: list[str]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _precheck(files: list[Path], folder: Path) -> list[str]:
