@@ -33,6 +33,7 @@ from genfleet_common.messages import (
     Manifest,
     PerfRequest,
     ScanRequest,
+    SpecTestRequest,
     Step,
     ToolList,
 )
@@ -145,6 +146,7 @@ STEP_REQUESTS: dict[Step, type[msgspec.Struct]] = {
     Step.DAST: ScanRequest,
     Step.PERF: PerfRequest,
     Step.ANALYSIS: AnalysisRequest,
+    Step.SPECTEST: SpecTestRequest,
 }
 
 
@@ -176,4 +178,7 @@ def fingerprint(manifest: Manifest, app: AppManifest, step: Step) -> str:
     elif step == Step.ANALYSIS:
         parts["judge"] = manifest.judge
         parts["settings"] = settings.analysis
+    elif step == Step.SPECTEST:
+        # the fleet's test files are not in the app's content hash: never reused elsewhere
+        parts["campaign"] = manifest.created_at
     return hashlib.sha256(msgspec.json.encode(parts, order="sorted")).hexdigest()
