@@ -146,6 +146,8 @@ class Manifest(Struct, kw_only=True):
     tools: dict[str, str]  # analyzer -> its version ("" when it could not say)
     rules_hash: str  # sha256 of GenFleet's own rule packs (semgrep, eslint)
     judge: JudgeManifest | None = None  # when the campaign has an analysis step
+    # when it has a spectest step: spec number ("1") -> sha256 of the fleet's test files for it
+    spectests: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 # --- per app x step -------------------------------------------------------------------------
