@@ -45,10 +45,10 @@ from genfleet_common.messages import (
     ReportRef,
     ReportRequest,
     ScanHistory,
-    StatusReply,
-    StatusRequest,
     SpecTestOutcome,
     SpecVerdict,
+    StatusReply,
+    StatusRequest,
     Step,
     StepState,
 )
