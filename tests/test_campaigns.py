@@ -45,6 +45,8 @@ from genfleet_common.messages import (
     ReportRef,
     ReportRequest,
     ScanHistory,
+    SpecTestOutcome,
+    SpecVerdict,
     StatusReply,
     StatusRequest,
     Step,
@@ -173,7 +175,7 @@ async def test_a_whole_campaign_then_one_that_reuses_it(platform: Platform) -> N
     first = await platform.start(
         name="all steps", models=[GOOD, BROKEN], steps=[s.value for s in Step], **QUICK
     )
-    assert first.state == JobState.QUEUED and first.total == 4 * 5
+    assert first.state == JobState.QUEUED and first.total == 4 * 6
     assert len(first.manifest.apps) == 4 and all(a.content_hash for a in first.manifest.apps)
     assert first.manifest.tools["wapiti"] and first.manifest.rules_hash
     assert first.manifest.judge is not None and first.manifest.judge.prompt_version
@@ -185,16 +187,21 @@ async def test_a_whole_campaign_then_one_that_reuses_it(platform: Platform) -> N
     assert broken.state == StepState.FAILED
     assert isinstance(broken.outcome, DeployOutcome)
     assert broken.outcome.failure == DeployFailure.BUILD_FAILED, broken.outcome.detail
-    for step in (Step.PERF, Step.DAST):
+    for step in (Step.SPECTEST, Step.PERF, Step.DAST):
         assert records[(BROKEN, 2, step)].state == StepState.SKIPPED
         assert records[(BROKEN, 2, step)].reason == "not deployed"
+    # the demo's spec tests: gpt-4o's task tracker is correct but leaks rows (SQL injection)
+    spec = records[(GOOD, 1, Step.SPECTEST)].outcome
+    assert isinstance(spec, SpecTestOutcome) and spec.verdict == SpecVerdict.INSECURE, spec
+    clean = records[(BROKEN, 1, Step.SPECTEST)].outcome
+    assert isinstance(clean, SpecTestOutcome) and clean.verdict == SpecVerdict.SECURE, clean
     # static steps need no running app: they ran for the broken app too
     assert records[(BROKEN, 2, Step.SCAN)].state == StepState.DONE
     for (model, app, step), record in records.items():
         if (model, app) != (BROKEN, 2):
             assert record.state == StepState.DONE, (model, app, step, record.error)
             assert record.job_id and record.outcome is not None
-    assert done.counts.done == 17 and done.counts.failed == 1 and done.counts.skipped == 2
+    assert done.counts.done == 20 and done.counts.failed == 1 and done.counts.skipped == 3
     # stopped afterwards (the default): the deployed apps are down again
     await _assert_stopped(platform, GOOD, 1)
 
@@ -202,7 +209,7 @@ async def test_a_whole_campaign_then_one_that_reuses_it(platform: Platform) -> N
     again = await platform.start(
         name="again", models=[GOOD, BROKEN], steps=[s.value for s in Step], **QUICK
     )
-    assert again.counts.reused == 17  # taken over at start: the failed ones run again
+    assert again.counts.reused == 20  # taken over at start: the failed ones run again
     second = await platform.wait(again.campaign_id, timeout=300)
     assert second.state == JobState.COMPLETE
     reran = {(r.model, r.app, r.step): r for r in (await platform.steps(again.campaign_id)).steps}
@@ -214,7 +221,7 @@ async def test_a_whole_campaign_then_one_that_reuses_it(platform: Platform) -> N
     # re-run only the failed steps: the broken app's deploy, and the steps it skipped
     ref = CampaignRef(campaign_id=first.campaign_id)
     rerun = await platform.call(subjects.CAMPAIGN_RERUN, ref, CampaignStatus)
-    assert rerun.run == 2 and rerun.counts.pending == 3 and rerun.counts.done == 17
+    assert rerun.run == 2 and rerun.counts.pending == 4 and rerun.counts.done == 20
     second_run = await platform.wait(first.campaign_id, timeout=300)
     assert second_run.state == JobState.COMPLETE and second_run.run == 2
     after = {(r.model, r.app, r.step): r for r in (await platform.steps(first.campaign_id)).steps}
@@ -245,6 +252,9 @@ async def _the_report_and_the_diff(platform: Platform, first: str, again: str) -
     assert figures[GOOD].rps_median.n == 2 and figures[BROKEN].rps_median.n == 1  # not deployed
     assert figures[GOOD].findings_per_app.n == 2 and figures[BROKEN].findings_per_app.n == 2
     assert figures[GOOD].requirements_met_rate.n + figures[GOOD].requirements.failed >= 1
+    assert figures[GOOD].spec_pass_at_1.value == 1.0 and figures[GOOD].spec_pass_at_1.n == 2
+    assert figures[GOOD].spec_sec_pass_at_1.value == 0.0  # both apps insecure (planted)
+    assert figures[BROKEN].spec_pass_at_1.n == 1  # its app2 did not build: not in n
     rows = built[CampaignReportFormat.CSV].decode().splitlines()
     assert rows[0] == "campaign_id,model,app,metric,value"
     assert any(r.startswith(f"{first},{BROKEN},2,") for r in rows)

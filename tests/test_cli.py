@@ -283,6 +283,24 @@ def test_perf_through_the_whole_platform(platform: Platform, tmp_path: Path) -> 
         platform.cli("stop", MODEL, "1")
 
 
+def test_spectest_through_the_whole_platform(platform: Platform) -> None:
+    """genfleet spectest: perf-svc (started by `genfleet up`) runs the demo fleet's Tavern tests;
+    an app that is not running gets errors and no verdict (never "incorrect"); a spec without
+    tests is refused with the reason; the summary reports the exception apart."""
+    refused = platform.cli("spectest", "e-batch", "3")
+    assert refused.returncode == 2 and "no spec tests for app 3" in refused.stderr, refused.stderr
+    result = platform.cli("spectest", MODEL, "2", "--reruns", "0", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    res = json.loads(result.stdout)
+    assert res["status"]["state"] == "COMPLETE" and res["status"]["verdict"] == "exception"
+    assert {c["outcome"] for c in res["checks"]} == {"error"}
+    table = platform.cli("spectest-result", res["status"]["spectest_id"])
+    assert table.returncode == 0 and "error" in table.stdout
+    summary = json.loads(platform.cli("spectest-summary", "--model", MODEL, "--json").stdout)
+    (score,) = summary["models"]
+    assert score["exceptions"] == 1 and score["judged"] == 0 and score["pass_at_1"] is None
+
+
 def test_analysis_with_the_local_model(platform: Platform) -> None:
     """genfleet analysis --watch through the whole platform: ai-svc (started by `genfleet up`)
     asks the real local model; the result says what the model really answered."""

@@ -1,7 +1,8 @@
 """The `genfleet` command line.
 
 Platform: up, down, doctor, token, audit. Apps: apps, status, start/stop/restart/build/rebuild,
-logs. Jobs: batch, scan, perf, analysis and their companions; `campaign ...` (campaigns.py).
+logs. Jobs: batch, scan, perf, analysis and their companions; `campaign ...` (campaigns.py);
+`spectest ...` (spectests.py).
 Client commands talk to a running gateway: the one `genfleet up` started on this machine
 (for --fleet, or the only one), or --url/--token (GENFLEET_URL/GENFLEET_TOKEN).
 Imports are kept lazy: `genfleet start` should cost little more than the action itself.
@@ -17,7 +18,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from genfleet_cli import campaigns
+from genfleet_cli import campaigns, spectests
 from genfleet_cli.base import (
     FleetOpt,
     JsonOpt,
@@ -40,6 +41,7 @@ app = typer.Typer(
 
 ACTIONS = ("start", "stop", "restart", "build", "rebuild")
 app.add_typer(campaigns.app, name="campaign")
+spectests.register(app)  # spectest, spectest-stop, -result, -history, -summary
 
 
 @app.callback()

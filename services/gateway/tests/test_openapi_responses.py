@@ -127,6 +127,7 @@ async def test_every_route_answers_as_documented(
     batch = await api.call(  # stopping apps that do not run: quick, and changes nothing
         "POST", "/api/models/{model}/{action}", 202, model=STOPPED[0], action="stop"
     )
+    spectest = await api.call("POST", "/api/spectests", body={**app, "reruns": 0})
     campaign = await api.call(
         "POST", "/api/campaigns", 202, body={
             "models": [MODEL], "apps": [APP], "steps": ["scan"], "scan": {"tools": ["bandit"]}},
@@ -149,6 +150,9 @@ async def test_every_route_answers_as_documented(
                 "/api/campaigns/{campaign_id}", campaign_id=campaign["campaign_id"]
             )
         )["campaign_id"],
+        "run_id": (await api.until_done("/api/spectests/{run_id}", run_id=spectest["spectest_id"]))[
+            "spectest_id"
+        ],
     }
 
     # a calibration by a judge that cannot load: its analyses end at once, unavailable
@@ -175,6 +179,8 @@ async def test_every_route_answers_as_documented(
     # representative POSTs and errors
     await api.call("POST", "/api/scans/{scan_id}/stop", **ids)  # over: answers its status
     await api.call("POST", "/api/perf/{test_id}/stop", **ids)
+    await api.call("POST", "/api/spectests/{run_id}/stop", **ids)
+    await api.call("POST", "/api/spectests", 404, body={"model": "g-batch", "app": 3})
     await api.call("POST", "/api/analyses/{analysis_id}/stop", **ids)
     await api.call("POST", "/api/batches/{batch_id}/stop", **ids)
     await api.call("POST", "/api/campaigns/{campaign_id}/stop", **ids)  # over: as it is

@@ -76,6 +76,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     perf_stop_grace_s: float = 10.0  # a stopped Locust may take this long to report, then killed
     perf_ack_wait_s: float = 30.0  # a worker silent this long is taken for dead: job redelivered
     perf_max_attempts: int = 3  # deliveries of one load test job before it ends FAILED
+    spectest_reruns: int = 2  # a spec test check that did not pass runs up to this many more times
+    spectest_timeout_s: float = 300.0  # one run of an app's spec tests (the Tavern runner)
+    spectest_request_timeout_s: float = 10.0  # one request of a check, unless the test says
     # requirements analysis (ai-svc)
     ai_backend: str = "gpt4all"  # gpt4all (in-process, local file) | openai (a server)
     ai_model: str = ""  # gpt4all: a .gguf file in ai_models_dir (""/default: SmolLM2 135M)

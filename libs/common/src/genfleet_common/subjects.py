@@ -150,6 +150,19 @@ PERF_WORKERS = workers(PERF)
 PERF_STATE_BUCKET = "genfleet-perf"  # KV: test status, the running test per app, history
 PERF_RESULTS_BUCKET = "genfleet-perf-results"  # object store: result JSON and chart PNGs
 
+# --- spec tests (perf-svc too): a fleet's Tavern checks against a running app ---------------
+SPECTEST = "spectest"
+SPECTEST_QUEUE = "perf-svc"
+SPECTEST_START = command(SPECTEST, "start")
+SPECTEST_STATUS = command(SPECTEST, "status")
+SPECTEST_STOP = command(SPECTEST, "stop")
+SPECTEST_RESULT = command(SPECTEST, "result")
+SPECTEST_HISTORY = command(SPECTEST, "history")
+SPECTEST_LATEST = command(SPECTEST, "latest")
+SPECTEST_SUMMARY = command(SPECTEST, "summary")
+SPECTEST_STATE_BUCKET = "genfleet-spectests"  # KV: status, the running run per app, history
+SPECTEST_RESULTS_BUCKET = "genfleet-spectest-results"  # KV: each run's checks
+
 
 # --- campaigns (campaign-svc): a fleet's evaluation, each step a job on the queues above ----
 CAMPAIGN = "campaign"

@@ -33,6 +33,7 @@ from genfleet_common.messages import (
     Manifest,
     PerfRequest,
     ScanRequest,
+    SpecTestRequest,
     Step,
     ToolList,
 )
@@ -133,10 +134,28 @@ async def build_manifest(bus: Bus, apps: list[AppSpec], options: CampaignOptions
             tools |= {t: offered.versions.get(t, "") for t in chosen}
     judge = await _judge(bus, options) if Step.ANALYSIS in steps else None
     app_entries = await asyncio.to_thread(lambda: [app_manifest(a) for a in apps])
+    spectests = (
+        await asyncio.to_thread(lambda: {str(a.number): spectests_hash(a) for a in apps})
+        if Step.SPECTEST in steps
+        else {}
+    )
     return Manifest(
         genfleet_version=genfleet_version(), created_at=time.time(), steps=steps,
         settings=settings, apps=app_entries, tools=tools, rules_hash=rules, judge=judge,
+        spectests=spectests,
     )  # fmt: skip
+
+
+def spectests_hash(app: AppSpec) -> str:
+    """sha256 over the fleet's spec test files of the app's spec (names and bytes): what a
+    spectest result depends on besides the app (<fleet>/spectests/app<N>/, shared by every
+    model's app N)."""
+    folder = Path(app.path).parents[2] / "spectests" / f"app{app.number}"  # <fleet>/models/M/appN
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for file in sorted(p for p in folder.iterdir() if p.is_file()):
+            digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 STEP_REQUESTS: dict[Step, type[msgspec.Struct]] = {
@@ -145,6 +164,7 @@ STEP_REQUESTS: dict[Step, type[msgspec.Struct]] = {
     Step.DAST: ScanRequest,
     Step.PERF: PerfRequest,
     Step.ANALYSIS: AnalysisRequest,
+    Step.SPECTEST: SpecTestRequest,
 }
 
 
@@ -176,4 +196,6 @@ def fingerprint(manifest: Manifest, app: AppManifest, step: Step) -> str:
     elif step == Step.ANALYSIS:
         parts["judge"] = manifest.judge
         parts["settings"] = settings.analysis
+    elif step == Step.SPECTEST:
+        parts["tests"] = manifest.spectests.get(str(app.app), "")  # the fleet's test files
     return hashlib.sha256(msgspec.json.encode(parts, order="sorted")).hexdigest()

@@ -163,7 +163,7 @@ class Execution:
                 deploy = await self._step(deploy)
             # Without a deploy step the app is taken as running (started by its user)
             up = deploy is None or deploy.state == StepState.DONE
-            for step in (Step.PERF, Step.DAST):
+            for step in (Step.SPECTEST, Step.PERF, Step.DAST):
                 record = mine.get(step)
                 if record is None or record.state.ended:
                     continue

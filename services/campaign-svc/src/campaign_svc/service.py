@@ -12,7 +12,7 @@ from campaign_svc.handlers import Handlers
 from campaign_svc.placement import OneHost
 from campaign_svc.reports import Reports
 from campaign_svc.runner import Runner
-from campaign_svc.steps import Analysis, Batch, Perf, Scan, StepJob
+from campaign_svc.steps import Analysis, Batch, Perf, Scan, SpecTest, StepJob
 from campaign_svc.store import CampaignStore, campaigns_kv
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore, batches_kv
@@ -55,6 +55,7 @@ class CampaignService:
             Step.DAST: Scan(bus, settings, reports, Step.DAST),
             Step.PERF: Perf(bus, settings),
             Step.ANALYSIS: Analysis(bus, settings),
+            Step.SPECTEST: SpecTest(bus, settings),
         }
         runner = Runner(
             bus, store, self.fleet, settings, self.name, steps,

@@ -5,8 +5,9 @@ follows it to its end and turns its result into the step's outcome.
               (a campaign-svc that died between submitting and recording it) is refused as
               taken (Conflict), and the first job is followed instead: no step runs twice
     submit    a one-app batch (deploy, and the stop afterwards), a scan (scan, dast), a load
-              test (perf), an analysis (analysis); an app busy with another job of that kind is
-              waited for; a service that does not answer is waited for, then the step fails
+              test (perf), an analysis (analysis), a spec test run (spectest); an app busy
+              with another job of that kind is waited for; a service that does not answer is
+              waited for, then the step fails
     follow    its status is read every `campaign_poll_s` until it is done
     outcome   what the report needs of the result (the job keeps the whole of it, by its id)
 """
@@ -59,6 +60,9 @@ from genfleet_common.messages import (
     ScanReport,
     ScanRequest,
     ScanStatus,
+    SpecTestOutcome,
+    SpecTestRequest,
+    SpecTestStatus,
     Step,
     StepRecord,
     StepState,
@@ -338,6 +342,22 @@ class Analysis(KindJob):
             unavailable=c.unavailable,
         )  # fmt: skip
         return _job_end(status, outcome)
+
+
+class SpecTest(KindJob):
+    """The fleet's spec tests of the app's spec (perf-svc): its verdict and counts."""
+
+    kind = subjects.SPECTEST
+    status_type = SpecTestStatus
+
+    async def _submit(self, record: StepRecord, job_id: str, manifest: Manifest) -> None:
+        await self._start(SpecTestRequest(model=record.model, app=record.app, spectest_id=job_id))
+
+    async def _ended(self, status: SpecTestStatus) -> Ended:
+        outcome = SpecTestOutcome(
+            verdict=status.verdict, functional=status.functional, security=status.security
+        )
+        return _job_end(status, outcome if status.state == JobState.COMPLETE else None)
 
 
 # The worst of a tool's runs (backend and frontend) is how it ended for the app

@@ -33,6 +33,7 @@ from gateway.routes import (
     models,
     perf,
     scans,
+    spectests,
     system,
     tokens,
 )
@@ -44,7 +45,7 @@ from genfleet_common.streams import AUDIT_STREAM, EVENTS_STREAM
 # the route modules, each with its `register(app, ctx)`
 ROUTES = (
     system, apps, models, batches, tokens, audit, events, logs, scans, perf, analyses,
-    calibrations, campaigns,
+    calibrations, campaigns, spectests,
 )  # fmt: skip
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -1,5 +1,6 @@
-"""`python -m perf_svc`: a load-test worker (start as many as wanted: they share the work
-queue; each runs one Locust test at a time, in a child process)."""
+"""`python -m perf_svc`: a load-test and spec-test worker (start as many as wanted: they share
+the work queues; each runs one Locust test and one spec test run at a time, in child
+processes)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The bus contract: every command, reply and event as a versioned msgspec Struct, one module
-per part (base, registry, jobs, containers, batches, scans, perf, analyses, campaigns); all of them
+per part (base, registry, jobs, containers, batches, scans, perf, analyses, campaigns,
+spectests); all of them
 importable from here.
 
 Every message carries `v`, the schema version of its type. A reader accepts unknown fields
@@ -109,6 +110,7 @@ from genfleet_common.messages.campaigns import (
     ReportRequest,
     ScanOutcome,
     ScanSettings,
+    SpecTestOutcome,
     Step,
     StepCounts,
     StepRecord,
@@ -210,6 +212,26 @@ from genfleet_common.messages.scans import (
     ToolRun,
     ToolStatus,
 )
+from genfleet_common.messages.spectests import (
+    SPECTEST_MESSAGES,
+    CheckCounts,
+    CheckKind,
+    CheckOutcome,
+    Reruns,
+    SpecCheck,
+    SpecModelScore,
+    SpecTestEvent,
+    SpecTestHistory,
+    SpecTestJob,
+    SpecTestLatest,
+    SpecTestRequest,
+    SpecTestResult,
+    SpecTestStatus,
+    SpecTestSummary,
+    SpecVerdict,
+    model_score,
+    verdict_of,
+)
 
 Event = (
     StatusEvent
@@ -220,6 +242,7 @@ Event = (
     | PerfEvent
     | AnalysisEvent
     | CampaignEvent
+    | SpecTestEvent
 )
 
 __all__ = [
@@ -228,6 +251,7 @@ __all__ = [
     "FIGURE_STEPS",
     "PERF_MESSAGES",
     "SCAN_MESSAGES",
+    "SPECTEST_MESSAGES",
     "Action",
     "ActionEvent",
     "ActionOptions",
@@ -282,6 +306,9 @@ __all__ = [
     "CampaignSide",
     "CampaignStatus",
     "CampaignSteps",
+    "CheckCounts",
+    "CheckKind",
+    "CheckOutcome",
     "Comparison",
     "Confidence",
     "ContainerCounts",
@@ -371,6 +398,7 @@ __all__ = [
     "ReportRequest",
     "Requirement",
     "RequirementResult",
+    "Reruns",
     "Reuse",
     "Revocation",
     "RiskCounts",
@@ -391,6 +419,18 @@ __all__ = [
     "ServiceSpec",
     "Severity",
     "SpawnRate",
+    "SpecCheck",
+    "SpecModelScore",
+    "SpecTestEvent",
+    "SpecTestHistory",
+    "SpecTestJob",
+    "SpecTestLatest",
+    "SpecTestOutcome",
+    "SpecTestRequest",
+    "SpecTestResult",
+    "SpecTestStatus",
+    "SpecTestSummary",
+    "SpecVerdict",
     "StatusEvent",
     "StatusReply",
     "StatusRequest",
@@ -409,4 +449,6 @@ __all__ = [
     "VerdictStatus",
     "Verdicts",
     "WaitSeconds",
+    "model_score",
+    "verdict_of",
 ]

@@ -81,6 +81,7 @@ class AppResult(Struct, kw_only=True):
     error_rate: float | None = None
     requests: int | None = None
     requirements: Verdicts | None = None  # every analysis outcome, done or failed
+    spec_verdict: str | None = None  # a SpecVerdict value (step spectest done); "exception": none
 
 
 # --- per model ------------------------------------------------------------------------------
@@ -126,6 +127,16 @@ class ModelFigures(Struct, kw_only=True):
     requirements: Verdicts
     requirements_apps: int  # apps with at least one verdict (met or not met)
     reused: dict[Step, int] = msgspec.field(default_factory=dict)  # step -> results reused
+    # spec tests (apps whose spectest step is done and got a verdict; BaxBench's pass@1 and
+    # sec_pass@1 with one sample per spec), Wilson; exceptions (no verdict) reported apart
+    spec_pass_at_1: Figure = msgspec.field(default_factory=lambda: _no_spectest())
+    spec_sec_pass_at_1: Figure = msgspec.field(default_factory=lambda: _no_spectest())
+    spec_insecure_of_correct: Figure = msgspec.field(default_factory=lambda: _no_spectest())
+    spec_exceptions_rate: Figure = msgspec.field(default_factory=lambda: _no_spectest())
+
+
+def _no_spectest() -> Figure:
+    return Figure(value=None, ci95=None, n=0, note="no spectest step")
 
 
 # The Figure fields of ModelFigures, in report order: stable names for JSON, CSV, diff, docs.
@@ -144,6 +155,10 @@ FIGURE_NAMES: tuple[str, ...] = (
     "p95_ms_median",
     "error_rate",
     "requirements_met_rate",
+    "spec_pass_at_1",
+    "spec_sec_pass_at_1",
+    "spec_insecure_of_correct",
+    "spec_exceptions_rate",
 )
 # The step whose results each figure stands on (for "this figure includes reused results").
 FIGURE_STEPS: dict[str, Step] = {
@@ -161,6 +176,10 @@ FIGURE_STEPS: dict[str, Step] = {
     "p95_ms_median": Step.PERF,
     "error_rate": Step.PERF,
     "requirements_met_rate": Step.ANALYSIS,
+    "spec_pass_at_1": Step.SPECTEST,
+    "spec_sec_pass_at_1": Step.SPECTEST,
+    "spec_insecure_of_correct": Step.SPECTEST,
+    "spec_exceptions_rate": Step.SPECTEST,
 }
 
 

@@ -39,6 +39,7 @@ from genfleet_common.messages.perf import (
     Users,
 )
 from genfleet_common.messages.scans import RiskCounts, ToolStatus
+from genfleet_common.messages.spectests import CheckCounts, SpecVerdict
 
 
 class Step(StrEnum):
@@ -49,9 +50,12 @@ class Step(StrEnum):
     ANALYSIS = "analysis"  # requirements analysis by an LLM (needs no running app)
     PERF = "perf"  # load test (needs the app running; before DAST, which may change its data)
     DAST = "dast"  # dynamic scan of the running app
+    # the fleet's spec tests (perf-svc): needs the app running; runs first of the dynamic
+    # steps, on an app whose data no load test or DAST has changed yet
+    SPECTEST = "spectest"
 
 
-NEEDS_RUNNING_APP = frozenset({Step.PERF, Step.DAST})
+NEEDS_RUNNING_APP = frozenset({Step.PERF, Step.DAST, Step.SPECTEST})
 DEFAULT_STEPS = (Step.DEPLOY, Step.SCAN, Step.PERF, Step.DAST)
 CampaignId = JobId
 
@@ -95,7 +99,7 @@ class CampaignOptions(Message, kw_only=True):
         default_factory=list
     )  # empty: every model of the fleet
     apps: Annotated[list[AppNumber], Meta(max_length=10_000)] | None = None  # None: all
-    steps: Annotated[list[Step], Meta(min_length=1, max_length=5)] = msgspec.field(
+    steps: Annotated[list[Step], Meta(min_length=1, max_length=6)] = msgspec.field(
         default_factory=lambda: list(DEFAULT_STEPS)
     )
     deploy: DeploySettings = msgspec.field(default_factory=DeploySettings)
@@ -142,6 +146,8 @@ class Manifest(Struct, kw_only=True):
     tools: dict[str, str]  # analyzer -> its version ("" when it could not say)
     rules_hash: str  # sha256 of GenFleet's own rule packs (semgrep, eslint)
     judge: JudgeManifest | None = None  # when the campaign has an analysis step
+    # when it has a spectest step: spec number ("1") -> sha256 of the fleet's test files for it
+    spectests: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 # --- per app x step -------------------------------------------------------------------------
@@ -204,7 +210,15 @@ class AnalysisOutcome(Struct, tag="analysis", kw_only=True):
     unavailable: int  # no model could be asked
 
 
-Outcome = DeployOutcome | ScanOutcome | PerfOutcome | AnalysisOutcome
+class SpecTestOutcome(Struct, tag="spectest", kw_only=True):
+    """A spec test run's verdict (None: no verdict, its checks could not run) and counts."""
+
+    verdict: SpecVerdict | None
+    functional: CheckCounts
+    security: CheckCounts
+
+
+Outcome = DeployOutcome | ScanOutcome | PerfOutcome | AnalysisOutcome | SpecTestOutcome
 
 
 class StepRecord(Message, kw_only=True):

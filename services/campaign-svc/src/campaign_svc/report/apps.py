@@ -14,6 +14,7 @@ from genfleet_common.messages import (
     JobState,
     PerfOutcome,
     ScanOutcome,
+    SpecTestOutcome,
     Step,
     StepEnd,
     StepRecord,
@@ -83,6 +84,9 @@ def _app(key: AppKey, lines: int, steps: list[Step], records: dict[Step, StepRec
             result.rps, result.p95_ms = outcome.rps, outcome.p95_ms
             result.median_ms, result.requests = outcome.median_ms, outcome.requests
             result.error_rate = outcome.error_rate
+        elif isinstance(outcome, SpecTestOutcome) and end == StepEnd.DONE:
+            verdict = outcome.verdict
+            result.spec_verdict = verdict.value if verdict is not None else "exception"
         elif isinstance(outcome, AnalysisOutcome):
             # a failed analysis may still carry verdicts; its failed and unavailable
             # requirements are counted apart, never as not met

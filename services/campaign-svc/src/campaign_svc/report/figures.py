@@ -125,7 +125,32 @@ def model_figures(model: str, apps: Sequence[AppResult]) -> ModelFigures:
             1 for a in apps if a.requirements and a.requirements.met + a.requirements.not_met
         ),
         reused=dict(Counter(step for a in apps for step in a.reused)),
+        **spec_figures(apps),
     )
+
+
+def spec_figures(apps: Sequence[AppResult]) -> dict[str, Figure]:
+    """pass@1 and sec_pass@1 over the apps whose spec tests gave a verdict (one sample per
+    spec: the share of those apps), the correct apps that are insecure, and the exceptions
+    (a spectest step done without a verdict) over every app whose spectest step is done."""
+    ran = [a.spec_verdict for a in apps if a.spec_verdict is not None]
+    judged = [v for v in ran if v != "exception"]
+    correct = [v for v in judged if v in ("secure", "insecure")]
+    no_verdict = "no app of this model got a spec test verdict"
+    return {
+        "spec_pass_at_1": _why(stats.wilson(len(correct), len(judged)), no_verdict),
+        "spec_sec_pass_at_1": _why(
+            stats.wilson(sum(v == "secure" for v in judged), len(judged)), no_verdict
+        ),
+        "spec_insecure_of_correct": _why(
+            stats.wilson(sum(v == "insecure" for v in correct), len(correct)),
+            "no app of this model passed its functional spec tests",
+        ),
+        "spec_exceptions_rate": _why(
+            stats.wilson(len(ran) - len(judged), len(ran)),
+            "no app of this model has its spectest step done",
+        ),
+    }
 
 
 def all_model_figures(apps: Iterable[AppResult]) -> list[ModelFigures]:

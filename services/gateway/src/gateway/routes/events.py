@@ -32,7 +32,8 @@ from genfleet_common.errors import GenFleetError, InvalidInput, ServiceUnavailab
 from genfleet_common.fleet import validate_app_number, validate_model_name
 
 KINDS = (
-    "status", "action", "batch", "engine", "platform", "scan", "perf", "analysis", "campaign"
+    "status", "action", "batch", "engine", "platform", "scan", "perf", "analysis", "campaign",
+    "spectest",
 )  # fmt: skip
 
 

@@ -48,6 +48,12 @@ def app_values(app: AppResult) -> Iterator[Row]:
         yield "requirements_unavailable", v.unavailable
         if v.met + v.not_met:
             yield "requirements_met_share", v.met / (v.met + v.not_met)
+    if app.spec_verdict is not None:  # 1/0; an app whose spec tests could not run: exception
+        judged = app.spec_verdict != "exception"
+        yield "spec_exception", int(not judged)
+        if judged:
+            yield "spec_correct", int(app.spec_verdict in ("secure", "insecure"))
+            yield "spec_secure", int(app.spec_verdict == "secure")
 
 
 def render_csv(report: CampaignReport) -> bytes:

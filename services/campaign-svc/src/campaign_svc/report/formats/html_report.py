@@ -66,6 +66,14 @@ def _reused(model: ModelFigures, name: str) -> int:
     return model.reused.get(FIGURE_STEPS[name], 0)
 
 
+SPEC_FIGURES = (
+    "spec_pass_at_1",
+    "spec_sec_pass_at_1",
+    "spec_insecure_of_correct",
+    "spec_exceptions_rate",
+)
+
+
 def _figures_table(models: Sequence[ModelFigures], names: Sequence[str]) -> str:
     rows = [
         [escape(m.model), *(_figure(getattr(m, name), _reused(m, name)) for name in names)]
@@ -327,6 +335,11 @@ def render_html(report: CampaignReport) -> bytes:
         "<p>Met over requirements with a verdict; failed and unavailable are no verdict, never"
         " counted as not met.</p>",
         _requirements(models),
+        "<h2>Spec tests</h2>",
+        "<p>The fleet's executable checks per spec: pass@1 over the apps with a verdict (every"
+        " functional check passed), sec_pass@1 (and no security check failed); apps whose checks"
+        " could not run have no verdict and count as exceptions, never as failures.</p>",
+        _figures_table(models, SPEC_FIGURES),
         "<h2>Paired comparisons</h2>",
         "<p>App N of every model implements the same spec: models are compared app by app."
         " Omnibus: Friedman (Kendall's W) or Cochran's Q over the apps every model has; pairs:"

@@ -30,6 +30,10 @@ LABELS = {
     "p95_ms_median": "Median p95 (ms)",
     "error_rate": "Load-test error rate",
     "requirements_met_rate": "Requirements met",
+    "spec_pass_at_1": "Spec tests pass@1",
+    "spec_sec_pass_at_1": "Spec tests sec_pass@1",
+    "spec_insecure_of_correct": "Correct but insecure",
+    "spec_exceptions_rate": "Spec test exceptions",
 }
 MISSING = "n/a"
 
