@@ -23,7 +23,7 @@ def verdict(met: bool) -> RequirementResult:
 def test_the_demo_calibration_set_loads_and_has_both_verdicts() -> None:
     labels = calibration.load(Fleet.load(DEMO))
     assert len(labels) == 56  # 60 requirements of 6 apps, 4 left out as uncertain
-    assert sum(not label.met for label in labels) == 9
+    assert sum(not label.met for label in labels) == 7
     # every app is in it, each with at least one miss: a judge that says "met" always is caught
     missed = {(label.model, label.app) for label in labels if not label.met}
     assert len(missed) == 6

@@ -74,7 +74,7 @@ def list_tasks():
 def create_task():
     data = request.get_json(silent=True) or {}
     title = str(data.get("title", "")).strip()
-    priority = data.get("priority", "low")
+    priority = data.get("priority", "medium")
     if not title:
         return jsonify({"error": "title is required"}), 400
     if priority not in PRIORITIES:

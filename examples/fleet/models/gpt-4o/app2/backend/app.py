@@ -6,7 +6,7 @@ from flask import Flask, g, jsonify, request
 app = Flask(__name__)
 
 DATABASE = os.environ.get("DATABASE", "guestbook.db")
-MAX_MESSAGE_LENGTH = 1000
+MAX_MESSAGE_LENGTH = 500
 DEFAULT_LIMIT = 50
 
 
