@@ -322,9 +322,10 @@ async def test_fleet_table_ports_declared_and_effective(
     for clash in fleet["clashes"]:
         for user in clash["users"]:
             key, service = user.rsplit(":", 1)
+            at = clash["host_port"]  # where it is declared: published there, or moved
             link = page.locator(
                 f'tr[data-row="{key}"] a.port.clash[data-service="{service}"]'
-                f'[data-port="{clash["host_port"]}"]'
+                f':is([data-port="{at}"], [data-declared="{at}"])'
             )
             others = ", ".join(u for u in clash["users"] if u != user)
             await expect(link).to_have_attribute(

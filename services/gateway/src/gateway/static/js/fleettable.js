@@ -173,7 +173,9 @@ export class FleetTable {
     for (const service of spec.services || []) {
       for (const port of service.ports || []) {
         firstPort = Math.min(firstPort, port.host_port);
-        const clash = clashes.find((c) => c.service === service.name && c.host_port === port.host_port);
+        // a clash names the port the compose file declares (the effective one, unless moved)
+        const declaredPort = port.declared_host_port ?? port.host_port;
+        const clash = clashes.find((c) => c.service === service.name && c.host_port === declaredPort);
         const text = portText(service, port);
         const dataset = { service: service.name, port: String(port.host_port) };
         if (port.declared_host_port != null) dataset.declared = String(port.declared_host_port);
