@@ -39,6 +39,9 @@ ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/api/tokens/{token_id}/revoke"): Role.ADMIN,
     ("GET", "/api/tokens/revoked"): Role.ADMIN,
     ("GET", "/api/audit"): Role.ADMIN,
+    ("POST", "/api/calibrations"): Role.OPERATOR,
+    ("GET", "/api/calibrations/latest"): Role.VIEWER,
+    ("GET", "/api/calibrations/{calibration_id}"): Role.VIEWER,
     ("WS", "/api/events"): Role.VIEWER,
     ("WS", "/api/apps/{model}/{app}/logs/follow"): Role.VIEWER,
     ("POST", "/api/scans"): Role.OPERATOR,
@@ -99,6 +102,7 @@ PARAMS = {
     "a": "0",
     "b": "1",
     "token_id": "0123456789abcdef",
+    "calibration_id": "0",
 }
 BODIES = {
     "/api/tokens": {"role": "viewer", "sub": "someone"},
@@ -108,6 +112,7 @@ BODIES = {
     "/api/spectests": {"model": "g-gpt-4o", "app": 1},
     "/api/analyses": {"model": "g-gpt-4o", "app": 1},
     "/api/campaigns": {"models": ["g-gpt-4o"]},
+    "/api/calibrations": {},
 }
 QUERIES = {"/api/perf/compare": "?a=0&b=1"}
 

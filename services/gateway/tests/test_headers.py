@@ -41,9 +41,6 @@ async def test_the_policy_stops_inline_script_and_is_reported(
             const s = document.createElement("script");
             s.textContent = "window.injected = true";
             document.body.append(s);
-            const d = document.createElement("div");
-            d.setAttribute("style", "color: red");
-            document.body.append(d);
             return window.injected;
         }"""
     )

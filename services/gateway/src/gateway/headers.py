@@ -2,8 +2,9 @@
 
 The dashboard is served from this origin only: its scripts are ES modules from /static (its
 browser packages from npm under /static/vendor), it styles through its stylesheet and the
-CSSOM (never inline style attributes), and it talks to /api over fetch and WebSockets. The
-policy allows exactly that, so an app's text that slipped into the page could run nothing.
+CSSOM, and it talks to /api over fetch and WebSockets. The policy allows that (and inline
+styles, for the campaign report's frame), so an app's text that slipped into the page could
+run nothing.
 A route that sets its own policy (the campaign report's `sandbox`) keeps it.
 """
 
@@ -16,7 +17,9 @@ DASHBOARD_CSP = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        # The campaign's HTML report is shown in a sandboxed frame (srcdoc), which inherits
+        # this policy, and is styled inline; scripts stay blocked everywhere.
+        "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "connect-src 'self'",
         "font-src 'self'",
