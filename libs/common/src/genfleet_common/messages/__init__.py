@@ -1,6 +1,6 @@
 """The bus contract: every command, reply and event as a versioned msgspec Struct, one module
-per part (base, registry, jobs, containers, batches, scans, perf, analyses, campaigns); all of them
-importable from here.
+per part (base, registry, jobs, containers, images, batches, scans, perf, analyses,
+campaigns); all of them importable from here.
 
 Every message carries `v`, the schema version of its type. A reader accepts unknown fields
 (so a newer writer can add some), and a writer bumps `v` when a field changes meaning.
@@ -139,6 +139,16 @@ from genfleet_common.messages.containers import (
     SystemInfo,
     UnfollowRequest,
 )
+from genfleet_common.messages.images import (
+    AppImages,
+    BaseImages,
+    ImagesRequest,
+    Package,
+    Packages,
+    PackagesState,
+    ServiceImage,
+    Substitute,
+)
 from genfleet_common.messages.jobs import (
     JobId,
     JobRef,
@@ -183,6 +193,7 @@ from genfleet_common.messages.registry import (
 )
 from genfleet_common.messages.scans import (
     SCAN_MESSAGES,
+    AuditedPackages,
     Finding,
     Location,
     PhaseProgress,
@@ -239,6 +250,7 @@ __all__ = [
     "AnalysisSummaryRequest",
     "Answer",
     "AppAnalysisSummary",
+    "AppImages",
     "AppManifest",
     "AppNumber",
     "AppRef",
@@ -246,7 +258,9 @@ __all__ = [
     "AppSpec",
     "AppState",
     "AppStatus",
+    "AuditedPackages",
     "Backend",
+    "BaseImages",
     "BatchEvent",
     "BatchId",
     "BatchJob",
@@ -299,6 +313,7 @@ __all__ = [
     "FollowRequest",
     "HealthReport",
     "HttpMethod",
+    "ImagesRequest",
     "JobId",
     "JobRef",
     "JobState",
@@ -327,6 +342,9 @@ __all__ = [
     "NewJobId",
     "Omnibus",
     "Outcome",
+    "Package",
+    "Packages",
+    "PackagesState",
     "Pairwise",
     "PerfCompareRequest",
     "PerfComparison",
@@ -370,6 +388,7 @@ __all__ = [
     "ScanSettings",
     "ScanStatus",
     "Seconds",
+    "ServiceImage",
     "ServiceSpec",
     "Severity",
     "SpawnRate",
@@ -381,6 +400,7 @@ __all__ = [
     "StepEnd",
     "StepRecord",
     "StepState",
+    "Substitute",
     "SystemInfo",
     "ToolList",
     "ToolRun",

@@ -15,6 +15,7 @@ from msgspec import Struct
 
 from genfleet_common.messages.base import Message
 from genfleet_common.messages.campaigns import Manifest, Step
+from genfleet_common.messages.images import BaseImages
 from genfleet_common.messages.scans import RiskCounts, ToolStatus
 
 
@@ -81,6 +82,9 @@ class AppResult(Struct, kw_only=True):
     error_rate: float | None = None
     requests: int | None = None
     requirements: Verdicts | None = None  # every analysis outcome, done or failed
+    # what its deploy, scans and load test recorded of its base images, together (None: no
+    # step looked): its substitutes say which services were built on a substitute base image
+    base_images: BaseImages | None = None
 
 
 # --- per model ------------------------------------------------------------------------------
@@ -126,6 +130,8 @@ class ModelFigures(Struct, kw_only=True):
     requirements: Verdicts
     requirements_apps: int  # apps with at least one verdict (met or not met)
     reused: dict[Step, int] = msgspec.field(default_factory=dict)  # step -> results reused
+    # apps built on a substitute base image (a service of theirs, as a step recorded it)
+    substitute_apps: int = 0
 
 
 # The Figure fields of ModelFigures, in report order: stable names for JSON, CSV, diff, docs.
