@@ -46,7 +46,9 @@ _NETWORK_ERROR = re.compile(
     r"Failed to establish a new connection|ConnectTimeout|ReadTimeout|SSLError|"
     r"Temporary failure in name resolution|Connection refused|HTTPError|ServiceError"
 )
-_NOT_PINNED = re.compile(r"requirement (\S+) is not pinned to an exact version: ([^\s(]+)")
+# pip-audit 2.7: "... is not pinned to an exact version: flask>=3"; 2.10, for a bare name:
+# "requirement Flask is not pinned: Flask"
+_NOT_PINNED = re.compile(r"requirement (\S+) is not pinned(?: to an exact version)?: ([^\s(]+)")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _DIST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 # PEP 440 (packaging's VERSION_PATTERN): pip-audit refuses a requirement with another version
@@ -155,7 +157,8 @@ class PipAuditTool(CliTool):
             if not_pinned:
                 raise unavailable(
                     f"pip-audit can audit only requirements pinned to one version (==) without"
-                    f" installing them; {not_pinned.group(1)} is {not_pinned.group(2)}"
+                    f" installing them; {not_pinned.group(1)} is"
+                    f" {_unpinned(not_pinned.group(1), not_pinned.group(2))}"
                     f" (build the app: its image's installed versions are audited then;"
                     f" not now because {found})"
                 )
@@ -222,6 +225,10 @@ def _requirement_lines(path: Path) -> dict[str, int]:
         if match:
             lines.setdefault(normalize(match.group(1)), number)
     return lines
+
+
+def _unpinned(name: str, requirement: str) -> str:
+    return "not pinned at all" if requirement == name else requirement
 
 
 def _write_requirements(folder: Path, lines: list[str]) -> str:
