@@ -51,10 +51,16 @@ def unchecked(why: str) -> BaseImages:
     return BaseImages(checked=False, note=why)
 
 
-async def ask_base_images(bus: Bus, app: AppSpec) -> BaseImages:
+async def ask_base_images(bus: Bus, model: str, app: int) -> BaseImages:
     """The app's base images as a result records them; when container-svc cannot tell,
     "not checked" with the reason (never "no substitute")."""
     try:
-        return base_images(await app_images(bus, app, packages=False))
+        images = await bus.request(
+            subjects.CONTAINER_IMAGES,
+            ImagesRequest(model=model, app=app, packages=False),
+            AppImages,
+            timeout=IMAGES_TIMEOUT_S,
+        )
     except GenFleetError as exc:
         return unchecked(f"container-svc could not tell: {exc.message}")
+    return base_images(images)

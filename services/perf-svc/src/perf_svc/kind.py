@@ -53,7 +53,7 @@ class PerfKind(
         if why:
             raise JobFailed(why)
         # a load test of an app built on a substitute base image says so in its result
-        status.base_images = await ask_base_images(self.bus, app)
+        status.base_images = await ask_base_images(self.bus, app.model, app.number)
         status.started_at = time.time()
         await run.progress()
         test = LoadTest(

@@ -125,6 +125,7 @@ def model_figures(model: str, apps: Sequence[AppResult]) -> ModelFigures:
             1 for a in apps if a.requirements and a.requirements.met + a.requirements.not_met
         ),
         reused=dict(Counter(step for a in apps for step in a.reused)),
+        substitute_apps=sum(1 for a in apps if a.base_images and a.base_images.substitutes),
     )
 
 
