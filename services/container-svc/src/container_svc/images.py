@@ -23,7 +23,7 @@ import docker.errors
 
 from container_svc.compose import Compose
 from container_svc.engine import ENGINE_ERRORS, Engine
-from container_svc.packages import Installed, read_installed
+from container_svc.packages import Installed, connect, read_installed
 from container_svc.projects import project_name
 from genfleet_common.images import STANDIN_FOR_LABEL, STANDIN_LABEL, SUBSTITUTE_LABEL
 from genfleet_common.messages import AppImages, AppSpec, ServiceImage
@@ -57,6 +57,17 @@ class Images:
         self._installed: OrderedDict[str, Installed] = OrderedDict()  # image id -> packages
         self._reading: dict[str, asyncio.Task[Installed]] = {}
         self._gate = asyncio.Semaphore(PROBES_AT_ONCE)
+        self._client: Any = None  # made on first use (see packages.connect)
+
+    def _api(self) -> Any:
+        """The engine's API with time for a busy engine (blocking: called in threads)."""
+        self.engine.require()
+        if self._client is None:
+            try:
+                self._client = connect(self.engine.docker_host, self.probe_timeout_s + 30)
+            except ENGINE_ERRORS as exc:
+                raise self.engine.lost(exc) from exc
+        return self._client
 
     async def of(self, app: AppSpec, *, packages: bool) -> AppImages:
         self.engine.require()
@@ -139,9 +150,9 @@ class Images:
         return image
 
     def _inspect(self, reference: str) -> dict[str, Any] | None:
-        client = self.engine.require()
+        api = self._api()
         try:
-            found: dict[str, Any] = client.api.inspect_image(reference)
+            found: dict[str, Any] = api.inspect_image(reference)
             return found
         except docker.errors.ImageNotFound:
             return None
@@ -167,9 +178,8 @@ class Images:
 
     async def _probe(self, image_id: str) -> Installed:
         async with self._gate:
-            installed = await asyncio.to_thread(
-                read_installed, self.engine, image_id, self.probe_timeout_s
-            )
+            api = await asyncio.to_thread(self._api)
+            installed = await asyncio.to_thread(read_installed, api, image_id, self.probe_timeout_s)
         if installed.lasting:
             self._installed[image_id] = installed
             while len(self._installed) > KEEP_IMAGES:

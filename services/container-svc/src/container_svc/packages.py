@@ -25,8 +25,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from container_svc.engine import ENGINE_ERRORS, Engine
-from genfleet_common.errors import EngineUnavailable
+from container_svc.engine import ENGINE_ERRORS
 from genfleet_common.messages import Package, Packages, PackagesState
 
 MARK = "GENFLEET-PACKAGES:"
@@ -157,6 +156,7 @@ class Probe:
     ran: bool  # False: the executable is not in the image
     report: dict[str, Any] | None = None  # the script's JSON
     error: str = ""  # why there is no report
+    engine: bool = False  # the engine failed or ran out of time: no other runtime is tried
 
 
 @dataclass
@@ -166,17 +166,19 @@ class Installed:
     lasting: bool  # the same image would give the same answer (kept per image id)
 
 
-def read_installed(engine: Engine, image_id: str, timeout_s: float) -> Installed:
-    """The image's Python and npm packages (blocking: run it in a thread)."""
+def read_installed(api: Any, image_id: str, timeout_s: float) -> Installed:
+    """The image's Python and npm packages, through `api` (a docker APIClient whose calls
+    may take `timeout_s`: a busy engine is slow to create and start containers). Blocking:
+    run it in a thread."""
     python_probe: Probe | None = None
     for exe in PYTHONS:
-        probe = run_probe(engine, image_id, [exe, "-B", "-c", PY_SCRIPT], timeout_s)
+        probe = run_probe(api, image_id, [exe, "-B", "-c", PY_SCRIPT], timeout_s)
         if probe.ran:
             python_probe = probe
             break
     npm_probe = python_probe
-    if python_probe is None or python_probe.report is None:  # node_modules: Node.js reads them
-        node = run_probe(engine, image_id, ["node", "-e", JS_SCRIPT], timeout_s)
+    if python_probe is None or (python_probe.report is None and not python_probe.engine):
+        node = run_probe(api, image_id, ["node", "-e", JS_SCRIPT], timeout_s)  # node_modules
         npm_probe = node if node.ran else python_probe
 
     if python_probe is None:
@@ -199,9 +201,7 @@ def read_installed(engine: Engine, image_id: str, timeout_s: float) -> Installed
     return Installed(python=python, npm=npm, lasting=lasting)
 
 
-def run_probe(engine: Engine, image_id: str, entrypoint: list[str], timeout_s: float) -> Probe:
-    client = engine.require()
-    api = client.api
+def run_probe(api: Any, image_id: str, entrypoint: list[str], timeout_s: float) -> Probe:
     try:
         cid = api.create_container(
             image_id,
@@ -225,16 +225,19 @@ def run_probe(engine: Engine, image_id: str, entrypoint: list[str], timeout_s: f
     except docker.errors.ImageNotFound:
         return Probe(ran=True, error="the image was removed while it was read")
     except ENGINE_ERRORS as exc:
-        raise engine.lost(exc) from exc
+        return _engine_failed(exc)
     try:
         return _run(api, cid, timeout_s)
-    except EngineUnavailable:
-        raise
     except ENGINE_ERRORS as exc:
-        raise engine.lost(exc) from exc
+        return _engine_failed(exc)
     finally:
         with contextlib.suppress(*ENGINE_ERRORS):
             api.remove_container(cid, force=True)
+
+
+def _engine_failed(exc: BaseException) -> Probe:
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return Probe(ran=True, engine=True, error=f"the Docker engine failed while reading: {text}")
 
 
 def _run(api: Any, cid: str, timeout_s: float) -> Probe:
@@ -250,7 +253,7 @@ def _run(api: Any, cid: str, timeout_s: float) -> Probe:
     except requests.exceptions.RequestException:
         if time.monotonic() - started < timeout_s * 0.9:
             raise  # the engine went away, not our time limit
-        return Probe(ran=True, error=f"reading its packages took over {timeout_s:g} s")
+        return Probe(ran=True, engine=True, error=f"reading took over {timeout_s:g} s")
     stdout = _bounded(api.logs(cid, stdout=True, stderr=False, stream=True, follow=False))
     report = _report(stdout)
     if report is None:
@@ -336,3 +339,12 @@ def _npm(report: dict[str, Any]) -> Packages:
 
 def _key(entry: tuple[str, str]) -> tuple[str, str]:
     return entry[0].lower(), entry[1]
+
+
+def connect(docker_host: str, timeout_s: float) -> Any:
+    """A docker APIClient for reading images, whose calls may take `timeout_s` (the engine's
+    own client gives each call `docker_timeout_s`, too short for a busy engine's container
+    starts)."""
+    if docker_host:
+        return docker.APIClient(base_url=docker_host, timeout=int(timeout_s))
+    return docker.from_env(timeout=int(timeout_s)).api
