@@ -17,15 +17,24 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import GenFleetError
 from genfleet_common.messages import AppImages, AppSpec, BaseImages, ImagesRequest
+from genfleet_common.messages.images import IMAGES_TIMEOUT_S, PACKAGES_TIMEOUT_S
 
 STANDIN_LABEL = "org.genfleet.standin"
 STANDIN_FOR_LABEL = "org.genfleet.standin.for"
 SUBSTITUTE_LABEL = "org.genfleet.standin.substitute"
 
-# Reading packages starts a throwaway container per image not read before (about a second
-# each, at most a minute); the images alone are one engine call per service.
-PACKAGES_TIMEOUT_S = 300.0
-IMAGES_TIMEOUT_S = 30.0
+
+__all__ = [
+    "IMAGES_TIMEOUT_S",
+    "PACKAGES_TIMEOUT_S",
+    "STANDIN_FOR_LABEL",
+    "STANDIN_LABEL",
+    "SUBSTITUTE_LABEL",
+    "app_images",
+    "ask_base_images",
+    "base_images",
+    "unchecked",
+]
 
 
 async def app_images(bus: Bus, app: AppSpec, *, packages: bool) -> AppImages:

@@ -62,6 +62,13 @@ class ServiceImage(Struct, kw_only=True):
     note: str = ""  # why something is missing: "not built yet", "build context unknown: ..."
 
 
+# How long a caller waits for the answer: reading packages starts a throwaway container per
+# image not read before (about a second each, at most a minute); the images alone are one
+# engine call per service.
+PACKAGES_TIMEOUT_S = 300.0
+IMAGES_TIMEOUT_S = 30.0
+
+
 class ImagesRequest(Message, kw_only=True):
     model: ModelName
     app: AppNumber
