@@ -479,6 +479,24 @@ def test_metrics_of_every_process(platform: Platform) -> None:
     assert value("scan_svc", r'genfleet_jobs_waiting\{kind="scan"\}') == 0
 
 
+def test_images_say_what_a_built_app_installed(platform: Platform) -> None:
+    """The app the tests above started is built: its images, with the packages in them."""
+    result = platform.cli("images", MODEL, "1", "--json")
+    assert result.returncode == 0, result.stderr
+    images = json.loads(result.stdout)
+    backend = next(s for s in images["services"] if s["service"] == "backend")
+    assert backend["built"] and backend["image"] == f"genfleet-{MODEL}-app1-backend"
+    installed = {p["name"]: p["version"] for p in backend["python"]["packages"]}
+    assert installed["Flask"] == "3.1.1"  # what the demo's requirements.txt pins
+    table = platform.cli("images", MODEL, "1")
+    assert table.returncode == 0, table.stderr
+    assert "backend" in table.stdout and "Flask 3.1.1" in table.stdout
+    quick = platform.cli("images", MODEL, "1", "--no-packages", "--json")
+    assert quick.returncode == 0 and json.loads(quick.stdout)["services"][0]["python"] is None
+    missing = platform.cli("images", MODEL, "9")
+    assert missing.returncode == 2 and "app9" in missing.stderr
+
+
 def test_doctor_and_down(platform: Platform) -> None:
     doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
     assert doctor.returncode == 0, doctor.stdout

@@ -287,7 +287,21 @@ def summary(status: dict[str, Any], steps: list[dict[str, Any]]) -> str:
             why = r["reason"] or "no reason given"
             reasons[why] = reasons.get(why, 0) + 1
     lines += [f"  skipped {n} step{'s' * (n != 1)}: {why}" for why, n in reasons.items()]
+    lines += substitutes(steps)
     return "\n".join(lines)
+
+
+def substitutes(steps: list[dict[str, Any]]) -> list[str]:
+    """The apps whose steps recorded a substitute base image, each named once."""
+    named: dict[tuple[str, int, str], str] = {}
+    for r in steps:
+        recorded = (r.get("outcome") or {}).get("base_images") or {}
+        for s in recorded.get("substitutes") or []:
+            named.setdefault((r["model"], r["app"], s["service"]), s["text"])
+    return [
+        f"  {model}/app{app} {service}: built on a substitute base image: {text}"
+        for (model, app, service), text in named.items()
+    ]
 
 
 def watching(api: Api, ws: Socket, status: dict[str, Any], *, live: bool) -> dict[str, Any]:

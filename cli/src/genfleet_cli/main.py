@@ -1,8 +1,8 @@
 """The `genfleet` command line.
 
 Platform: up, down, doctor, token, audit. Apps: apps, status, start/stop/restart/build/rebuild,
-logs. Jobs: batch, scan, perf, analysis and their companions; `campaign ...` (campaigns.py);
-`spectest ...` (spectests.py).
+logs, images. Jobs: batch, scan, perf, analysis and their companions; `campaign ...`
+(campaigns.py); `spectest ...` (spectests.py).
 Client commands talk to a running gateway: the one `genfleet up` started on this machine
 (for --fleet, or the only one), or --url/--token (GENFLEET_URL/GENFLEET_TOKEN).
 Imports are kept lazy: `genfleet start` should cost little more than the action itself.
@@ -338,6 +338,35 @@ def logs(
                     return
         except KeyboardInterrupt:
             return
+
+
+@app.command()
+def images(
+    model: Annotated[str, typer.Argument(help="The model.")],
+    number: Annotated[int, typer.Argument(metavar="N", help="App number.")],
+    no_packages: Annotated[
+        bool,
+        typer.Option("--no-packages", help="The images alone: read no installed packages."),
+    ] = False,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """An app's images: per service the image, whether it is built, the substitute base image
+    it was built on, and the Python and npm packages really installed in it."""
+    from genfleet_cli.render import images_table
+    from genfleet_common.messages.images import IMAGES_TIMEOUT_S, PACKAGES_TIMEOUT_S
+
+    api = connect(fleet, url, token)
+    path = api.path("api", "apps", model, number, "images")
+    query = {"packages": "false" if no_packages else "true"}
+    timeout = (IMAGES_TIMEOUT_S if no_packages else PACKAGES_TIMEOUT_S) + 10
+    data = call(api.request, "GET", path, query=query, timeout_s=timeout)
+    if as_json:
+        emit_json(data)
+        return
+    images_table(data)
 
 
 # --- scans -------------------------------------------------------------------------------

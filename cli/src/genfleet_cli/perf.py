@@ -136,6 +136,8 @@ def print_result(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from genfleet_cli.render import base_image_lines, escape
+
     status, totals = result["status"], result["totals"]
     console = Console()
     app = f"{status['model']}/app{status['app']}"
@@ -152,6 +154,8 @@ def print_result(result: dict[str, Any]) -> None:
     console.print(table)
     for err in result["errors"]:
         console.print(f"  {err['occurrences']} x {err['error']} on {err['method']} {err['name']}")
+    for line in base_image_lines(status):
+        console.print(f"[yellow]{escape(line)}[/]")
 
 
 def perf(api: Api, body: PerfRequest, *, watch_: bool, as_json: bool) -> int:

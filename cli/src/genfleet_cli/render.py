@@ -124,3 +124,69 @@ def print_log_line(line: list[str] | dict[str, str]) -> None:
     )
     out = sys.stderr if stream == "stderr" else sys.stdout
     print(f"{service:>10} | {ts[:23]} {text}", file=out)
+
+
+def base_image_lines(status: dict[str, Any]) -> list[str]:
+    """What a scan's or load test's status recorded of the app's base images: a line per
+    service built on a substitute base image, or why they could not be checked."""
+    recorded = status.get("base_images")
+    if not recorded:
+        return []
+    lines = [
+        f"{s['service']}: built on a substitute base image: {s['text']}"
+        for s in recorded.get("substitutes") or []
+    ]
+    if not recorded.get("checked"):
+        lines.append(f"base images not checked: {recorded.get('note', '')}")
+    return lines
+
+
+def _packages(found: dict[str, Any] | None) -> str:
+    if found is None:
+        return "-"
+    if found["state"] == "read":
+        return f"{len(found['packages'])} ({found['runtime']})"
+    if found["state"] == "none":
+        return "none"
+    return f"[red]could not be read[/]: {escape(found['error'][:80])}"
+
+
+def images_table(images: dict[str, Any]) -> None:
+    """An app's images (container.images): each service's image and base, then the packages
+    installed in each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(
+        "service", "image", "built", "base image", "python packages", "npm packages",
+        title=f"{images['model']}/app{images['app']}",
+    )  # fmt: skip
+    for s in images["services"]:
+        built = f"[green]{s['image_id'].removeprefix('sha256:')[:12]}[/]" if s["built"] else "no"
+        if s["substitute"]:
+            base = f"[yellow]substitute for {escape(s['standin_for'])}[/]"
+        elif s["standin_for"]:
+            base = f"stand-in for {escape(s['standin_for'])}"
+        else:
+            base = "-" if not s["built"] else "as named"
+        table.add_row(
+            s["service"], escape(s["image"]), built, base, _packages(s.get("python")),
+            _packages(s.get("npm")),
+        )  # fmt: skip
+    console.print(table)
+    for s in images["services"]:
+        if s["substitute"]:
+            console.print(
+                f"[yellow]{escape(s['service'])}: built on a substitute base image:[/]"
+                f" {escape(s['substitute'])}"
+            )
+        if s.get("note"):
+            console.print(f"{escape(s['service'])}: {escape(s['note'])}")
+        for kind in ("python", "npm"):
+            found = s.get(kind)
+            if found and found["state"] == "read" and found["packages"]:
+                listed = ", ".join(f"{p['name']} {p['version']}" for p in found["packages"])
+                console.print(f"{escape(s['service'])} {kind}: {escape(listed)}")
+            elif found and found["state"] != "read" and found.get("error"):
+                console.print(f"{escape(s['service'])} {kind}: {escape(found['error'])}")

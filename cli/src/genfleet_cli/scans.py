@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from genfleet_cli.client import DONE, Api, ApiError
+from genfleet_cli.render import base_image_lines
 
 PHASES = ("spider", "ajax", "passive", "active")
 
@@ -19,10 +20,11 @@ def _summary(status: dict[str, Any]) -> str:
         [*(f"{t}: {s}" for t, s in ended.items()), *(f"{t}: not finished" for t in unfinished)]
     )
     error = f" ({status['error']})" if status.get("error") else ""
+    images = "".join(f"\n  {line}" for line in base_image_lines(status))
     return (
         f"{status['model']}/app{status['app']} scan {status['scan_id']}: {status['state']}"
         f"{error}; high {c['high']}, medium {c['medium']}, low {c['low']}, info {c['info']}"
-        f"\n  {tools}"
+        f"\n  {tools}{images}"
     )
 
 

@@ -17,6 +17,7 @@ from campaign_svc.report import build_report, diff, render
 from genfleet_common.messages import (
     AnalysisOutcome,
     AppManifest,
+    BaseImages,
     CampaignOptions,
     CampaignReport,
     CampaignStatus,
@@ -31,6 +32,7 @@ from genfleet_common.messages import (
     Step,
     StepRecord,
     StepState,
+    Substitute,
     ToolStatus,
 )
 
@@ -340,6 +342,53 @@ def test_latex_is_a_booktabs_table_with_escaped_names() -> None:
     assert r"gpt\_4o \& co &" in tex
     assert "gpt_4o" not in tex
     assert r"0.67 [0.21, 0.94] {\scriptsize (3)}" in tex
+
+
+def test_substitute_base_images_are_named_per_app_and_counted_per_model() -> None:
+    """What the steps recorded of an app's base images, together: any step that saw a
+    substitute names it; one that could not tell never reads as "no substitute"."""
+    text = "Debian's python 3.11 stands in for python:latest"
+    sub = Substitute(service="backend", image="img-a1", base="python:latest", text=text)
+    seen, clean = BaseImages(checked=True, substitutes=[sub]), BaseImages(checked=True)
+    unknown = BaseImages(checked=False, note="container-svc could not tell: no engine")
+    done = StepState.DONE
+
+    def scanned(images: BaseImages) -> ScanOutcome:
+        return ScanOutcome(counts=RiskCounts(), base_images=images)
+
+    def tested(images: BaseImages) -> PerfOutcome:
+        return PerfOutcome(
+            requests=10, failures=0, rps=5.0, p95_ms=9.0, median_ms=4.0, base_images=images
+        )
+
+    recorded = [
+        rec(A, 1, Step.DEPLOY, done, outcome=DeployOutcome(ok=True, base_images=seen)),
+        rec(A, 1, Step.SCAN, done, outcome=scanned(seen)),
+        rec(A, 1, Step.PERF, done, outcome=tested(seen)),
+        rec(A, 2, Step.SCAN, done, outcome=scanned(unknown)),
+        rec(A, 2, Step.PERF, done, outcome=tested(clean)),  # one step could tell
+        rec(A, 3, Step.DEPLOY, done, outcome=DeployOutcome(ok=True)),  # an older record
+        rec(B, 1, Step.SCAN, done, outcome=scanned(unknown)),  # no step could tell
+        rec(B, 2, Step.DEPLOY, done, outcome=DeployOutcome(ok=True, base_images=clean)),
+    ]
+    built = build_report(status(), recorded, now=0.0)
+    apps = {(a.model, a.app): a.base_images for a in built.apps}
+    assert apps[(A, 1)] == seen  # named once, though three steps saw it
+    assert apps[(A, 2)] == clean and apps[(B, 2)] == clean
+    assert apps[(B, 1)] == unknown and apps[(A, 3)] is None and apps[(B, 3)] is None
+    alpha, beta = built.models
+    assert (alpha.substitute_apps, beta.substitute_apps) == (1, 0)
+
+    page = render(built, "html")[0].decode()
+    assert "<h2>Base images</h2>" in page and "Built on a substitute base image" in page
+    assert "Debian&#x27;s python 3.11 stands in for python:latest" in page
+    rows = list(csv.reader(io.StringIO(render(built, "csv")[0].decode())))
+    flags = {(r[1], r[2]): r[4] for r in rows if r[3] == "substitute_base_image"}
+    assert flags == {(A, "1"): "1", (A, "2"): "0", (B, "2"): "0"}  # never checked: no row
+    assert f"substitute base image (not the one their Dockerfile names): {A} 1." in (
+        render(built, "latex")[0].decode()
+    )
+    assert msgspec.json.decode(render(built, "json")[0], type=CampaignReport) == built
 
 
 def test_unknown_format_is_refused(report: CampaignReport) -> None:

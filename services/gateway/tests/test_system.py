@@ -1,4 +1,5 @@
-"""Read-only routes in front of a running container-svc: health, system, fleet, models, apps."""
+"""Read-only routes in front of a running container-svc: health, system, fleet, models, apps,
+an app's images."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ async def test_unknown_model_or_app_is_404(gateway: LiveGateway, http: httpx.Asy
         ("GET", "/api/apps/no-such-model/1", viewer),
         ("GET", "/api/apps/g-gpt-4o/99999", viewer),
         ("GET", "/api/apps/no-such-model/1/logs", viewer),
+        ("GET", "/api/apps/no-such-model/1/images", viewer),
+        ("GET", "/api/apps/g-gpt-4o/7/images", viewer),
         ("POST", "/api/apps/no-such-model/1/start", operator),
         ("POST", "/api/apps/g-gpt-4o/7/start", operator),
         ("POST", "/api/models/no-such-model/start", operator),
@@ -102,3 +105,30 @@ async def test_event_socket_refuses_bad_queries(gateway: LiveGateway) -> None:
                 await ws.recv()
         expected = 4404 if path.startswith("no-such") else 4422
         assert ws.close_code == expected, (path, ws.close_code, ws.close_reason)
+
+
+async def test_an_apps_images(gateway: LiveGateway, http: httpx.AsyncClient) -> None:
+    """container.images through the gateway: each service's image, refused names 422."""
+    viewer = gateway.auth(Role.VIEWER)
+    r = await http.get(
+        f"{gateway.url}/api/apps/g-gpt-4o/1/images", params={"packages": "false"}, headers=viewer
+    )
+    assert r.status_code == 200, r.text
+    images = r.json()["data"]
+    assert (images["model"], images["app"]) == ("g-gpt-4o", 1)
+    assert [s["service"] for s in images["services"]] == ["backend", "frontend"]
+    for s in images["services"]:
+        assert s["builds"] and s["context"] == s["service"]
+        assert s["image"] == f"genfleet-g-gpt-4o-app1-{s['service']}"
+        assert s["built"] == bool(s["image_id"])  # built by an earlier test, or "not built yet"
+        assert s["substitute"] == "" and s["python"] is None and s["npm"] is None
+    for path, status in [
+        ("/api/apps/g-gpt-4o/0/images", 422),
+        ("/api/apps/a%20b/1/images", 422),
+        ("/api/apps/g-gpt-4o/1/images?packages=maybe", 422),
+    ]:
+        r = await http.get(gateway.url + path, headers=viewer)
+        assert r.status_code == status, (path, r.text)
+        assert r.json()["error"]["code"] == "invalid"
+    r = await http.get(f"{gateway.url}/api/apps/g-gpt-4o/1/images")
+    assert r.status_code == 401

@@ -39,6 +39,7 @@ async def test_no_container_svc_gives_503_at_once(
         ("GET", "/api/apps", viewer),
         ("GET", "/api/apps/g-gpt-4o/1", viewer),
         ("GET", "/api/apps/g-gpt-4o/1/logs", viewer),
+        ("GET", "/api/apps/g-gpt-4o/1/images", viewer),
         ("POST", "/api/apps/g-gpt-4o/1/start", operator),
         ("POST", "/api/models/g-gpt-4o/stop", operator),
         ("POST", "/api/fleet/stop", operator),
@@ -125,6 +126,7 @@ async def test_engine_unavailable_gives_503_quickly(
         ("GET", "/api/apps/g-gpt-4o/1", viewer),
         ("GET", "/api/models", viewer),
         ("GET", "/api/apps/g-gpt-4o/1/logs", viewer),
+        ("GET", "/api/apps/g-gpt-4o/1/images", viewer),
         ("POST", "/api/apps/g-gpt-4o/1/start", operator),
         ("POST", "/api/models/g-gpt-4o/start", operator),
     ]:

@@ -94,6 +94,9 @@ async def test_a_load_test_counts_what_the_app_served(
     done = await wait_done(bus, started.test_id)
     await sub.unsubscribe()
     assert done.state == JobState.COMPLETE, done.error
+    # built on the exact base images its Dockerfiles name: no substitute to report
+    assert done.base_images is not None and done.base_images.checked
+    assert done.base_images.substitutes == [] and not done.base_images.note
     res = await result(bus, done.test_id)
     totals = res.totals
     assert totals is not None and done.summary == totals

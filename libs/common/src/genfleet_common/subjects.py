@@ -27,6 +27,7 @@ CONTAINER_LOGS_FOLLOW = command(CONTAINER, "logs_follow")
 CONTAINER_LOGS_UNFOLLOW = command(CONTAINER, "logs_unfollow")
 CONTAINER_SYSINFO = command(CONTAINER, "sysinfo")
 CONTAINER_FLEET = command(CONTAINER, "fleet")
+CONTAINER_IMAGES = command(CONTAINER, "images")  # an app's images and what they installed
 
 SCAN = "scan"
 SCAN_QUEUE = "scan-svc"

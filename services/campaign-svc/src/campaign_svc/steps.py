@@ -9,7 +9,9 @@ follows it to its end and turns its result into the step's outcome.
               with another job of that kind is waited for; a service that does not answer is
               waited for, then the step fails
     follow    its status is read every `campaign_poll_s` until it is done
-    outcome   what the report needs of the result (the job keeps the whole of it, by its id)
+    outcome   what the report needs of the result (the job keeps the whole of it, by its id),
+              with the app's base images: a deploy asks container-svc for them, a scan and
+              a load test recorded them
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from genfleet_common.errors import (
     GenFleetError,
     ServiceUnavailable,
 )
+from genfleet_common.images import ask_base_images
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
     Action,
@@ -199,6 +202,8 @@ class Batch(StepJob):
             return Ended(StepState.FAILED, status.state, outcome, error)
         result = status.results[0]
         outcome = deploy_outcome(result)
+        if self.action == Action.START:  # what the deployed app was built on
+            outcome.base_images = await ask_base_images(self.bus, result.model, result.app)
         if outcome.ok:
             return Ended(StepState.DONE, status.state, outcome)
         return Ended(StepState.FAILED, status.state, outcome, outcome.detail)
@@ -296,6 +301,7 @@ def scan_outcome(report: ScanReport) -> ScanOutcome:
         counts=counts, cwes=dict(cwes), tools=tools,
         fingerprints=[f.fingerprint for f in findings if f.fingerprint],
         titles={f.fingerprint: f"{f.rule_id}: {f.title}"[:200] for f in findings if f.fingerprint},
+        base_images=report.status.base_images,
     )  # fmt: skip
 
 
@@ -319,6 +325,7 @@ class Perf(KindJob):
             outcome = PerfOutcome(
                 requests=totals.requests, failures=totals.failures, rps=totals.rps,
                 p95_ms=totals.p95_ms, median_ms=totals.median_ms,
+                base_images=status.base_images,
             )  # fmt: skip
         return _job_end(status, outcome)
 

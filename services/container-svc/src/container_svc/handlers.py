@@ -1,5 +1,5 @@
 """The bus commands of container-svc: each handler validates names against the fleet
-registry, then asks the status cache, the actions, the logs or the system."""
+registry, then asks the status cache, the actions, the logs, the images or the system."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from container_svc.actions import Actions
 from container_svc.batches import Batches
 from container_svc.engine import Engine
+from container_svc.images import Images
 from container_svc.logs import Logs
 from container_svc.status import StatusCache
 from container_svc.sysinfo import system_info
@@ -17,6 +18,7 @@ from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     ActionRequest,
     ActionResult,
+    AppImages,
     BatchRef,
     BatchRequest,
     BatchStatus,
@@ -25,6 +27,7 @@ from genfleet_common.messages import (
     FleetInfo,
     FollowReply,
     FollowRequest,
+    ImagesRequest,
     LogsReply,
     LogsRequest,
     StatusReply,
@@ -42,6 +45,7 @@ class Handlers:
     actions: Actions
     batches: Batches
     logs: Logs
+    images: Images
 
     def commands(self) -> Commands:
         """subject -> request type -> handler"""
@@ -55,6 +59,7 @@ class Handlers:
             subjects.CONTAINER_LOGS_UNFOLLOW: (UnfollowRequest, self.unfollow),
             subjects.CONTAINER_SYSINFO: (Empty, self.sysinfo),
             subjects.CONTAINER_FLEET: (Empty, self.fleet_info),
+            subjects.CONTAINER_IMAGES: (ImagesRequest, self.app_images),
         }
 
     async def status(self, req: StatusRequest) -> StatusReply:
@@ -97,3 +102,6 @@ class Handlers:
 
     async def fleet_info(self, _: Empty) -> FleetInfo:
         return self.fleet.info()
+
+    async def app_images(self, req: ImagesRequest) -> AppImages:
+        return await self.images.of(self.fleet.app(req.model, req.app), packages=req.packages)

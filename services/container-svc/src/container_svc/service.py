@@ -16,6 +16,7 @@ from container_svc.compose import Compose
 from container_svc.engine import Engine
 from container_svc.handlers import Handlers
 from container_svc.hostproc import Listener
+from container_svc.images import Images
 from container_svc.logs import Logs
 from container_svc.status import Checks, StatusCache
 from genfleet_common import subjects
@@ -135,7 +136,10 @@ class ContainerService:
             self.settings,
             worker_name=f"{socket.gethostname()}-{os.getpid()}",
         )
-        handlers = Handlers(self.fleet, self.engine, self.cache, actions, self.batches, self.logs)
+        self.images = Images(self.engine, Compose(self.settings.docker_host))
+        handlers = Handlers(
+            self.fleet, self.engine, self.cache, actions, self.batches, self.logs, self.images
+        )
         await bus.serve_all(handlers.commands(), queue=subjects.CONTAINER_QUEUE)
         await self.batches.start_workers()
         for warning in [*self.fleet.warnings, *self.cache.projects.warnings]:

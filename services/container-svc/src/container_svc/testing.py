@@ -1,5 +1,5 @@
 """Compose for GenFleet's own tests: run a command on an app, bring apps down afterwards;
-and a batch run to its end over the bus.
+a batch run to its end over the bus; and a fleet built on a substitute base image.
 
 Tests of every service start real demo apps; they all run Compose the way container-svc
 does (its binary, one project per app) and all leave no containers behind.
@@ -12,6 +12,7 @@ import secrets
 import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import msgspec
 from nats.aio.msg import Msg
@@ -71,3 +72,102 @@ async def run_batch(
     finally:
         await sub.unsubscribe()
     return await BatchStore(await batches_kv(bus)).get(batch_id)
+
+
+# --- apps built on a substitute base image, with unpinned requirements ---------------------------
+SUBSTITUTE_FOR = "python:latest"
+SUBSTITUTE_TEXT = "Debian's python 3.11 stands in for python:latest (a GenFleet test image)"
+
+_SUBSTITUTE_BASE = f"""FROM python:3.11-slim
+LABEL org.genfleet.standin="true" \\
+      org.genfleet.standin.for="{SUBSTITUTE_FOR}" \\
+      org.genfleet.standin.substitute="{SUBSTITUTE_TEXT}"
+"""
+
+_IMAGES_COMPOSE = """services:
+  backend:
+    build: ./backend
+    init: true
+    ports:
+      - "127.0.0.1:{backend}:5000"
+  frontend:
+    build: ./frontend
+    init: true
+    ports:
+      - "127.0.0.1:{frontend}:3000"
+"""
+
+_IMAGES_BACKEND = {
+    "Dockerfile": """FROM {base}
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY app.py .
+CMD ["python", "app.py"]
+""",
+    "requirements.txt": "Flask\n",  # unpinned, as generated apps write it
+    "app.py": """from flask import Flask, jsonify
+
+app = Flask(__name__)
+
+
+@app.route("/api/tasks")
+def tasks():
+    return jsonify([])
+
+
+if __name__ == "__main__":
+    app.run(host="0.0.0.0", port=5000)
+""",
+}
+
+_IMAGES_FRONTEND = {
+    # npm installs at build time; the image keeps no Python (as the official node images),
+    # so Node.js itself lists its node_modules
+    "Dockerfile": """FROM node:20-slim
+WORKDIR /app
+COPY package.json .
+RUN npm install --no-audit --no-fund
+RUN rm -f /usr/bin/python3* /usr/local/bin/python3*
+COPY server.js .
+CMD ["node", "server.js"]
+""",
+    "package.json": '{"name": "web", "version": "1.0.0", "private": true,'
+    ' "dependencies": {"debug": "^4"}}\n',
+    "server.js": """const http = require("http");
+http.createServer((req, res) => res.end("<!doctype html><title>web</title>")).listen(3000);
+""",
+}
+
+
+def substitute_base(tag: str = "genfleet-test-substitute:python") -> str:
+    """A local base image labelled as a substitute stand-in (`python:3.11-slim` relabelled),
+    the way the stand-in builder labels one; built with the Docker engine, its tag returned."""
+    import io
+
+    import docker
+
+    client = docker.from_env(timeout=300)
+    client.images.build(fileobj=io.BytesIO(_SUBSTITUTE_BASE.encode()), tag=tag, rm=True)
+    return tag
+
+
+def make_images_fleet(dest: Path, prefix: str, base_port: int, base: str) -> Path:
+    """One model, `<prefix>images`, of two apps alike (host ports `base_port + 10 * N + 1`
+    and `+ 2`): a Flask backend built FROM `base` whose requirements.txt says `Flask`
+    unpinned, and a node frontend that npm-installs `debug@^4` at build time. The tests build
+    app1 and leave app2 unbuilt."""
+    for n in (1, 2):
+        app = dest / "models" / f"{prefix}images" / f"app{n}"
+        _write(app / "backend", {k: v.format(base=base) for k, v in _IMAGES_BACKEND.items()})
+        _write(app / "frontend", _IMAGES_FRONTEND)
+        (app / "docker-compose.yml").write_text(
+            _IMAGES_COMPOSE.format(backend=base_port + 10 * n + 1, frontend=base_port + 10 * n + 2)
+        )
+    return dest
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)

@@ -1,10 +1,11 @@
 """Load tests as a job kind: what a perf worker does with each job (genfleet_common.jobs runs
 the lifecycle: claim, progress, stop, requeue, give up, finish).
 
-Check the app runs, run Locust, record a sample a second. A stop (its task cancelled, or
-STOPPED seen at a sample's write) tells Locust to stop gracefully: the stats so far become
-the result. However the test ends, its result and charts are stored before its final state.
-On shutdown the test is abandoned at once and its job requeued.
+Check the app runs, record its base images (a substitute base image is named in the result),
+run Locust, record a sample a second. A stop (its task cancelled, or STOPPED seen at a
+sample's write) tells Locust to stop gracefully: the stats so far become the result. However
+the test ends, its result and charts are stored before its final state. On shutdown the test
+is abandoned at once and its job requeued.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
+from genfleet_common.images import ask_base_images
 from genfleet_common.jobs import JobFailed, JobKind, Run, Stopped
 from genfleet_common.messages import (
     PERF_MESSAGES,
@@ -43,12 +45,15 @@ class PerfKind(
 
     async def execute(self, job: PerfJob, run: Run[PerfStatus]) -> None:
         status = run.status
+        app = self.fleet.app(job.model, job.app)
         try:
-            why = await part_running(self.bus, self.fleet.app(job.model, job.app), status.target)
+            why = await part_running(self.bus, app, status.target)
         except GenFleetError as exc:
             why = exc.message
         if why:
             raise JobFailed(why)
+        # a load test of an app built on a substitute base image says so in its result
+        status.base_images = await ask_base_images(self.bus, app.model, app.number)
         status.started_at = time.time()
         await run.progress()
         test = LoadTest(

@@ -14,9 +14,11 @@ from nats.js.object_store import ObjectStore
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
+from genfleet_common.images import app_images
 from genfleet_common.jobs import JobKind, Run
 from genfleet_common.messages import (
     SCAN_MESSAGES,
+    AppImages,
     AppSpec,
     ScanJob,
     ScanPhase,
@@ -45,7 +47,8 @@ class ScanKind(
         scan = Scan(
             job, run.status,
             fleet=self.fleet, toolbox=self.toolbox, publish=lambda _: run.progress(),
-            is_running=self._is_running, tool_timeout_s=self.tool_timeout_s,
+            is_running=self._is_running, images=self._images,
+            tool_timeout_s=self.tool_timeout_s,
         )  # fmt: skip
         run.at_end(lambda status: self._save(status, scan.runs))
         await scan.run()
@@ -53,6 +56,10 @@ class ScanKind(
     async def _is_running(self, app: AppSpec, part: str) -> str:
         """ "" when the app's `part` service runs (asked of container-svc), else why not."""
         return await part_running(self.bus, app, part)
+
+    async def _images(self, app: AppSpec, packages: bool) -> AppImages:
+        """The app's images, asked of container-svc (the typed error when it cannot tell)."""
+        return await app_images(self.bus, app, packages=packages)
 
     async def _save(self, status: ScanStatus, runs: list[ToolRun]) -> None:
         findings = deduplicate(f for r in runs for f in r.findings)

@@ -1,5 +1,6 @@
 """A finished scan's files, kept in the JetStream object store: JSON, SARIF 2.1.0, markdown
-and HTML. The human reports show each DAST alert with the source most likely responsible."""
+and HTML. The human reports show each DAST alert with the source most likely responsible, a
+substitute base image the app was built on, and what each dependency audit audited."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from nats.js.object_store import ObjectStore
 
 from genfleet_common.messages import AppSpec, Finding, ScanReport
 from genfleet_common.objects import ReportFormat, report_name
+
+MAX_PACKAGES_SHOWN = 60  # per audit in the human reports (the JSON report has them all)
 
 
 def _where(f: Finding) -> str:
@@ -40,6 +43,11 @@ def to_markdown(report: ScanReport, app: AppSpec) -> str:
         f"Scan `{s.scan_id}`: **{s.state.value}**; high {c.high}, medium {c.medium}, "
         f"low {c.low}, info {c.info} (de-duplicated across tools).",
         "",
+    ]
+    noted = s.base_images.describe() if s.base_images is not None else []
+    if noted:
+        lines += [f"**{line}**" for line in noted] + [""]
+    lines += [
         "| tool | target | result | version | seconds |",
         "|---|---|---|---|---|",
     ]
@@ -48,6 +56,7 @@ def to_markdown(report: ScanReport, app: AppSpec) -> str:
         lines.append(
             f"| {run.tool} | {run.target} | {result} | {run.version} | {run.duration_s:.1f} |"
         )
+    lines += _audited(report)
     lines += ["", "## Findings", ""]
     if not report.findings:
         lines.append(
@@ -72,6 +81,29 @@ def to_markdown(report: ScanReport, app: AppSpec) -> str:
             lines += ["- source most likely responsible:"] + [f"  - `{h}`" for h in hints]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _audited(report: ScanReport) -> list[str]:
+    """What each dependency audit audited (or would have): the image's packages or the
+    declared files, and why."""
+    runs = [r for r in report.runs if r.audited is not None]
+    if not runs:
+        return []
+    lines = ["", "## Dependency audits: what was audited", ""]
+    for run in runs:
+        audited = run.audited
+        assert audited is not None
+        source = audited.source + (f" ({audited.image})" if audited.image else "")
+        why = f": {audited.why}" if audited.why else ""
+        lines.append(f"- {run.tool} on {run.target} ({run.status.value}): {source}{why}")
+        shown = [
+            f"{p.name} {p.version or p.spec or '(any version)'}".strip()
+            for p in audited.packages[:MAX_PACKAGES_SHOWN]
+        ]
+        more = len(audited.packages) - len(shown)
+        if shown:
+            lines.append("  - " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
+    return lines
 
 
 def to_html(report: ScanReport, app: AppSpec) -> str:

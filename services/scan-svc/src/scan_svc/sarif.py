@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from genfleet_common.messages import Finding, Severity, ToolRun, ToolStatus
 
 SARIF_VERSION = "2.1.0"
@@ -101,6 +103,8 @@ def _invocation(run: ToolRun) -> dict[str, Any]:
             "durationSeconds": run.duration_s,
         },
     }
+    if run.audited is not None:  # a dependency audit: the image's packages, or declared files
+        invocation["properties"]["audited"] = msgspec.to_builtins(run.audited)
     if run.error:
         invocation["toolExecutionNotifications"] = [
             {

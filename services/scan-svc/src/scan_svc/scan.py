@@ -1,10 +1,12 @@
 """One scan: the chosen analyzers over an app's source and its running URLs, with live status.
 
-Static tools run first, one after another (a worker is one job at a time, so workers scale
-across cores); then the DAST engines, whose phases (spider, ajax, passive, active) move the
-phase between spidering and scanning. Every tool run ends as a ToolRun; the findings are
-de-duplicated across tools. How the scan ends (COMPLETE, STOPPED, ERROR) is the job
-lifecycle's to record (genfleet_common.jobs).
+The app's images are asked of container-svc first: their base images go into the status (a
+substitute base image is named in every scan of the app), and the dependency audits audit
+the packages the images installed. Static tools run first, one after another (a worker is
+one job at a time, so workers scale across cores); then the DAST engines, whose phases
+(spider, ajax, passive, active) move the phase between spidering and scanning. Every tool run
+ends as a ToolRun; the findings are de-duplicated across tools. How the scan ends (COMPLETE,
+STOPPED, ERROR) is the job lifecycle's to record (genfleet_common.jobs).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
+from genfleet_common.images import base_images, unchecked
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import (
+    AppImages,
     AppSpec,
     PhaseProgress,
     RiskCounts,
@@ -36,6 +41,8 @@ log = get_logger("scan.engine")
 
 Publish = Callable[[ScanStatus], Awaitable[None]]
 IsRunning = Callable[[AppSpec, str], Awaitable[str]]  # "" when running, else why not
+# The app's images (with their installed packages when asked): container-svc's answer
+AskImages = Callable[[AppSpec, bool], Awaitable[AppImages]]
 DAST_PHASES = ("spider", "ajax", "passive", "active")
 
 
@@ -47,6 +54,7 @@ class Scan:
     toolbox: Toolbox
     publish: Publish
     is_running: IsRunning
+    images: AskImages
     tool_timeout_s: float
     runs: list[ToolRun] = field(default_factory=list, init=False)
     # a tool's result so far, over its targets
@@ -88,7 +96,8 @@ class Scan:
     async def run(self) -> ScanReport:
         static = [n for n in self.job.tools if n in self.toolbox.static]
         dast = [n for n in self.job.tools if n in self.toolbox.dast]
-        sources = source_targets(self.app)
+        images, why = await self._images(any(self.toolbox.static[n].reads_image for n in static))
+        sources = source_targets(self.app, images, why)
         urls = url_targets(self.app, self.job.urls) if dast else []
         plan = [
             (name, target)
@@ -136,6 +145,18 @@ class Scan:
         self.status.progress = 100
         self.status.counts = RiskCounts(**counts(findings))
         return ScanReport(status=self.status, runs=self.runs, findings=findings)
+
+    async def _images(self, packages: bool) -> tuple[AppImages | None, str]:
+        """The app's images (what the dependency audits audit, with `packages`) and its base
+        images into the status; when container-svc cannot tell, None and why."""
+        try:
+            images = await self.images(self.app, packages)
+        except GenFleetError as exc:
+            why = f"container-svc could not tell: {exc.message}"
+            self.status.base_images = unchecked(why)
+            return None, why
+        self.status.base_images = base_images(images)
+        return images, ""
 
     def _running(self, tool: str) -> None:
         if tool not in self.status.tools_running:

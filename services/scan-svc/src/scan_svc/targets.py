@@ -5,16 +5,42 @@ from __future__ import annotations
 from pathlib import Path
 
 from genfleet_common.errors import InvalidInput
-from genfleet_common.messages import AppSpec
+from genfleet_common.messages import AppImages, AppSpec, ServiceImage
 from genfleet_common.targets import app_urls
 from scan_svc.tools.base import SourceTarget, UrlTarget
 
 PARTS = ("backend", "frontend")
 
 
-def source_targets(app: AppSpec) -> list[SourceTarget]:
+def source_targets(
+    app: AppSpec, images: AppImages | None = None, why: str = ""
+) -> list[SourceTarget]:
+    """The app's source folders, each with the image built from it when `images` (the app's,
+    from container-svc) has one; `why` there are no images when they could not be asked."""
     root = Path(app.path)
-    return [SourceTarget(root, part) for part in PARTS if (root / part).is_dir()]
+    targets = []
+    for part in PARTS:
+        if (root / part).is_dir():
+            image, note = built_from(part, images, why)
+            targets.append(SourceTarget(root, part, image=image, image_note=note))
+    return targets
+
+
+def built_from(
+    part: str, images: AppImages | None, why: str = ""
+) -> tuple[ServiceImage | None, str]:
+    """The service image built from the `part` folder (its build context; else the service of
+    that name), or why there is none."""
+    if images is None:
+        return None, why or "the app's images were not asked for"
+    building = [s for s in images.services if s.builds]
+    for service in building:
+        if service.context == part or service.context.startswith(part + "/"):
+            return service, ""
+    for service in building:
+        if service.service == part and not service.context:
+            return service, ""
+    return None, f"no service of {images.model}/app{images.app} is built from {part}/"
 
 
 def choose_urls(app: AppSpec, wanted: list[str] | None) -> list[str]:

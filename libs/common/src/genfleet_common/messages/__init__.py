@@ -2,6 +2,8 @@
 per part (base, registry, jobs, containers, batches, scans, perf, analyses, campaigns,
 spectests); all of them
 importable from here.
+per part (base, registry, jobs, containers, images, batches, scans, perf, analyses,
+campaigns); all of them importable from here.
 
 Every message carries `v`, the schema version of its type. A reader accepts unknown fields
 (so a newer writer can add some), and a writer bumps `v` when a field changes meaning.
@@ -148,6 +150,16 @@ from genfleet_common.messages.containers import (
     SystemInfo,
     UnfollowRequest,
 )
+from genfleet_common.messages.images import (
+    AppImages,
+    BaseImages,
+    ImagesRequest,
+    Package,
+    Packages,
+    PackagesState,
+    ServiceImage,
+    Substitute,
+)
 from genfleet_common.messages.jobs import (
     JobId,
     JobRef,
@@ -193,6 +205,7 @@ from genfleet_common.messages.registry import (
 )
 from genfleet_common.messages.scans import (
     SCAN_MESSAGES,
+    AuditedPackages,
     Finding,
     Location,
     PhaseProgress,
@@ -271,6 +284,7 @@ __all__ = [
     "AnalysisSummaryRequest",
     "Answer",
     "AppAnalysisSummary",
+    "AppImages",
     "AppManifest",
     "AppNumber",
     "AppRef",
@@ -279,7 +293,9 @@ __all__ = [
     "AppState",
     "AppStatus",
     "AuditRecord",
+    "AuditedPackages",
     "Backend",
+    "BaseImages",
     "BatchEvent",
     "BatchId",
     "BatchJob",
@@ -341,6 +357,7 @@ __all__ = [
     "HealthReport",
     "HostAccess",
     "HttpMethod",
+    "ImagesRequest",
     "JobId",
     "JobRef",
     "JobState",
@@ -369,6 +386,9 @@ __all__ = [
     "NewJobId",
     "Omnibus",
     "Outcome",
+    "Package",
+    "Packages",
+    "PackagesState",
     "Pairwise",
     "PerfCompareRequest",
     "PerfComparison",
@@ -416,6 +436,7 @@ __all__ = [
     "ScanSettings",
     "ScanStatus",
     "Seconds",
+    "ServiceImage",
     "ServiceSpec",
     "Severity",
     "SpawnRate",
@@ -439,6 +460,7 @@ __all__ = [
     "StepEnd",
     "StepRecord",
     "StepState",
+    "Substitute",
     "SystemInfo",
     "TokenId",
     "ToolList",

@@ -15,6 +15,7 @@ from msgspec import Struct
 
 from genfleet_common.messages.base import Message
 from genfleet_common.messages.campaigns import Manifest, Step
+from genfleet_common.messages.images import BaseImages
 from genfleet_common.messages.scans import RiskCounts, ToolStatus
 
 
@@ -82,6 +83,9 @@ class AppResult(Struct, kw_only=True):
     requests: int | None = None
     requirements: Verdicts | None = None  # every analysis outcome, done or failed
     spec_verdict: str | None = None  # a SpecVerdict value (step spectest done); "exception": none
+    # what its deploy, scans and load test recorded of its base images, together (None: no
+    # step looked): its substitutes say which services were built on a substitute base image
+    base_images: BaseImages | None = None
 
 
 # --- per model ------------------------------------------------------------------------------
@@ -133,6 +137,8 @@ class ModelFigures(Struct, kw_only=True):
     spec_sec_pass_at_1: Figure = msgspec.field(default_factory=lambda: _no_spectest())
     spec_insecure_of_correct: Figure = msgspec.field(default_factory=lambda: _no_spectest())
     spec_exceptions_rate: Figure = msgspec.field(default_factory=lambda: _no_spectest())
+    # apps built on a substitute base image (a service of theirs, as a step recorded it)
+    substitute_apps: int = 0
 
 
 def _no_spectest() -> Figure:

@@ -30,6 +30,7 @@ from msgspec import Meta, Struct
 
 from genfleet_common.messages.analyses import Backend
 from genfleet_common.messages.base import AppNumber, Message, ModelName, Seconds, _now
+from genfleet_common.messages.images import BaseImages
 from genfleet_common.messages.jobs import JobId, JobState, NewJobId
 from genfleet_common.messages.perf import (
     PerfEndpoint,
@@ -177,6 +178,7 @@ class DeployOutcome(Struct, tag="deploy", kw_only=True):
     seconds_to_answering: float | None = None
     duration_s: float = 0.0
     detail: str = ""  # the failure's reason, with the output's last lines
+    base_images: BaseImages | None = None  # the deployed app's (None: not built, or older)
 
 
 class ScanOutcome(Struct, tag="scan", kw_only=True):
@@ -188,6 +190,7 @@ class ScanOutcome(Struct, tag="scan", kw_only=True):
     tools: dict[str, ToolStatus] = msgspec.field(default_factory=dict)  # how each tool's run ended
     fingerprints: list[str] = msgspec.field(default_factory=list)  # de-duplicated findings
     titles: dict[str, str] = msgspec.field(default_factory=dict)  # fingerprint -> "rule: title"
+    base_images: BaseImages | None = None  # as the scan recorded them
 
 
 class PerfOutcome(Struct, tag="perf", kw_only=True):
@@ -196,6 +199,7 @@ class PerfOutcome(Struct, tag="perf", kw_only=True):
     rps: float
     p95_ms: float
     median_ms: float
+    base_images: BaseImages | None = None  # as the load test recorded them
 
     @property
     def error_rate(self) -> float:

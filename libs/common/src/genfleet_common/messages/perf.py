@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
+from genfleet_common.messages.images import BaseImages
 from genfleet_common.messages.jobs import JobId, JobStatus, KindMessages, NewJobId
 
 
@@ -126,6 +127,8 @@ class PerfStatus(JobStatus, kw_only=True):
     last: PerfSample | None = None  # the newest live sample
     summary: EndpointStats | None = None  # the totals, once finished
     choice: EndpointChoice | None = None  # how `endpoints` were chosen (None: an older test)
+    # the app's base images when it was tested (None: not looked at yet, or an older test)
+    base_images: BaseImages | None = None
 
     @property
     def job_id(self) -> str:

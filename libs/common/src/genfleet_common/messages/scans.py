@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
+from genfleet_common.messages.images import BaseImages, Package
 from genfleet_common.messages.jobs import JobStatus, KindMessages, NewJobId
 
 
@@ -56,6 +57,18 @@ class Finding(Struct, kw_only=True):
     fingerprint: str = ""
 
 
+class AuditedPackages(Struct, kw_only=True):
+    """What a dependency audit (pip-audit, npm-audit) audited, or would have audited when it
+    could not: the packages installed in the app's built image, else its declared files."""
+
+    source: str  # "image <id>" | "declared files"
+    image: str = ""  # the image's reference, when from an image
+    image_id: str = ""
+    why: str = ""  # declared files: why not the image (e.g. "the app is not built yet")
+    # image: name and installed version; declared files: name and specifier as written
+    packages: list[Package] = msgspec.field(default_factory=list)
+
+
 class ToolRun(Struct, kw_only=True):
     tool: str
     target: str = ""  # backend | frontend | a URL for DAST
@@ -64,6 +77,7 @@ class ToolRun(Struct, kw_only=True):
     duration_s: float = 0.0
     findings: list[Finding] = msgspec.field(default_factory=list)
     error: str = ""  # why failed / unavailable, with the tool's own output (tail)
+    audited: AuditedPackages | None = None  # dependency audits: what they audited
 
 
 class PhaseProgress(Struct, kw_only=True):
@@ -98,6 +112,8 @@ class ScanStatus(JobStatus, kw_only=True):
     tool_status: dict[str, ToolStatus] = msgspec.field(default_factory=dict)  # tools that ended
     tools_running: list[str] = msgspec.field(default_factory=list)  # the rest wait their turn
     urls: list[str] = msgspec.field(default_factory=list)
+    # the app's base images when it was scanned (None: not looked at yet, or an older scan)
+    base_images: BaseImages | None = None
 
     @property
     def job_id(self) -> str:
@@ -105,6 +121,10 @@ class ScanStatus(JobStatus, kw_only=True):
 
 
 class ScanRequest(Message, kw_only=True):
+    """Version 2: dependency audits audit the packages installed in the app's built image
+    (each run's `audited` says what); version 1 audited the declared files only."""
+
+    v: int = 2
     model: ModelName
     app: AppNumber
     tools: list[str] | None = None  # None: every analyzer that can run

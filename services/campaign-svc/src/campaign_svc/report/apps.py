@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from genfleet_common.messages import (
     AnalysisOutcome,
     AppResult,
+    BaseImages,
     CampaignStatus,
     DeployFailure,
     DeployOutcome,
@@ -74,6 +75,9 @@ def _app(key: AppKey, lines: int, steps: list[Step], records: dict[Step, StepRec
         if record.reused_from:
             result.reused.append(step)
         outcome = record.outcome
+        recorded = getattr(outcome, "base_images", None)
+        if isinstance(recorded, BaseImages):
+            result.base_images = _merge(result.base_images, recorded)
         if step == Step.DEPLOY:
             # attempted: done or failed; no engine to deploy on says nothing of the app
             if end in (StepEnd.DONE, StepEnd.FAILED):
@@ -121,3 +125,17 @@ def _scan(result: AppResult, step: Step, end: StepEnd, outcome: ScanOutcome) -> 
         result.dast_tools = dict(outcome.tools)
         if end == StepEnd.DONE:
             result.dast, result.dast_cwes = outcome.counts, dict(outcome.cwes)
+
+
+def _merge(kept: BaseImages | None, more: BaseImages) -> BaseImages:
+    """The base images an app's steps recorded, together: every substitute any step saw;
+    checked when one step could tell (the notes of those that could not are kept)."""
+    if kept is None:
+        return BaseImages(checked=more.checked, substitutes=list(more.substitutes), note=more.note)
+    seen = {(s.service, s.text) for s in kept.substitutes}
+    kept.substitutes += [s for s in more.substitutes if (s.service, s.text) not in seen]
+    if more.checked and not kept.checked:
+        kept.checked, kept.note = True, more.note
+    elif more.checked == kept.checked and more.note and more.note not in kept.note:
+        kept.note = "; ".join(n for n in (kept.note, more.note) if n)
+    return kept

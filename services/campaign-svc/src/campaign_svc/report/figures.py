@@ -126,6 +126,7 @@ def model_figures(model: str, apps: Sequence[AppResult]) -> ModelFigures:
         ),
         reused=dict(Counter(step for a in apps for step in a.reused)),
         **spec_figures(apps),
+        substitute_apps=sum(1 for a in apps if a.base_images and a.base_images.substitutes),
     )
 
 

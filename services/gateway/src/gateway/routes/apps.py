@@ -1,4 +1,4 @@
-"""Apps: status of all or one, lifecycle actions, and the logs window."""
+"""Apps: status of all or one, lifecycle actions, the logs window, and the app's images."""
 
 from __future__ import annotations
 
@@ -25,13 +25,16 @@ from gateway.routes.params import (
 from genfleet_common import subjects
 from genfleet_common.errors import ErrorCode, NotFound
 from genfleet_common.fleet import validate_model_name
+from genfleet_common.images import IMAGES_TIMEOUT_S, PACKAGES_TIMEOUT_S
 from genfleet_common.messages import (
     Action,
     ActionOptions,
     ActionRequest,
     ActionResult,
+    AppImages,
     AppStatus,
     ErrorInfo,
+    ImagesRequest,
     LogsReply,
     LogsRequest,
     StatusReply,
@@ -128,6 +131,31 @@ def register(app: FastAPI, ctx: Context) -> None:
             timeout_s=action_timeout(ctx.settings, action, opts.timeout_s),
         )
         return action_outcome(raw, f"{action.value} of {model}/app{app}")
+
+    @app.get(
+        "/api/apps/{model}/{app}/images",
+        tags=tags,
+        dependencies=viewer,
+        responses=answers(AppImages, 401, 403, 404, 422, 503, 504),
+    )
+    async def images(
+        model: ModelPath,
+        app: AppPath,
+        packages: Annotated[
+            bool,
+            Query(
+                description="Also the packages installed in each image (a throwaway "
+                "container per image not read before); false: the images alone"
+            ),
+        ] = True,
+    ) -> Response:
+        """The app's images (container.images): per service the image Compose builds, whether
+        it is built yet, the substitute base image it was built on, and the Python and npm
+        packages installed in it."""
+        model, app = model_app(model, app)
+        request = ImagesRequest(model=model, app=app, packages=packages)
+        timeout = PACKAGES_TIMEOUT_S if packages else IMAGES_TIMEOUT_S
+        return ok(await ctx.commands.call(subjects.CONTAINER_IMAGES, request, timeout_s=timeout))
 
     @app.get(
         "/api/apps/{model}/{app}/logs",

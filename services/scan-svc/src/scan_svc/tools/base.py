@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from genfleet_common.messages import ToolRun
+from genfleet_common.messages import ServiceImage, ToolRun
 
 
 @dataclass(frozen=True)
 class SourceTarget:
-    """One part of an app's source: `app_dir / part` (part is "backend" or "frontend")."""
+    """One part of an app's source: `app_dir / part` (part is "backend" or "frontend"), and
+    the image built from it, with what it installed, when the scan asked container-svc."""
 
     app_dir: Path
     part: str
+    image: ServiceImage | None = None  # None: no image known for this part (`image_note`)
+    image_note: str = ""  # why there is no image (container-svc did not answer, ...)
 
     @property
     def path(self) -> Path:
@@ -38,6 +41,7 @@ Progress = Callable[[str, int], Awaitable[None]]
 
 class StaticTool(Protocol):
     name: str
+    reads_image: bool  # audits what the part's built image installed (SourceTarget.image)
 
     def applies(self, target: SourceTarget) -> bool: ...
 

@@ -1,4 +1,11 @@
-"""npm audit: known vulnerabilities of the frontend's npm dependencies.
+"""npm audit: known vulnerabilities of the npm packages a part (frontend, or a Node backend)
+really installs.
+
+When the part's image is built and has a node_modules under its WORKDIR, the packages in it
+(container-svc lists them: scan_svc.tools.installed) are audited: a lockfile is written from
+them (each package at its place and installed version) beside the app's package.json, and
+`npm audit --package-lock-only` audits exactly those. Otherwise the declared files are, as
+follows, and the run's `audited` says so and why.
 
 Runs in a temporary copy of package.json (and package-lock.json / npm-shrinkwrap.json when
 the app has one), so the app's folder is never written and its own .npmrc is not used. Without
@@ -19,13 +26,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from genfleet_common.messages import Finding, Location, Severity
+from genfleet_common.messages import AuditedPackages, Finding, Location, Package, Severity
 from genfleet_common.process import ProcResult
 from scan_svc.tools.base import SourceTarget
+from scan_svc.tools.installed import (
+    FromImage,
+    declared,
+    from_image,
+    lockfile_packages,
+    package_json_deps,
+    short_id,
+)
 from scan_svc.tools.support import (
     CliTool,
     Deadline,
     ScanOutput,
+    ToolProblem,
     failed,
     source_line,
     tail,
@@ -56,6 +72,7 @@ NPM_FLAGS = (
 class NpmAuditTool(CliTool):
     name = "npm-audit"
     install_hint = "npm comes with Node.js: apt-get install nodejs npm"
+    reads_image = True
 
     def find_binary(self) -> str | None:
         return shutil.which("npm")
@@ -68,6 +85,48 @@ class NpmAuditTool(CliTool):
     ) -> ScanOutput:
         source = target.path
         lockfile = next((name for name in LOCKFILES if (source / name).is_file()), None)
+        found = from_image(target, "npm")
+        audited = _audited(found, source, lockfile)
+        try:
+            if isinstance(found, FromImage):
+                output = await self._image(binary, target, deadline, env, found)
+            else:
+                output = await self._declared(binary, target, deadline, env, lockfile)
+        except ToolProblem as problem:
+            problem.audited = audited
+            raise
+        output.audited = audited
+        return output
+
+    async def _image(
+        self,
+        binary: str,
+        target: SourceTarget,
+        deadline: Deadline,
+        env: dict[str, str],
+        found: FromImage,
+    ) -> ScanOutput:
+        """Audit the packages installed in the image, at their places and versions."""
+        with tempfile.TemporaryDirectory(prefix="genfleet-npm-audit-") as tmp:
+            work = Path(tmp)
+            _write_lockfile(work, target.path / "package.json", found.packages)
+            result = await self.exec(
+                [binary, "audit", "--json", "--package-lock-only", *NPM_FLAGS],
+                cwd=work,
+                deadline=deadline,
+                env=env,
+            )
+        return self._result(result, target, None, image_id=found.image.image_id)
+
+    async def _declared(
+        self,
+        binary: str,
+        target: SourceTarget,
+        deadline: Deadline,
+        env: dict[str, str],
+        lockfile: str | None,
+    ) -> ScanOutput:
+        source = target.path
         with tempfile.TemporaryDirectory(prefix="genfleet-npm-audit-") as tmp:
             work = Path(tmp)
             shutil.copyfile(source / "package.json", work / "package.json")
@@ -101,7 +160,15 @@ class NpmAuditTool(CliTool):
             )
         return self._result(result, target, lockfile)
 
-    def _result(self, result: ProcResult, target: SourceTarget, lockfile: str | None) -> ScanOutput:
+    def _result(
+        self,
+        result: ProcResult,
+        target: SourceTarget,
+        lockfile: str | None,
+        *,
+        image_id: str = "",
+    ) -> ScanOutput:
+        """Findings from npm audit's JSON; `image_id` when it audited an image's packages."""
         try:
             report: dict[str, Any] = json.loads(result.stdout)
         except ValueError as exc:
@@ -126,11 +193,54 @@ class NpmAuditTool(CliTool):
         counts = metadata.get("dependencies") or {}
         if isinstance(counts, dict) and counts.get("total") == 0:
             note = "the package has no dependencies: nothing that could be vulnerable"
+            if image_id:
+                note = f"image {short_id(image_id)} installs no npm packages: nothing to audit"
+        elif image_id:
+            note = ""
         elif not lockfile:
             note = "the app has no lockfile: audited the versions npm resolves today"
         else:
             note = ""
         return ScanOutput(findings, note)
+
+
+def _audited(found: FromImage | str, source: Path, lockfile: str | None) -> AuditedPackages:
+    if isinstance(found, FromImage):
+        return found.audited()
+    if lockfile:
+        return declared(f"{found}; the lockfile's versions", lockfile_packages(source / lockfile))
+    return declared(
+        f"{found}; the ranges of package.json, as npm resolves them today",
+        package_json_deps(source / "package.json"),
+    )
+
+
+def _write_lockfile(work: Path, package_json: Path, packages: list[Package]) -> None:
+    """package.json and a lockfile (version 3) of exactly the installed packages: npm audit
+    audits every package of the lockfile at its version."""
+    try:
+        root = json.loads(package_json.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        root = {}
+    if not isinstance(root, dict):
+        root = {}
+    top: dict[str, Any] = {"name": str(root.get("name") or "app")}
+    if isinstance(root.get("version"), str):
+        top["version"] = root["version"]
+    for section in ("dependencies", "devDependencies", "optionalDependencies"):
+        if isinstance(root.get(section), dict):
+            top[section] = root[section]
+    entries: dict[str, Any] = {"": top}
+    for p in packages:
+        if p.path.startswith("node_modules/"):
+            entry: dict[str, str] = {"version": p.version}
+            if not p.path.endswith("/" + p.name):  # installed under another name (an alias)
+                entry["name"] = p.name
+            entries[p.path] = entry
+    lock: dict[str, Any] = {key: top[key] for key in ("name", "version") if key in top}
+    lock |= {"lockfileVersion": 3, "requires": True, "packages": entries}
+    (work / "package.json").write_text(json.dumps(top, indent=2), encoding="utf-8")
+    (work / "package-lock.json").write_text(json.dumps(lock, indent=2), encoding="utf-8")
 
 
 def _npm_error(report: dict[str, Any], result: ProcResult) -> str:

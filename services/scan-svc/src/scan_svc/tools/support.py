@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genfleet_common.messages import Finding, ToolRun, ToolStatus
+from genfleet_common.messages import AuditedPackages, Finding, ToolRun, ToolStatus
 from genfleet_common.process import ProcResult, run_tool
 from scan_svc.findings import SEVERITY_ORDER, with_fingerprints
 from scan_svc.tools.base import SourceTarget
@@ -57,12 +57,14 @@ TAIL_LINES = 40
 
 
 class ToolProblem(Exception):
-    """The run did not end in a finished check: UNAVAILABLE or FAILED, with the reason."""
+    """The run did not end in a finished check: UNAVAILABLE or FAILED, with the reason (and,
+    for a dependency audit, what it would have audited)."""
 
     def __init__(self, status: ToolStatus, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.audited: AuditedPackages | None = None
 
 
 def unavailable(message: str) -> ToolProblem:
@@ -80,6 +82,7 @@ class ScanOutput:
     # Some code was not checked: without findings the run is FAILED with the note, never
     # "no findings" (with findings it is FINDINGS, the note saying what was missed).
     incomplete: bool = False
+    audited: AuditedPackages | None = None  # a dependency audit: what it audited
 
 
 class Deadline:
@@ -215,6 +218,9 @@ class CliTool:
     name: str = ""
     install_hint: str = ""
     version_pattern: str = r"(\d+\.\d+[\w.\-]*)"
+    # A dependency audit: it audits what the part's built image installed (the scan asks
+    # container-svc for the image's packages when it runs one of these)
+    reads_image: bool = False
 
     def __init__(
         self, binary: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
@@ -304,6 +310,7 @@ class CliTool:
         except ToolProblem as problem:
             run.status = problem.status
             run.error = problem.message
+            run.audited = problem.audited
         except Exception as exc:  # a bug here must not take the whole scan down
             log.exception("%s on %s", self.name, target.path)
             run.status = ToolStatus.FAILED
@@ -320,6 +327,7 @@ class CliTool:
             else:
                 run.status = ToolStatus.NO_FINDINGS
             run.error = output.note
+            run.audited = output.audited
         run.duration_s = round(time.monotonic() - started, 3)
         return run
 

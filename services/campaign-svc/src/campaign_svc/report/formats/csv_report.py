@@ -39,6 +39,9 @@ def app_values(app: AppResult) -> Iterator[Row]:
     yield "median_ms", app.median_ms
     yield "error_rate", app.error_rate
     yield "requests", app.requests
+    images = app.base_images
+    if images is not None and (images.checked or images.substitutes):
+        yield "substitute_base_image", int(bool(images.substitutes))
     v = app.requirements
     if v is not None:
         yield "requirements_total", v.total

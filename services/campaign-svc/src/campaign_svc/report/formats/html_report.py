@@ -259,6 +259,33 @@ def _reuse(report: CampaignReport) -> str:
     )
 
 
+def _base_images(report: CampaignReport) -> str:
+    """Which apps were built on a substitute base image (as their steps recorded it), per
+    model and app; apps whose base images no step could tell are counted apart."""
+    recorded = [a for a in report.apps if a.base_images is not None]
+    if not recorded:
+        return "<p>No step recorded the apps' base images.</p>"
+    rows = []
+    for m in report.models:
+        mine = [a for a in recorded if a.model == m.model]
+        unchecked = sum(1 for a in mine if a.base_images and not a.base_images.checked)
+        rows.append([escape(m.model), str(m.substitute_apps), str(unchecked), str(m.apps)])
+    table = _table(["Model", "On a substitute base image", "Not checked", "Apps"], rows)
+    listed = [
+        [escape(f"{a.model}/app{a.app}"), escape(s.service), escape(s.text)]
+        for a in recorded
+        if a.base_images
+        for s in a.base_images.substitutes
+    ]
+    if not listed:
+        return "<p>No app was built on a substitute base image.</p>" + table
+    return (
+        "<p class='note'>Some apps were built on a substitute base image (no registry had the"
+        " one their Dockerfile names): their results come from what the substitute really"
+        " is.</p>" + table + _table(["App", "Service", "Built on a substitute base image"], listed)
+    )
+
+
 def _manifest(report: CampaignReport) -> str:
     m = report.manifest
     judge = m.judge
@@ -315,6 +342,8 @@ def render_html(report: CampaignReport) -> bytes:
         " (or requirements, for requirements met) behind each figure.</p>",
         "<h2>Reused results</h2>",
         _reuse(report),
+        "<h2>Base images</h2>",
+        _base_images(report),
         "<h2>Main figures</h2>",
         _figures_table(models, MAIN_FIGURES),
         _chart(charts.intervals(models), "Main figures per model, with 95% intervals"),

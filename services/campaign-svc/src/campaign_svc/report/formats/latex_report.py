@@ -47,6 +47,16 @@ def render_latex(report: CampaignReport) -> bytes:
         " & ".join([escape(m.model), *(_cell(getattr(m, f)) for f in MAIN_FIGURES)]) + r" \\"
         for m in report.models
     ]
+    substituted = [
+        f"{escape(m.model)} {m.substitute_apps}" for m in report.models if m.substitute_apps
+    ]
+    note = (
+        " Apps built on a substitute base image (not the one their Dockerfile names): "
+        + ", ".join(substituted)
+        + "."
+        if substituted
+        else ""
+    )
     lines = [
         f"% GenFleet {escape(report.manifest.genfleet_version)}, campaign"
         f" {escape(report.campaign_id)}, generated {when}. Needs \\usepackage{{booktabs}}.",
@@ -55,7 +65,7 @@ def render_latex(report: CampaignReport) -> bytes:
         r"\small",
         f"\\caption{{Campaign {name}: each model's figures with 95\\% intervals"
         r" (rates: Wilson; per-app means: bootstrap BCa; medians: order statistics)"
-        r" and, in parentheses, the number of apps behind each.}",
+        r" and, in parentheses, the number of apps behind each." + note + "}",
         f"\\label{{tab:genfleet-{label}}}",
         r"\begin{tabular}{l" + "r" * len(MAIN_FIGURES) + "}",
         r"\toprule",
