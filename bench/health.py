@@ -47,6 +47,7 @@ from genfleet_common.messages import (
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
 from genfleet_common.testing import MessyFleet, make_messy_fleet, service_env
+from genfleet_tools.standins import ensure_base_images
 
 PREFIX, BASE_PORT = "hb-", 17000  # no test suite uses 170xx
 ANSWER_ROUNDS = 4
@@ -58,6 +59,8 @@ ATTEMPT_S = 0.25
 def verdict_of(result: ActionResult) -> tuple[str, str]:
     if result.ok:
         return "answering", ""
+    if result.health is None and result.error and "failed to solve" in result.error.detail:
+        return "build_failed", ""  # compose could not build an image: nothing ran
     diagnoses = result.health.diagnoses if result.health else []
     if not diagnoses:
         return "failed", result.error.message if result.error else ""
@@ -182,10 +185,13 @@ async def engine_connected(bus: Bus) -> None:
 async def measure(results: dict[str, Any], record: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="genfleet-healthbench-") as tmp:
         messy = make_messy_fleet(Path(tmp) / "fleet", PREFIX, BASE_PORT)
+        bases = ensure_base_images(messy.root, allow_substitutes=True)  # `FROM python`
+        assert all(b.ok for b in bases), bases
         fleet = Fleet.load(messy.root)
         down_all(fleet.apps())
+        buildable = [fleet.app(messy.model, n) for n in messy.buildable]
         with ThreadPoolExecutor(3) as pool:  # built first: the verdicts, not the builds
-            built = list(pool.map(lambda a: compose(a, "build"), fleet.apps()))
+            built = list(pool.map(lambda a: compose(a, "build", timeout=900), buildable))
         assert all(b.returncode == 0 for b in built), [b.stderr[-2000:] for b in built]
         with EmbeddedNats(Path(tmp) / "nats") as server:
             env = service_env(server.url, messy.root, Path(tmp) / "state")

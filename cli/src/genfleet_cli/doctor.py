@@ -160,7 +160,8 @@ def _base_images(root: Path) -> Check:
         False,
         "missing: " + ", ".join(missing),
         f"pull them, or without a registry build stand-ins: "
-        f"`python -m genfleet_tools.standins {root}`",
+        f"`python -m genfleet_tools.standins {root}` (add --allow-substitutes for tags such "
+        f"as `python:latest` or `-alpine` that only a labelled substitute can stand in for)",
     )
 
 

@@ -1,7 +1,8 @@
 """Honest health on apps shaped like real generated ones (genfleet_common.testing's messy
 fleet), built and run for real: each app's verdict (answering, not answering and why,
-crashed) in a batch, a single action, the status and its events; a running app that stops
-answering is seen by the slow refresh; stops do not wait on a PID 1 that ignores SIGTERM.
+crashed, build failed) in a batch, a single action, the status and its events; a running app
+that stops answering is seen by the slow refresh; stops do not wait on a PID 1 that ignores
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ from genfleet_common.messages import (
     StatusRequest,
 )
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import MessyFleet, make_messy_fleet, make_settings
+from genfleet_common.testing import (
+    MISSING_REQUIREMENT,
+    MessyFleet,
+    make_messy_fleet,
+    make_settings,
+)
+from genfleet_tools.standins import ensure_base_images
 
 pytestmark = pytest.mark.docker
 CRASH_WORDS = ("exited", "restarting", "dead")  # what campaign-svc reads as a crash
@@ -65,13 +72,17 @@ async def messy(
     docker_engine: None, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Messy]:
     """Its own nats-server and container-svc (quick to judge: 15 s to answer, a refresh every
-    second), over the messy fleet, every image built first."""
+    second), over the messy fleet, its base images (`FROM python` only as a substitute) and
+    every image that builds built first."""
     tmp = tmp_path_factory.mktemp("messy")
     truth = make_messy_fleet(tmp / "fleet", "tm-", base_port=16000)
+    bases = ensure_base_images(truth.root, allow_substitutes=True)
+    assert all(b.ok for b in bases), bases
     fleet = Fleet.load(truth.root)
     down_all(fleet.apps())  # whatever an interrupted run left
+    buildable = [fleet.app(truth.model, n) for n in truth.buildable]
     with ThreadPoolExecutor(3) as pool:
-        built = list(pool.map(lambda a: compose(a, "build"), fleet.apps()))
+        built = list(pool.map(lambda a: compose(a, "build", timeout=900), buildable))
     assert all(b.returncode == 0 for b in built), [b.stderr[-2000:] for b in built]
     with EmbeddedNats(tmp / "nats") as nats:
         settings = make_settings(
@@ -97,9 +108,11 @@ async def messy(
 
 
 def verdict(result: ActionResult) -> tuple[str, str]:
-    """(answering | not_answering | crashed, the failing service's diagnosis)"""
+    """(answering | not_answering | crashed | build_failed, the failing service's diagnosis)"""
     if result.ok:
         return "answering", ""
+    if result.health is None and result.error and "failed to solve" in result.error.detail:
+        return "build_failed", ""  # compose could not build an image: nothing ran
     assert result.error is not None and result.error.code == ErrorCode.UNHEALTHY, result.error
     assert result.health is not None and result.health.diagnoses, result.health
     kind = result.health.diagnoses[0].kind
@@ -118,6 +131,10 @@ async def test_every_app_of_a_batch_start_gets_its_true_verdict(messy: Messy) ->
     }
     for n, t in truth.items():
         r = by_app[n]
+        if t.verdict == "build_failed":  # said with the build's own words
+            assert r.error is not None and r.error.code == ErrorCode.FAILED
+            assert MISSING_REQUIREMENT in r.error.detail, r.error
+            continue
         assert r.health is not None
         if t.verdict == "answering":
             assert r.health.healthy and r.health.seconds_to_healthy
@@ -142,6 +159,9 @@ async def test_every_app_of_a_batch_start_gets_its_true_verdict(messy: Messy) ->
     # the status says the same, per container, from the cache
     for n, t in truth.items():
         status = await messy.status(n)
+        if t.verdict == "build_failed":
+            assert status.state == AppState.STOPPED and not status.containers, (n, status)
+            continue
         assert status.healthy is (t.verdict == "answering"), (n, status)
         for c in status.containers:
             if c.service == t.service:
@@ -222,8 +242,8 @@ async def test_a_stop_kills_at_once_what_cannot_get_its_stop_signal(messy: Messy
         status = await messy.status(n)
         assert status.state == AppState.STOPPED and status.healthy is None
         codes = {c.service: c.exit_code for c in status.containers}
-        if t.verdict == "crashed":
-            continue  # its backend may have been down between two restarts
+        if t.verdict in ("crashed", "build_failed"):
+            continue  # its backend may have been down between two restarts; or never ran
         if t.ignores_sigterm:  # python app.py / node server.js as PID 1: killed at once
             assert codes == {"backend": 137, "frontend": 137}, (n, codes)
         else:  # app2's frontend handles SIGTERM: it was let end by itself

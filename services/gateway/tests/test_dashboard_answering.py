@@ -23,6 +23,7 @@ from gateway.testing import LiveGateway, gateway_on, open_page, sign_in
 from genfleet_common.fleet import Fleet
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import MessyFleet, make_messy_fleet, make_settings
+from genfleet_tools.standins import ensure_base_images
 
 pytestmark = pytest.mark.docker
 START_TIMEOUT_MS = 120_000
@@ -35,11 +36,13 @@ async def messy_gateway(
 ) -> AsyncIterator[tuple[MessyFleet, LiveGateway]]:
     tmp = tmp_path_factory.mktemp("gw-messy")
     truth = make_messy_fleet(tmp / "fleet", "gm-", base_port=16400)
+    bases = ensure_base_images(truth.root, allow_substitutes=True)  # `FROM python`: substitute
+    assert all(b.ok for b in bases), bases
     fleet = Fleet.load(truth.root)
     apps = [fleet.app(truth.model, n) for n in (1, 3)]
     down_all(fleet.apps())
     with ThreadPoolExecutor(2) as pool:
-        built = list(pool.map(lambda a: compose(a, "build"), apps))
+        built = list(pool.map(lambda a: compose(a, "build", timeout=900), apps))
     assert all(b.returncode == 0 for b in built), [b.stderr[-2000:] for b in built]
     with EmbeddedNats(tmp / "nats") as nats:
         settings = make_settings(tmp, nats.url, truth.root, answer_timeout_s=10.0)

@@ -13,7 +13,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from genfleet_common.settings import Settings
 
@@ -82,14 +82,17 @@ def service_env(nats_url: str, fleet: Path, state: Path, **settings: object) -> 
 
 
 # --- a fleet shaped like real generated apps ---------------------------------------------------
+Verdict = Literal["answering", "not_answering", "crashed", "build_failed"]
+
+
 @dataclass(frozen=True)
 class MessyTruth:
     """What an app of the messy fleet really does, to check GenFleet's verdict against."""
 
-    verdict: str  # "answering" | "not_answering" | "crashed"
+    verdict: Verdict
     diagnosis: str = ""  # the failing service's DiagnosisKind value ("" when answering)
-    service: str = ""  # the failing service
-    ignores_sigterm: bool = True  # every service's PID 1 ignores SIGTERM
+    service: str = ""  # the failing service (for build_failed: the one whose build fails)
+    ignores_sigterm: bool = True  # every service's PID 1 ignores SIGTERM (none when not built)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,17 @@ class MessyFleet:
     truth: dict[int, MessyTruth]  # app number -> truth
     ports: dict[int, list[int]]  # app number -> its published host ports
 
+    @property
+    def buildable(self) -> list[int]:
+        """The apps whose images build (all but the build_failed ones)."""
+        return [n for n, t in self.truth.items() if t.verdict != "build_failed"]
+
+
+# The base images real generated apps name: `python` (untagged: only a substitute can stand in
+# for it where no registry is reachable) and `node:18`.
+MESSY_BASE_IMAGES = ("python:latest", "node:18")
+# A requirement that no package index has (as when a model makes a package name up).
+MISSING_REQUIREMENT = "flask-genfleet-missing-helper"
 
 _MESSY_COMPOSE = """version: '3.8'
 
@@ -121,27 +135,64 @@ services:
       - backend
 """
 
-_FLASK_DOCKERFILE = """FROM python:3.11-slim
+# Every backend starts with the same lines and requirements, every frontend with the same
+# package.json: Docker's layer cache makes one `pip install` and one `npm install` for all.
+_BACKEND_DOCKERFILE = """FROM python
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
-COPY . .
-EXPOSE 5000
-CMD ["python", "app.py"]
-"""
-
-_PLAIN_DOCKERFILE = """FROM python:3.11-slim
-WORKDIR /app
 COPY . .
 EXPOSE {port}
 CMD ["python", "app.py"]
 """
 
-_NODE_DOCKERFILE = """FROM node:20-slim
-WORKDIR /usr/src/app
-COPY package.json server.js ./
+_REQUIREMENTS = "Flask\n"  # unpinned, as generated
+
+# Shell form, as generated: /bin/sh stays PID 1 and ignores SIGTERM. `exec` form (app2) makes
+# the Vite server PID 1, which ends on SIGTERM.
+_VITE_SHELL = "CMD npm run dev -- --host 0.0.0.0 --port 3000"
+_VITE_EXEC = 'CMD ["node_modules/.bin/vite", "--host", "0.0.0.0", "--port", "3000"]'
+_FRONTEND_DOCKERFILE = """FROM node:18
+WORKDIR /app
+COPY package.json .
+RUN npm install
+COPY . .
 EXPOSE 3000
-CMD ["node", "server.js"]
+{cmd}
+"""
+
+_PACKAGE_JSON = """{
+  "name": "frontend",
+  "private": true,
+  "version": "0.0.0",
+  "type": "module",
+  "scripts": {
+    "dev": "vite",
+    "build": "vite build",
+    "preview": "vite preview"
+  },
+  "devDependencies": {
+    "vite": "^5.4.0"
+  }
+}
+"""
+
+_INDEX_HTML = """<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8" />
+    <title>Tasks</title>
+  </head>
+  <body>
+    <div id="app"></div>
+    <script type="module" src="/src/main.js"></script>
+  </body>
+</html>
+"""
+
+_MAIN_JS = """const app = document.querySelector("#app");
+const tasks = await fetch("/api/tasks").then((r) => r.json()).catch(() => []);
+app.innerHTML = `<h1>Tasks</h1><ul>${tasks.map((t) => `<li>${t}</li>`).join("")}</ul>`;
 """
 
 _FLASK_APP = """from flask import Flask, jsonify
@@ -184,23 +235,16 @@ db = SQLAlchemy()
 print("database at", os.environ["DATABASE_URL"])
 """
 
-_NODE_SERVER = """const http = require("http");
-
-const server = http.createServer((req, res) => {{
-  res.writeHead(200, {{ "Content-Type": "text/html" }});
-  res.end("<!doctype html><title>Tasks</title><div id=app></div>");
-}});
-{handler}server.listen(3000, () => console.log("frontend on 3000"));
-"""
-
 
 def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
-    """One model, `<prefix>messy`, of six apps written the way LLM-generated apps are (see
+    """One model, `<prefix>messy`, of seven apps written the way LLM-generated apps are (see
     MessyTruth for what each really does): `version: '3.8'`, `container_name`, `restart:
-    always`, no health checks, `python app.py` / `node server.js` as PID 1 (which ignores
-    SIGTERM), Flask or plain http.server backends, a node frontend. Host ports are
-    `base_port + 10 * N + 1` (backend) and `+ 2` (frontend); only the local base images
-    `python:3.11-slim` and `node:20-slim` are used.
+    always`, no health checks, backends `FROM python` (untagged) with an unpinned
+    `requirements.txt` and `python app.py` as PID 1, frontends `FROM node:18` that `npm
+    install` Vite at build time and run its dev server (shell-form CMD: /bin/sh as PID 1,
+    which ignores SIGTERM). Host ports are `base_port + 10 * N + 1` (backend) and `+ 2`
+    (frontend). Its base images (MESSY_BASE_IMAGES) must exist first: without a registry,
+    `ensure_base_images(root, allow_substitutes=True)` from genfleet_tools.standins.
 
       app1  Flask on 0.0.0.0:5000                                   answering
       app2  http.server on 8000; its frontend handles SIGTERM      answering
@@ -208,6 +252,7 @@ def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
       app4  a missing import at start, under restart: always       crashed: crash_loop
       app5  Flask's app.run() default, 127.0.0.1:5000               not answering: loopback_only
       app6  http.server that ignores SIGTERM on purpose (SIG_IGN)   answering
+      app7  a requirement no package index has                     build_failed (backend)
     """
     if not 1024 <= base_port <= 65535 - 100:
         raise ValueError("base_port: 1024 .. 65435")
@@ -219,6 +264,7 @@ def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
         4: MessyTruth("crashed", "crash_loop", "backend"),
         5: MessyTruth("not_answering", "loopback_only", "backend"),
         6: MessyTruth("answering"),
+        7: MessyTruth("build_failed", service="backend", ignores_sigterm=False),
     }
     plain_sigterm = "import signal\n", "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
     backends: dict[int, tuple[str, dict[str, str]]] = {
@@ -228,20 +274,28 @@ def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
         4: ("5000", {**_flask({"run_args": ""}), "app.py": _CRASHING_APP}),
         5: ("5000", _flask({"run_args": "debug=False"})),
         6: ("8000", _plain(8000, *plain_sigterm)),
+        7: (
+            "5000",
+            {
+                **_flask({"run_args": 'host="0.0.0.0", port=5000'}),
+                "requirements.txt": f"{_REQUIREMENTS}{MISSING_REQUIREMENT}\n",
+            },
+        ),
     }
     ports: dict[int, list[int]] = {}
     for n, (target, files) in backends.items():
         app = dest / "models" / model / f"app{n}"
+        command = _VITE_EXEC if n == 2 else _VITE_SHELL
         backend_port, frontend_port = base_port + 10 * n + 1, base_port + 10 * n + 2
         ports[n] = [backend_port, frontend_port]
         _write(app / "backend", files)
-        handler = 'process.on("SIGTERM", () => process.exit(0));\n' if n == 2 else ""
         _write(
             app / "frontend",
             {
-                "Dockerfile": _NODE_DOCKERFILE,
-                "package.json": '{"name": "frontend", "version": "0.1.0", "private": true}\n',
-                "server.js": _NODE_SERVER.format(handler=handler),
+                "Dockerfile": _FRONTEND_DOCKERFILE.format(cmd=command),
+                "package.json": _PACKAGE_JSON,
+                "index.html": _INDEX_HTML,
+                "src/main.js": _MAIN_JS,
             },
         )
         # app2's frontend publishes on every interface, as many generated apps do
@@ -259,20 +313,22 @@ def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
 
 def _flask(fields: dict[str, str]) -> dict[str, str]:
     return {
-        "Dockerfile": _FLASK_DOCKERFILE,
-        "requirements.txt": "flask\n",
+        "Dockerfile": _BACKEND_DOCKERFILE.format(port=5000),
+        "requirements.txt": _REQUIREMENTS,
         "app.py": _FLASK_APP.format(**fields),
     }
 
 
 def _plain(port: int, imports: str = "", before: str = "") -> dict[str, str]:
     return {
-        "Dockerfile": _PLAIN_DOCKERFILE.format(port=port),
+        "Dockerfile": _BACKEND_DOCKERFILE.format(port=port),
+        "requirements.txt": _REQUIREMENTS,
         "app.py": _PLAIN_APP.format(port=port, imports=imports, before=before),
     }
 
 
 def _write(folder: Path, files: dict[str, str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (folder / name).write_text(text)
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)

@@ -1,4 +1,5 @@
-"""`python -m genfleet_tools.standins [FLEET_ROOT] [--rebuild]`: see the package's docstring."""
+"""`python -m genfleet_tools.standins [FLEET_ROOT] [--allow-substitutes] [--rebuild]`: see the
+package's docstring."""
 
 from genfleet_tools.standins.builder import main
 

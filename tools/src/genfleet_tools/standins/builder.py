@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -15,9 +16,15 @@ import docker
 import docker.errors
 
 from genfleet_common.fleet.dockerfiles import scan_base_images
-from genfleet_tools.standins.images import STANDIN_LABEL, build_flavor
-from genfleet_tools.standins.plans import Plan, find_host_node, plan_for
-from genfleet_tools.standins.rootfs import StandinError, cached_python_minor, cached_rootfs
+from genfleet_tools.standins.images import (
+    STANDIN_LABEL,
+    SUBSTITUTE_LABEL,
+    ImageSpec,
+    build_images,
+)
+from genfleet_tools.standins.node import NodeRuntime, NodeSource
+from genfleet_tools.standins.plans import SUBSTITUTES_HOW, Plan, plan_for
+from genfleet_tools.standins.rootfs import Rootfs, StandinError, cached_rootfs
 
 StandinStatus = Literal["present", "built", "unsupported", "failed"]
 
@@ -40,16 +47,82 @@ class StandinResult:
         return f"{text}  {self.reason}" if self.reason else text
 
 
-def _local_state(client: docker.DockerClient, tag: str) -> tuple[bool, bool] | str:
-    """(exists, is a stand-in) for a local image tag, or an error message."""
+def _labels(client: docker.DockerClient, tag: str) -> dict[str, str] | str | None:
+    """A local image's labels (None: no such image), or an error message."""
     try:
         image = client.images.get(tag)
     except docker.errors.ImageNotFound:
-        return False, False
+        return None
     except docker.errors.APIError as exc:
         return f"docker error: {exc}"
-    labels = (image.attrs.get("Config") or {}).get("Labels") or {}
-    return True, labels.get(STANDIN_LABEL) == "true"
+    return dict((image.attrs.get("Config") or {}).get("Labels") or {})
+
+
+def substitutes_allowed(explicit: bool | None = None) -> bool:
+    """The keyword when given, else GENFLEET_STANDIN_SUBSTITUTES (1/true/yes/on)."""
+    if explicit is not None:
+        return explicit
+    value = os.environ.get("GENFLEET_STANDIN_SUBSTITUTES", "").strip().lower()
+    return value in ("1", "true", "yes", "on")
+
+
+def _would_be(plan: Plan) -> str:
+    if plan.flavor == "python" and plan.python is not None:
+        return f"{plan.debian} python {plan.python[0]}.{plan.python[1]}"
+    named = ".".join(str(p) for p in plan.node or ()) or "the newest release"
+    return f"the official node build of {named} on {plan.debian}"
+
+
+def _present(tag: str, labels: dict[str, str], seconds: float) -> StandinResult:
+    if labels.get(SUBSTITUTE_LABEL):
+        reason = f"substitute: {labels[SUBSTITUTE_LABEL]}"
+    elif labels.get(STANDIN_LABEL) == "true":
+        reason = f"stand-in ({STANDIN_LABEL}=true)"
+    else:
+        reason = ""
+    return StandinResult(tag, "present", reason, seconds)
+
+
+@dataclass
+class _Build:
+    """Tags that become images of one filesystem: a root filesystem and maybe a node."""
+
+    rootfs: Rootfs
+    runtime: NodeRuntime | None
+    plans: dict[str, Plan]
+
+    def what(self) -> str:
+        """ "Debian 13 python 3.13.5", "node 18.20.8 on Debian 12" """
+        if self.runtime is None:
+            return f"Debian {self.rootfs.debian_major} python {self.rootfs.python_version}"
+        return f"node {self.runtime.version} on Debian {self.rootfs.debian_major}"
+
+    def specs(self) -> list[ImageSpec]:
+        exact = [t for t, p in self.plans.items() if not p.substitute]
+        specs = [ImageSpec(exact)] if exact else []
+        specs += [
+            ImageSpec([t], {SUBSTITUTE_LABEL: self.substitute_text(t, p)})
+            for t, p in self.plans.items()
+            if p.substitute
+        ]
+        return specs
+
+    def substitute_text(self, tag: str, plan: Plan) -> str:
+        return f"{tag} built as {self.what()} ({plan.substitute})"
+
+    def reason(self, tag: str) -> str:
+        plan = self.plans[tag]
+        if self.runtime is not None:
+            tools = [f"npm {self.runtime.npm.version}"]
+            tools += [f"corepack {self.runtime.corepack.version}"] if self.runtime.corepack else []
+            tools += [f"yarn {self.runtime.yarn.version}"] if self.runtime.yarn else []
+            details = [f"the official glibc build, {', '.join(tools)}", *self.runtime.notes]
+        else:
+            details = ["Debian's python3 + pip + venv"]
+        details += plan.notes
+        if plan.substitute:
+            return f"substitute: {self.substitute_text(tag, plan)}; {'; '.join(details)}"
+        return f"stand-in: {self.what()}; {'; '.join(details)}"
 
 
 def ensure_base_images(
@@ -57,14 +130,20 @@ def ensure_base_images(
     client: docker.DockerClient | None = None,
     *,
     rebuild: bool = False,
+    allow_substitutes: bool | None = None,
 ) -> list[StandinResult]:
     """Make sure every external base image of the fleet exists locally.
 
-    Present images are left alone (``present``); missing ones that can be provided honestly
-    are built as stand-ins (``built``); the rest are ``unsupported`` or ``failed`` with the
-    reason. ``rebuild`` rebuilds the cached Debian rootfs and re-imports every stand-in,
-    but never replaces a real (non-stand-in) image.
+    Present images are left alone (``present``); missing ones that can be provided are
+    built as stand-ins (``built``): python minors Debian ships, node versions the npm
+    registry has official builds of. A tag only a substitute can stand in for (python:latest,
+    python:3.12, an -alpine variant) is ``unsupported`` with the reason unless
+    ``allow_substitutes`` (default: GENFLEET_STANDIN_SUBSTITUTES), and then built and
+    labelled ``org.genfleet.standin.substitute`` with what it really is. Others are
+    ``unsupported`` or ``failed`` with the reason. ``rebuild`` rebuilds the cached Debian
+    root filesystems and re-imports every stand-in, but never replaces a real image.
     """
+    allowed = substitutes_allowed(allow_substitutes)
     scan = scan_base_images(Path(fleet_root))
     results: list[StandinResult] = []
     for raw, users in scan.unresolved.items():
@@ -76,61 +155,77 @@ def ensure_base_images(
         return results
     if client is None:
         client = docker.from_env(timeout=600)
-    host = find_host_node()
-    provided = None if rebuild else cached_python_minor()
 
-    to_build: dict[Literal["python", "node"], list[str]] = {}
+    wanted: dict[str, Plan] = {}
     for tag in scan.tags:
         started = time.monotonic()
-        state = _local_state(client, tag)
-        if isinstance(state, str):
-            results.append(StandinResult(tag, "failed", state))
+        labels = _labels(client, tag)
+        if isinstance(labels, str):
+            results.append(StandinResult(tag, "failed", labels))
             continue
-        exists, is_standin = state
-        if exists and not (rebuild and is_standin):
-            reason = f"stand-in ({STANDIN_LABEL}=true)" if is_standin else ""
-            results.append(StandinResult(tag, "present", reason, time.monotonic() - started))
+        if labels is not None and not (rebuild and labels.get(STANDIN_LABEL) == "true"):
+            results.append(_present(tag, labels, time.monotonic() - started))
             continue
-        plan = plan_for(tag, host, provided)
+        plan = plan_for(tag)
         if isinstance(plan, str):
             results.append(StandinResult(tag, "unsupported", plan))
-            continue
-        to_build.setdefault(plan.flavor, []).append(tag)
-
-    if not to_build:
-        return results
-    started = time.monotonic()
-    try:
-        rootfs = cached_rootfs(rebuild=rebuild)
-    except (StandinError, OSError, subprocess.SubprocessError) as exc:
-        for tags in to_build.values():
-            results += [StandinResult(tag, "failed", str(exc)) for tag in tags]
-        return results
-    rootfs_seconds = time.monotonic() - started
-
-    for flavor, tags in to_build.items():
-        started = time.monotonic()
-        plans = {tag: plan_for(tag, host, rootfs.python_minor) for tag in tags}
-        buildable = [t for t, p in plans.items() if isinstance(p, Plan)]
-        results += [
-            StandinResult(t, "unsupported", p) for t, p in plans.items() if isinstance(p, str)
-        ]
-        if not buildable:
-            continue
-        try:
-            build_flavor(client, flavor, buildable, rootfs, host)
-        except (StandinError, OSError, docker.errors.DockerException) as exc:
-            results += [StandinResult(t, "failed", str(exc)) for t in buildable]
-            continue
-        seconds = time.monotonic() - started + rootfs_seconds
-        rootfs_seconds = 0.0  # charged to the first image that needed it
-        for tag in buildable:
-            plan = plans[tag]
-            assert isinstance(plan, Plan)
-            results.append(StandinResult(tag, "built", f"stand-in: {plan.note}", seconds))
-            seconds = 0.0
+        elif plan.substitute and not allowed:
+            reason = (
+                f"{plan.substitute}; a substitute ({_would_be(plan)}) is built only with "
+                f"{SUBSTITUTES_HOW}"
+            )
+            results.append(StandinResult(tag, "unsupported", reason))
+        else:
+            wanted[tag] = plan
+    if wanted:
+        results += _build_all(client, wanted, rebuild)
     order = {tag: i for i, tag in enumerate([*scan.unresolved, *scan.tags])}
     results.sort(key=lambda r: order.get(r.tag, len(order)))
+    return results
+
+
+def _build_all(
+    client: docker.DockerClient, wanted: dict[str, Plan], rebuild: bool
+) -> list[StandinResult]:
+    results: list[StandinResult] = []
+    started = time.monotonic()
+    filesystems: dict[str, Rootfs] = {}
+    for suite in sorted({p.suite for p in wanted.values()}):
+        try:
+            filesystems[suite] = cached_rootfs(suite, rebuild=rebuild)
+        except (StandinError, OSError, subprocess.SubprocessError) as exc:
+            results += [
+                StandinResult(t, "failed", str(exc)) for t, p in wanted.items() if p.suite == suite
+            ]
+    source: NodeSource | None = None
+    builds: dict[tuple[str, str], _Build] = {}
+    for tag, plan in wanted.items():
+        if plan.suite not in filesystems:
+            continue
+        runtime = None
+        if plan.flavor == "node":
+            try:
+                source = source or NodeSource()
+                runtime = source.runtime(source.resolve(plan.node or ()))
+            except (StandinError, OSError) as exc:
+                results.append(StandinResult(tag, "failed", str(exc)))
+                continue
+        key = (plan.suite, runtime.version if runtime else "")
+        build = builds.setdefault(key, _Build(filesystems[plan.suite], runtime, {}))
+        build.plans[tag] = plan
+
+    for build in builds.values():
+        try:
+            build_images(client, build.rootfs, build.runtime, build.specs())
+        except (StandinError, OSError, docker.errors.DockerException) as exc:
+            results += [StandinResult(t, "failed", str(exc)) for t in build.plans]
+            continue
+        # the first tag carries the time of everything it waited for (rootfs, downloads)
+        seconds = time.monotonic() - started
+        started = time.monotonic()
+        for tag in build.plans:
+            results.append(StandinResult(tag, "built", build.reason(tag), seconds))
+            seconds = 0.0
     return results
 
 
@@ -143,7 +238,14 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     parser.add_argument(
         "--rebuild",
         action="store_true",
-        help="rebuild the cached Debian rootfs and every stand-in (real images are kept)",
+        help="rebuild the cached Debian root filesystems and every stand-in (real images are kept)",
+    )
+    parser.add_argument(
+        "--allow-substitutes",
+        action="store_true",
+        help="also build substitutes where what a tag names cannot be had here (python:latest "
+        "as Debian's python, -alpine as Debian): labelled org.genfleet.standin.substitute "
+        "(default: GENFLEET_STANDIN_SUBSTITUTES)",
     )
     args = parser.parse_args(argv)
     stream = out or sys.stdout
@@ -151,7 +253,11 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
         print(f"not a directory: {args.fleet_root}", file=sys.stderr)
         return 2
     try:
-        results = ensure_base_images(args.fleet_root, rebuild=args.rebuild)
+        results = ensure_base_images(
+            args.fleet_root,
+            rebuild=args.rebuild,
+            allow_substitutes=True if args.allow_substitutes else None,
+        )
     except docker.errors.DockerException as exc:
         print(f"cannot reach the Docker engine: {exc}", file=sys.stderr)
         return 1

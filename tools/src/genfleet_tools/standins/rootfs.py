@@ -1,5 +1,6 @@
-"""The Debian root filesystem every stand-in starts from: made once with debootstrap,
-trimmed like a slim image, and cached as a tarball under ~/.cache/genfleet/standins/."""
+"""The Debian root filesystems the stand-ins start from: one per Debian release (12 bookworm,
+13 trixie), each made once with debootstrap, trimmed like a slim image, and cached as a
+tarball under ~/.cache/genfleet/standins/."""
 
 from __future__ import annotations
 
@@ -17,8 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = os.environ.get("GENFLEET_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# The Debian releases a stand-in can start from, and the python3 each one ships (fixed for
+# a release's lifetime; checked against what debootstrap really installed).
+DEBIAN_RELEASES: dict[str, tuple[str, tuple[int, int]]] = {
+    "bookworm": ("12", (3, 11)),
+    "trixie": ("13", (3, 13)),
+}
+DEFAULT_SUITE = "bookworm"
 ROOTFS_PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates")
 ROOTFS_RECIPE_VERSION = 1
 
@@ -38,7 +45,12 @@ class Rootfs:
 
     tarball: Path
     python_version: str  # "3.11.2"
-    debian_version: str
+    debian_version: str  # "12.12"
+    suite: str = DEFAULT_SUITE
+
+    @property
+    def debian_major(self) -> str:
+        return self.debian_version.split(".")[0]
 
     @property
     def python_minor(self) -> tuple[int, int]:
@@ -46,10 +58,10 @@ class Rootfs:
         return int(major), int(minor)
 
 
-def _rootfs_key() -> str:
+def _rootfs_key(suite: str) -> str:
     recipe = {
         "version": ROOTFS_RECIPE_VERSION,
-        "suite": DEBIAN_SUITE,
+        "suite": suite,
         "mirror": DEBIAN_MIRROR,
         "packages": list(ROOTFS_PACKAGES),
         "arch": os.uname().machine,
@@ -58,7 +70,7 @@ def _rootfs_key() -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -127,7 +139,7 @@ def _trim_rootfs(rootfs: Path) -> None:
             link.symlink_to(link_target)
 
 
-def _build_rootfs(tarball: Path, manifest: Path) -> Rootfs:
+def _build_rootfs(suite: str, tarball: Path, manifest: Path) -> Rootfs:
     debootstrap = find_debootstrap()
     if debootstrap is None:
         raise StandinError("debootstrap is not installed (apt-get install debootstrap)")
@@ -140,7 +152,7 @@ def _build_rootfs(tarball: Path, manifest: Path) -> Rootfs:
             debootstrap,
             "--variant=minbase",
             f"--include={','.join(ROOTFS_PACKAGES)}",
-            DEBIAN_SUITE,
+            suite,
             str(rootfs),
             DEBIAN_MIRROR,
         ]
@@ -176,40 +188,44 @@ def _build_rootfs(tarball: Path, manifest: Path) -> Rootfs:
                 {
                     "python_version": python_version,
                     "debian_version": debian_version,
-                    "suite": DEBIAN_SUITE,
+                    "suite": suite,
                     "packages": list(ROOTFS_PACKAGES),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 },
                 indent=2,
             )
         )
-        return Rootfs(tarball, python_version, debian_version)
+        return Rootfs(tarball, python_version, debian_version, suite)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def cached_rootfs(*, rebuild: bool) -> Rootfs:
-    """The trimmed Debian rootfs tarball, made with debootstrap once and reused."""
+def cached_rootfs(suite: str = DEFAULT_SUITE, *, rebuild: bool = False) -> Rootfs:
+    """The suite's trimmed Debian rootfs tarball, made with debootstrap once and reused."""
+    if suite not in DEBIAN_RELEASES:
+        raise StandinError(f"no stand-in root filesystem for Debian '{suite}'")
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    key = _rootfs_key()
-    tarball = directory / f"rootfs-{DEBIAN_SUITE}-{key}.tar"
-    manifest = directory / f"rootfs-{DEBIAN_SUITE}-{key}.json"
-    with _locked(directory / ".lock"):
+    key = _rootfs_key(suite)
+    tarball = directory / f"rootfs-{suite}-{key}.tar"
+    manifest = directory / f"rootfs-{suite}-{key}.json"
+    with locked(directory / ".lock"):
         if not rebuild and tarball.is_file() and manifest.is_file():
             try:
                 info = json.loads(manifest.read_text())
-                return Rootfs(tarball, str(info["python_version"]), str(info["debian_version"]))
+                found = Rootfs(
+                    tarball, str(info["python_version"]), str(info["debian_version"]), suite
+                )
             except (ValueError, KeyError):
-                pass
-        return _build_rootfs(tarball, manifest)
-
-
-def cached_python_minor() -> tuple[int, int] | None:
-    """Python major.minor of an already cached rootfs (None when nothing is cached yet)."""
-    manifest = cache_dir() / f"rootfs-{DEBIAN_SUITE}-{_rootfs_key()}.json"
-    try:
-        major, minor = str(json.loads(manifest.read_text())["python_version"]).split(".")[:2]
-        return int(major), int(minor)
-    except (OSError, ValueError, KeyError):
-        return None
+                found = None
+        else:
+            found = None
+        if found is None:
+            found = _build_rootfs(suite, tarball, manifest)
+    expected = DEBIAN_RELEASES[suite][1]
+    if found.python_minor != expected:
+        raise StandinError(
+            f"Debian {suite} installed python {found.python_version}, not the "
+            f"{expected[0]}.{expected[1]} it ships"
+        )
+    return found
