@@ -26,6 +26,7 @@ from typing import Any
 
 from gateway.testing import CHROMIUM, CHROMIUM_ARGS
 from genfleet_common.natsserver import EmbeddedNats, free_port
+from genfleet_common.testing import make_served_fleet
 from genfleet_common.tokens import Role, create_token
 
 MODELS = {  # named like the models of real generated-app repositories, with their colours
@@ -44,19 +45,6 @@ BASE_PORT = 21000  # 540 host ports from here, never bound: the apps do not run
 ROUNDS = 7
 SECRET = secrets.token_urlsafe(32)  # this run's own key
 
-COMPOSE = """services:
-  backend:
-    image: python:3.11-slim
-    init: true
-    command: ["python3", "-m", "http.server", "5000"]
-    ports: ["127.0.0.1:{backend}:5000"]
-  frontend:
-    image: python:3.11-slim
-    init: true
-    command: ["python3", "-m", "http.server", "3000"]
-    ports: ["127.0.0.1:{frontend}:3000"]
-"""
-
 # Run in the page before its own scripts: in each frame (before it is painted) until the
 # table has every row and no row's state is still unknown; then notes the time since the
 # navigation began (performance.now() counts from it).
@@ -70,19 +58,6 @@ FILLED = """if (window === window.top) {
   };
   requestAnimationFrame(check);
 }"""
-
-
-def make_fleet(root: Path) -> Path:
-    lines = []
-    for m, (model, color) in enumerate(MODELS.items()):
-        lines += [f'[models."{model}"]', f'color = "{color}"', ""]
-        for a in range(1, APPS + 1):
-            app = root / "models" / model / f"app{a}"
-            app.mkdir(parents=True)
-            port = BASE_PORT + 2 * (m * APPS + a - 1)
-            (app / "docker-compose.yml").write_text(COMPOSE.format(backend=port, frontend=port + 1))
-    (root / "fleet.toml").write_text("\n".join(lines))
-    return root
 
 
 def get(url: str, path: str, token: str) -> Any:
@@ -156,7 +131,7 @@ async def measure(results: dict[str, Any], record: Any) -> None:
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing (scripts/setup.sh installs it)")
     with tempfile.TemporaryDirectory(prefix="genfleet-dashbench-") as tmp:
-        root = make_fleet(Path(tmp) / "fleet")
+        root = make_served_fleet(Path(tmp) / "fleet", MODELS, APPS, BASE_PORT)
         n = len(MODELS) * APPS
         with EmbeddedNats(Path(tmp) / "nats") as nats:
             port = free_port()

@@ -25,7 +25,7 @@ from container_svc.testing import down_all
 from gateway.testing import LiveGateway, gateway_on, open_page
 from genfleet_common.fleet import Fleet
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import make_served_fleet, make_settings, served_compose, served_port
 from scan_svc.service import ScanService
 
 pytestmark = pytest.mark.docker
@@ -39,44 +39,24 @@ CLASH = 14  # SECOND's app14 declares the host port of FIRST's app14 backend
 SCREENSHOT = Path("/tmp/dashboard-table.png")
 START_TIMEOUT_MS = 120_000
 
-COMPOSE = """services:
-  backend:
-    image: python:3.11-slim
-    init: true
-    command: ["python3", "-m", "http.server", "{listen}"]
-    ports: ["127.0.0.1:{backend}:5000"]
-  frontend:
-    image: python:3.11-slim
-    init: true
-    command: ["python3", "-m", "http.server", "3000"]
-    ports: ["127.0.0.1:{frontend}:3000"]
-"""
-
 
 def backend_port(model: int, app: int) -> int:
-    return BASE_PORT + 2 * (model * APPS + app - 1)
+    return served_port(BASE_PORT, APPS, model, app)
 
 
 def make_table_fleet(root: Path) -> Path:
-    toml = []
-    for m, (model, color) in enumerate(MODELS.items()):
-        toml += [f'[models."{model}"]', f'color = "{color}"', ""]
-        for a in range(1, APPS + 1):
-            app = root / "models" / model / f"app{a}"
-            app.mkdir(parents=True)
-            backend = backend_port(0 if (m, a) == (1, CLASH) else m, a)
-            listen = 8080 if (m, a) == (0, WRONG_PORT) else 5000
-            compose = COMPOSE.format(
-                listen=listen, backend=backend, frontend=backend_port(m, a) + 1
-            )
-            (app / "docker-compose.yml").write_text(compose)
+    make_served_fleet(root, MODELS, APPS, BASE_PORT)
+    wrong = root / "models" / FIRST / f"app{WRONG_PORT}" / "docker-compose.yml"
+    port = backend_port(0, WRONG_PORT)
+    wrong.write_text(served_compose(port, port + 1, listen=8080))
+    clashing = root / "models" / SECOND / f"app{CLASH}" / "docker-compose.yml"
+    clashing.write_text(served_compose(backend_port(0, CLASH), backend_port(1, CLASH) + 1))
     # something for a static analyzer to find (the apps themselves run python's http.server)
     code = root / "models" / THIRD / "app5" / "backend"
     code.mkdir()
     (code / "app.py").write_text(
         'import subprocess\n\nsubprocess.call("ls " + input(), shell=True)\n'
     )
-    (root / "fleet.toml").write_text("\n".join(toml))
     return root
 
 

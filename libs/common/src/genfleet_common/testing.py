@@ -332,3 +332,46 @@ def _write(folder: Path, files: dict[str, str]) -> None:
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
+
+# --- a wide fleet of apps that need no build ----------------------------------------------------
+_SERVED_COMPOSE = """services:
+  backend:
+    image: python:3.11-slim
+    init: true
+    command: ["python3", "-m", "http.server", "{listen}"]
+    ports: ["127.0.0.1:{backend}:5000"]
+  frontend:
+    image: python:3.11-slim
+    init: true
+    command: ["python3", "-m", "http.server", "3000"]
+    ports: ["127.0.0.1:{frontend}:3000"]
+"""
+
+
+def served_compose(backend: int, frontend: int, listen: int = 5000) -> str:
+    """An app's compose file: a backend and a frontend that answer HTTP (python's http.server
+    on the local python:3.11-slim image, nothing to build) on host ports `backend` and
+    `frontend`; the backend listens on `listen` inside its container (published: 5000)."""
+    return _SERVED_COMPOSE.format(backend=backend, frontend=frontend, listen=listen)
+
+
+def served_port(base_port: int, apps: int, model: int, app: int) -> int:
+    """The backend's host port of app `app` of the `model`-th model (0-based) in a served
+    fleet; its frontend's is the next one."""
+    return base_port + 2 * (model * apps + app - 1)
+
+
+def make_served_fleet(dest: Path, models: dict[str, str], apps: int, base_port: int) -> Path:
+    """`models` (name -> colour) x `apps` apps of `served_compose`, as many as a real fleet
+    has, with two host ports each from `base_port` on (see `served_port`)."""
+    toml = []
+    for m, (model, color) in enumerate(models.items()):
+        toml += [f'[models."{model}"]', f'color = "{color}"', ""]
+        for a in range(1, apps + 1):
+            app = dest / "models" / model / f"app{a}"
+            app.mkdir(parents=True)
+            port = served_port(base_port, apps, m, a)
+            (app / "docker-compose.yml").write_text(served_compose(port, port + 1))
+    (dest / "fleet.toml").write_text("\n".join(toml))
+    return dest
