@@ -31,6 +31,7 @@ API_ROUTES = {
     "/api/tokens/{token_id}/revoke": {"post"},
     "/api/tokens/revoked": {"get"},
     "/api/audit": {"get"},
+    "/api/apps/{model}/{app}/images": {"get"},
     "/api/calibrations": {"post"},
     "/api/calibrations/latest": {"get"},
     "/api/calibrations/{calibration_id}": {"get"},

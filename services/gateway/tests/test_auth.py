@@ -39,6 +39,7 @@ ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/api/tokens/{token_id}/revoke"): Role.ADMIN,
     ("GET", "/api/tokens/revoked"): Role.ADMIN,
     ("GET", "/api/audit"): Role.ADMIN,
+    ("GET", "/api/apps/{model}/{app}/images"): Role.VIEWER,
     ("POST", "/api/calibrations"): Role.OPERATOR,
     ("GET", "/api/calibrations/latest"): Role.VIEWER,
     ("GET", "/api/calibrations/{calibration_id}"): Role.VIEWER,
