@@ -15,7 +15,7 @@ from starlette.responses import Response
 from gateway.auth import Role, require
 from gateway.context import Context
 from gateway.envelope import fail, ok
-from gateway.openapi import answers
+from gateway.openapi import answers, files
 from genfleet_common import subjects
 from genfleet_common.errors import ActionTimeout, ErrorCode, GenFleetError, ServiceUnavailable
 from genfleet_common.messages import Empty, FleetInfo, JobRef, PlatformEvent, SystemInfo
@@ -80,7 +80,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     @app.get(
         "/api/health",
         tags=tags,
-        responses=answers(Health, 503),
+        responses=answers(Health, 503, error_data=Health),  # a 503 says what is missing
     )
     async def health() -> Response:
         """Whether NATS, container-svc and the job services answer, and which of the platform's
@@ -102,7 +102,13 @@ def register(app: FastAPI, ctx: Context) -> None:
         missing = "NATS" if not nats_ok else "container-svc"
         return fail(ErrorCode.UNAVAILABLE, f"{missing} is not reachable", data=data)
 
-    @app.get("/metrics", tags=tags, dependencies=viewer, responses=answers(str, 401, 403))
+    @app.get(
+        "/metrics",
+        tags=tags,
+        dependencies=viewer,
+        response_class=Response,
+        responses=files([CONTENT_TYPE_LATEST], "Prometheus text exposition format", 401, 403),
+    )
     async def metrics() -> Response:
         """Prometheus metrics of this gateway: HTTP requests by route and status, bus round
         trips by subject (text exposition format; a scraper sends a viewer token)."""
