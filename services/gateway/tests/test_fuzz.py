@@ -24,6 +24,7 @@ curl command instead).
 from __future__ import annotations
 
 import asyncio
+import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -53,7 +54,8 @@ from gateway.testing import LiveGateway
 from perf_svc.service import PerfService
 from scan_svc.service import ScanService
 
-MAX_EXAMPLES = 8  # per operation and generation mode
+# per operation and generation mode; GENFLEET_FUZZ_EXAMPLES=500 for a deeper search by hand
+MAX_EXAMPLES = int(os.environ.get("GENFLEET_FUZZ_EXAMPLES", "8"))
 AUTH_EXAMPLES = 2  # per operation and kind of bad token
 NOWHERE = "fuzz-no-such-model"  # a valid model name that no fleet has
 CHECKS: list[CheckFunction] = [
