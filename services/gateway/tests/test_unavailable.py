@@ -58,7 +58,7 @@ async def test_no_container_svc_gives_503_at_once(
         "nats": True,
         "container_svc": False,
         "services": dict.fromkeys(["scan-svc", "perf-svc", "ai-svc", "campaign-svc"], False),
-        "restarts": {},  # not under `genfleet up`
+        "restarts": {},  # not under `genfleet up`: nothing restarted
     }
 
 

@@ -60,13 +60,19 @@ def _envelope(data: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
 Responses = dict[int | str, dict[str, Any]]
 
 
-def answers(data: Any, *errors: int, description: str = "The envelope with `data`") -> Responses:
-    """`responses=` for a route whose envelope carries `data` of type `data`."""
+def answers(
+    data: Any,
+    *errors: int,
+    description: str = "The envelope with `data`",
+    error_data: Any = None,
+) -> Responses:
+    """`responses=` for a route whose envelope carries `data` of type `data`; its errors carry
+    `data` null, or of type `error_data` (or null) when that is given."""
     error_body = schema_of(ErrorBody)
     ok = _envelope(schema_of(data), {"anyOf": [error_body, {"type": "null"}]})
     return {
         200: {"description": description, "content": {"application/json": {"schema": ok}}},
-        **_failures(errors),
+        **_failures(errors, error_data),
     }
 
 
@@ -76,8 +82,11 @@ def files(media_types: Iterable[str], description: str, *errors: int) -> Respons
     return {200: {"description": description, "content": content}, **_failures(errors)}
 
 
-def _failures(errors: Iterable[int]) -> Responses:
-    failed = _envelope({"type": "null"}, schema_of(ErrorBody))
+def _failures(errors: Iterable[int], data: Any = None) -> Responses:
+    null = {"type": "null"}
+    failed = _envelope(
+        null if data is None else {"anyOf": [schema_of(data), null]}, schema_of(ErrorBody)
+    )
     return {
         status: {
             "description": _ERRORS.get(status, "Error"),

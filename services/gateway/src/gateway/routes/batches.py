@@ -63,7 +63,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         return accepted(msgspec.json.decode(raw, type=BatchStatus))
 
     queued = answers(
-        BatchStatus, 401, 403, 404, 409, 422, 503, 504,
+        BatchStatus, 400, 401, 403, 404, 409, 422, 503, 504,
         description="Queued (202): follow its `batch` events, read it at /api/batches/{id}",
     )  # fmt: skip
     queued[202] = queued.pop(200)

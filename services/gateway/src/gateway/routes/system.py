@@ -80,7 +80,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     @app.get(
         "/api/health",
         tags=tags,
-        responses=answers(Health, 503),
+        responses=answers(Health, 503, error_data=Health),  # a 503 says what is missing
     )
     async def health() -> Response:
         """Whether NATS, container-svc and the job services answer, and which of the platform's
@@ -106,7 +106,8 @@ def register(app: FastAPI, ctx: Context) -> None:
         "/metrics",
         tags=tags,
         dependencies=viewer,
-        responses=files([CONTENT_TYPE_LATEST], "Prometheus text format", 401, 403),
+        response_class=Response,
+        responses=files([CONTENT_TYPE_LATEST], "Prometheus text exposition format", 401, 403),
     )
     async def metrics() -> Response:
         """Prometheus metrics of this gateway: HTTP requests by route and status, bus round
