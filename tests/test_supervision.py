@@ -165,6 +165,11 @@ def test_killed_nats_server_and_service_are_started_again(up: Up) -> None:
         "gateway",
     }  # fmt: skip
     os.kill(before["nats-server"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    # `genfleet up` reports the restart once its own connection to NATS is back
+    while up.health()[1].get("restarts", {}).get("nats-server") != 1:
+        assert time.monotonic() < deadline, up.log.read_text()
+        time.sleep(0.2)
     health = up.wait_healthy()
     assert health["restarts"] == {"nats-server": 1}
     after = up.children()
