@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import urllib.request
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ async def messy(
     fleet = Fleet.load(truth.root)
     down_all(fleet.apps())  # whatever an interrupted run left
     buildable = [fleet.app(truth.model, n) for n in truth.buildable]
+    buildable.append(fleet.app(truth.twin_model, 1))
     with ThreadPoolExecutor(3) as pool:
         built = list(pool.map(lambda a: compose(a, "build", timeout=900), buildable))
     assert all(b.returncode == 0 for b in built), [b.stderr[-2000:] for b in built]
@@ -184,6 +186,41 @@ async def test_every_app_of_a_batch_start_gets_its_true_verdict(messy: Messy) ->
     assert port_events[-1].healthy is False
 
 
+async def test_an_app_that_clashes_with_another_models_app_answers_too(messy: Messy) -> None:
+    """The twin model's app1 declares app1's host ports and container names: it is started on
+    the ports GenFleet gave it, answers there, and app1 keeps answering on its own."""
+    twin = messy.service.fleet.app(messy.fleet.twin_model, 1)
+    moved = {b.declared_host_port: b.host_port for s in twin.services for b in s.ports}
+    assert sorted(moved) == messy.fleet.ports[1] and not set(moved.values()) & set(moved)
+    assert {s.declared_container_name for s in twin.services} == {
+        f"{messy.fleet.model}-app1-backend",
+        f"{messy.fleet.model}-app1-frontend",
+    }
+    result = await run_batch(
+        messy.bus, BatchRequest(action=Action.START, model=twin.model), timeout=200
+    )
+    assert result.succeeded == [f"{twin.model}/app1"], result.results
+    (started,) = result.results
+    assert started.health is not None and started.health.healthy, started.health
+    for port in [*moved, *moved.values()]:  # both apps answer, each on its own ports
+        status = await asyncio.to_thread(http_status, f"http://127.0.0.1:{port}/api/tasks")
+        assert status == 200, port
+    reply = await messy.bus.request(
+        subjects.CONTAINER_STATUS, StatusRequest(model=twin.model, app=1), StatusReply, timeout=5
+    )
+    assert reply.apps[0].healthy is True
+    assert {c.name for c in reply.apps[0].containers} == {
+        f"genfleet-{twin.model}-app1-backend-1",
+        f"genfleet-{twin.model}-app1-frontend-1",
+    }
+    assert (await messy.status(1)).healthy is True
+
+
+def http_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return int(answer.status)
+
+
 async def test_one_action_says_why_its_app_does_not_answer(messy: Messy) -> None:
     model = messy.fleet.model
     result = await messy.bus.request(
@@ -239,6 +276,8 @@ async def test_a_stop_kills_at_once_what_cannot_get_its_stop_signal(messy: Messy
     model = messy.fleet.model
     result = await run_batch(messy.bus, BatchRequest(action=Action.STOP, model=model), timeout=120)
     assert result.state == JobState.COMPLETE and not result.failed, result.results
+    twin = BatchRequest(action=Action.STOP, model=messy.fleet.twin_model)
+    assert not (await run_batch(messy.bus, twin, timeout=60)).failed
     for n, t in messy.fleet.truth.items():
         status = await messy.status(n)
         assert status.state == AppState.STOPPED and status.healthy is None

@@ -101,6 +101,9 @@ class MessyFleet:
     model: str
     truth: dict[int, MessyTruth]  # app number -> truth
     ports: dict[int, list[int]]  # app number -> its published host ports
+    # a second model whose app1 declares app1's host ports and container names (as two
+    # models' apps often do): it must answer anyway, on remapped ports
+    twin_model: str = ""
 
     @property
     def buildable(self) -> list[int]:
@@ -253,6 +256,10 @@ def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
       app5  Flask's app.run() default, 127.0.0.1:5000               not answering: loopback_only
       app6  http.server that ignores SIGTERM on purpose (SIG_IGN)   answering
       app7  a requirement no package index has                     build_failed (backend)
+
+    A second model, `<prefix>messy-twin`, has one app: app1's files, host ports and container
+    names (a clash across models). It comes after `<prefix>messy` in fleet order, so it is the
+    one GenFleet remaps; it answers.
     """
     if not 1024 <= base_port <= 65535 - 100:
         raise ValueError("base_port: 1024 .. 65435")
@@ -284,31 +291,42 @@ def make_messy_fleet(dest: Path, prefix: str, base_port: int) -> MessyFleet:
     }
     ports: dict[int, list[int]] = {}
     for n, (target, files) in backends.items():
-        app = dest / "models" / model / f"app{n}"
-        command = _VITE_EXEC if n == 2 else _VITE_SHELL
-        backend_port, frontend_port = base_port + 10 * n + 1, base_port + 10 * n + 2
-        ports[n] = [backend_port, frontend_port]
-        _write(app / "backend", files)
-        _write(
-            app / "frontend",
-            {
-                "Dockerfile": _FRONTEND_DOCKERFILE.format(cmd=command),
-                "package.json": _PACKAGE_JSON,
-                "index.html": _INDEX_HTML,
-                "src/main.js": _MAIN_JS,
-            },
+        ports[n] = _write_messy_app(
+            dest / "models" / model / f"app{n}", model, n, base_port, target, files
         )
-        # app2's frontend publishes on every interface, as many generated apps do
-        frontend_bind = str(frontend_port) if n == 2 else f"127.0.0.1:{frontend_port}"
-        (app / "docker-compose.yml").write_text(
-            _MESSY_COMPOSE.format(
-                name=f"{model}-app{n}",
-                backend_bind=f"127.0.0.1:{backend_port}",
-                backend_target=target,
-                frontend_bind=frontend_bind,
-            )
+    # the twin: app1 again, down to its ports and container names (written from its compose)
+    twin = f"{model}-twin"
+    _write_messy_app(dest / "models" / twin / "app1", model, 1, base_port, *backends[1])
+    return MessyFleet(root=dest, model=model, truth=truth, ports=ports, twin_model=twin)
+
+
+def _write_messy_app(
+    app: Path, model: str, n: int, base_port: int, target: str, files: dict[str, str]
+) -> list[int]:
+    """App `n` of `model` of the messy fleet, written into `app`; its published host ports."""
+    command = _VITE_EXEC if n == 2 else _VITE_SHELL
+    backend_port, frontend_port = base_port + 10 * n + 1, base_port + 10 * n + 2
+    _write(app / "backend", files)
+    _write(
+        app / "frontend",
+        {
+            "Dockerfile": _FRONTEND_DOCKERFILE.format(cmd=command),
+            "package.json": _PACKAGE_JSON,
+            "index.html": _INDEX_HTML,
+            "src/main.js": _MAIN_JS,
+        },
+    )
+    # app2's frontend publishes on every interface, as many generated apps do
+    frontend_bind = str(frontend_port) if n == 2 else f"127.0.0.1:{frontend_port}"
+    (app / "docker-compose.yml").write_text(
+        _MESSY_COMPOSE.format(
+            name=f"{model}-app{n}",
+            backend_bind=f"127.0.0.1:{backend_port}",
+            backend_target=target,
+            frontend_bind=frontend_bind,
         )
-    return MessyFleet(root=dest, model=model, truth=truth, ports=ports)
+    )
+    return [backend_port, frontend_port]
 
 
 def _flask(fields: dict[str, str]) -> dict[str, str]:

@@ -265,7 +265,11 @@ class Fleet:
 
     def info(self) -> FleetInfo:
         return FleetInfo(
-            root=str(self._root), models=list(self._models.values()), clashes=self.clashes()
+            root=str(self._root),
+            models=list(self._models.values()),
+            clashes=self.clashes(),
+            remaps=self.remaps(),
+            strict_ports=self._strict_ports,
         )
 
     # --- ports for new apps -----------------------------------------------------------------

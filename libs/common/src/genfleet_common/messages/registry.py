@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from msgspec import Struct
 
 from genfleet_common.messages.base import Message
@@ -70,4 +71,7 @@ class PortClash(Struct, frozen=True, kw_only=True):
 class FleetInfo(Message, kw_only=True):
     root: str
     models: list[ModelSpec]
-    clashes: list[PortClash]
+    clashes: list[PortClash]  # ports whose apps are refused (see Fleet.clashes)
+    # one line per host port or container name GenFleet replaced, the apps run anyway
+    remaps: list[str] = msgspec.field(default_factory=list)
+    strict_ports: bool = False  # fleet.toml [ports] strict: clashing apps are refused

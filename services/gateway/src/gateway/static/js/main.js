@@ -251,7 +251,9 @@ function renderFleet(fleet) {
       h(
         "details",
         { dataset: { testid: "clashes" } },
-        h("summary", {}, `${n} host port clash${n === 1 ? "" : "es"} (these apps are not started)`),
+        h("summary", {}, `${n} host port clash${n === 1 ? "" : "es"}: ${fleet.strict_ports
+          ? "the later apps are refused (fleet.toml [ports] strict = true)"
+          : "an app that clashes with itself, or no free port was left in the remap range: refused"}`),
         h(
           "ul",
           {},
@@ -262,7 +264,19 @@ function renderFleet(fleet) {
       ),
     );
   }
-  clashes.hidden = !n;
+  const remaps = fleet.remaps || [];
+  if (remaps.length) {
+    // apps that run anyway, on ports (or names) GenFleet gave them: said once, opened on demand
+    clashes.append(
+      h(
+        "details",
+        { dataset: { testid: "remaps" } },
+        h("summary", {}, `${remaps.length} declared host port${remaps.length === 1 ? "" : "s"} or container name${remaps.length === 1 ? "" : "s"} clash with another app's: replaced, these apps run anyway`),
+        h("ul", {}, remaps.map((line) => h("li", {}, line))),
+      ),
+    );
+  }
+  clashes.hidden = !n && !remaps.length;
   fleetTable.setFleet(state.models, state.apps, fleet.clashes);
   setView(chosenView(state.apps.size), false);
 }
