@@ -451,53 +451,39 @@ async def fleet_phase(results: dict[str, Any]) -> None:
     print(f"  the fleet's part took {time.perf_counter() - began:.0f} s", flush=True)
 
 
+# The parts after the fleet's, in the order `make bench` runs them: (name, what it measures,
+# the module under bench/ whose `measure(results, record)` does it).
+PARTS = [
+    ("scans", "scans", "scans"),
+    ("static_recall", "static recall of the planted vulnerabilities", "static_recall"),
+    ("perf", "load tests", "perf"),
+    ("spectest", "spec tests", "spectest"),
+    ("ai", "requirements analysis", "ai"),
+    ("judge", "requirements judge (calibration set)", "judge"),
+    ("campaign", "campaigns", "campaign"),
+    ("campaign_report", "campaign report", "campaign_report"),
+    ("health", "honest health", "health"),
+    ("dashboard", "dashboard", "dashboard"),
+]
+
+
 async def main() -> None:
+    """`python bench/run.py [PART ...]`: every part, or only those named ("fleet" is the
+    generated fleet's); the results of the others stay as the file has them."""
+    import importlib
+
+    names = ["fleet", *(name for name, _, _ in PARTS)]
+    chosen = sys.argv[1:] or names
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        raise SystemExit(f"unknown bench part(s) {unknown}: choose from {names}")
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    await fleet_phase(results)
-    if sys.argv[1:] == ["fleet"]:
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {RESULTS}")
-        return
-    print("scans...", flush=True)
-    from scans import measure as measure_scans
-
-    await measure_scans(results, record)
-    print("static recall of the planted vulnerabilities...", flush=True)
-    from static_recall import measure as measure_recall
-
-    await measure_recall(results, record)
-    print("load tests...", flush=True)
-    from perf import measure as measure_perf
-
-    await measure_perf(results, record)
-    print("spec tests...", flush=True)
-    from spectest import measure as measure_spectest
-
-    await measure_spectest(results, record)
-    print("requirements analysis...", flush=True)
-    from ai import measure as measure_ai
-
-    await measure_ai(results, record)
-    print("requirements judge (calibration set)...", flush=True)
-    from judge import measure as measure_judge
-
-    await measure_judge(results, record)
-    print("campaigns...", flush=True)
-    from campaign import measure as measure_campaign
-
-    await measure_campaign(results, record)
-    print("campaign report...", flush=True)
-    from campaign_report import measure as measure_report
-
-    await measure_report(results, record)
-    print("honest health...", flush=True)
-    from health import measure as measure_health
-
-    await measure_health(results, record)
-    print("dashboard...", flush=True)
-    from dashboard import measure as measure_dashboard
-
-    await measure_dashboard(results, record)
+    if "fleet" in chosen:
+        await fleet_phase(results)
+    for name, what, module in PARTS:
+        if name in chosen:
+            print(f"{what}...", flush=True)
+            await importlib.import_module(module).measure(results, record)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
