@@ -28,6 +28,8 @@ from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
     Action,
     AppRef,
+    Calibration,
+    CalibrationRequest,
     CampaignDiff,
     CampaignRef,
     CampaignReport,
@@ -235,17 +237,24 @@ async def _the_report_and_the_diff(platform: Platform, first: str, again: str) -
     """The research result of a real campaign: every figure with its n, the broken build in
     the deploy denominator, each format stored, the HTML drawn by a real browser."""
     objects = await platform.bus.ensure_object_store(subjects.REPORTS_BUCKET)
+    # the judge was never calibrated: the report says so beside the requirements figures
+    uncalibrated = await _report(platform, objects, first, CampaignReportFormat.JSON)
+    judge = msgspec.json.decode(uncalibrated, type=CampaignReport).judge_calibration
+    assert judge is not None and judge.figures is None and "never calibrated" in judge.note
+    run = await _calibrate(platform)
     built = {}
     for fmt in CampaignReportFormat:
-        ref = await platform.call(
-            subjects.CAMPAIGN_REPORT, ReportRequest(campaign_id=first, format=fmt), ReportRef,
-            timeout=120,
-        )  # fmt: skip
-        data = (await objects.get(ref.object_name)).data or b""
-        assert ref.size == len(data) > 100 and ref.content_type == fmt.media_type
-        built[fmt] = data
+        built[fmt] = await _report(platform, objects, first, fmt)
     report = msgspec.json.decode(built[CampaignReportFormat.JSON], type=CampaignReport)
     assert report.manifest.apps and report.campaign_id == first
+    # now it was: its figures, the same as ai-svc's, in the JSON, HTML and LaTeX
+    judge = report.judge_calibration
+    assert judge is not None and judge.calibration_id == run.calibration_id
+    assert report.manifest.judge is not None and judge.figures == run.figures
+    assert judge.llm_id == report.manifest.judge.llm_id
+    sentence = f"against {run.figures.labelled} labelled requirements"
+    assert sentence in built[CampaignReportFormat.HTML].decode()
+    assert sentence in built[CampaignReportFormat.LATEX].decode()
     figures = {m.model: m for m in report.models}
     assert figures[BROKEN].deploy_rate.value == 0.5 and figures[BROKEN].deploy_rate.n == 2
     assert figures[GOOD].deploy_rate.value == 1.0 and figures[GOOD].deploy_rate.ci95 is not None
@@ -268,6 +277,31 @@ async def _the_report_and_the_diff(platform: Platform, first: str, again: str) -
     # the same apps and tools (the results were reused): no finding new, none fixed
     assert changes.new_findings == [] and changes.fixed_findings == []
     assert changes.compared_apps[Step.SCAN] == 4 and changes.compared_apps[Step.DAST] == 3
+
+
+async def _report(platform: Platform, objects: Any, campaign_id: str, fmt: Any) -> bytes:
+    ref = await platform.call(
+        subjects.CAMPAIGN_REPORT, ReportRequest(campaign_id=campaign_id, format=fmt), ReportRef,
+        timeout=120,
+    )  # fmt: skip
+    data: bytes = (await objects.get(ref.object_name)).data or b""
+    assert ref.size == len(data) > 100 and ref.content_type == fmt.media_type
+    return data
+
+
+async def _calibrate(platform: Platform) -> Calibration:
+    """The campaign's judge calibrated on one labelled requirement (the one it asked)."""
+    (platform.fleet / "calibration.toml").write_text(
+        f'[[app]]\nmodel = "{GOOD}"\napp = 1\nmet = ["general-1"]\n'
+    )
+    run = await platform.call(subjects.ANALYSIS_CALIBRATE, CalibrationRequest(), Calibration)
+    async with asyncio.timeout(300):
+        while run.state == JobState.RUNNING:
+            await asyncio.sleep(0.5)
+            ref = JobRef(job_id=run.calibration_id)
+            run = await platform.call(subjects.ANALYSIS_CALIBRATION, ref, Calibration)
+    assert run.state == JobState.COMPLETE, run.error
+    return run  # type: ignore[no-any-return]
 
 
 async def _rendered_in_chromium(html: bytes) -> None:

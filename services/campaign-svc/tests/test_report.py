@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html import escape
 from typing import Any
 
 import msgspec
@@ -18,12 +19,14 @@ from genfleet_common.messages import (
     AnalysisOutcome,
     AppManifest,
     BaseImages,
+    CalibrationFigures,
     CampaignOptions,
     CampaignReport,
     CampaignStatus,
     DeployFailure,
     DeployOutcome,
     JobState,
+    JudgeCalibration,
     Manifest,
     PerfOutcome,
     RiskCounts,
@@ -342,6 +345,38 @@ def test_latex_is_a_booktabs_table_with_escaped_names() -> None:
     assert r"gpt\_4o \& co &" in tex
     assert "gpt_4o" not in tex
     assert r"0.67 [0.21, 0.94] {\scriptsize (3)}" in tex
+
+
+def test_the_judges_calibration_stands_beside_the_requirements_figures() -> None:
+    """Its figures with their n (HTML, LaTeX, JSON), a prompt it was not calibrated with said
+    so, and a judge never calibrated said so rather than left out."""
+    figures = CalibrationFigures(
+        labelled=56, n=54, unusable=2, unusable_share=2 / 56, accuracy=0.78,
+        accuracy_ci95=(0.65, 0.87), precision=0.9, recall=0.84, not_met_precision=0.2,
+        not_met_recall=0.29, kappa=0.1, kappa_ci95=(-0.2, 0.4),
+    )  # fmt: skip
+    calibrated = JudgeCalibration(
+        llm_id="gpt4all:small", prompt_version="3", calibration_id="cafe", calibrated_at=0.0,
+        calibrated_prompt_version="2", figures=figures, note="calibrated with prompt 2",
+    )  # fmt: skip
+    built = build_report(status(), records(), now=0.0, calibration=calibrated)
+    html = render(built, "html")[0].decode()
+    sentence = (
+        "Judge gpt4all:small (prompt 3), calibrated 1970-01-01 against 56 labelled requirements"
+        " (calibration cafe): on the 54 it gave a verdict for, accuracy 0.78 [0.65, 0.87],"
+        " Cohen's kappa 0.10 [-0.20, 0.40]"
+    )
+    assert html.count(escape(sentence)) == 2  # under the main figures and the requirements table
+    assert "unusable answers 2 of 56 asked. calibrated with prompt 2." in html
+    tex = render(built, "latex")[0].decode()
+    assert r"against 56 labelled requirements (calibration cafe)" in tex
+    back = msgspec.json.decode(render(built, "json")[0], type=CampaignReport)
+    assert back.judge_calibration == calibrated
+
+    never = JudgeCalibration(llm_id="gpt4all:small", prompt_version="3", note="never calibrated")
+    html = render(build_report(status(), records(), now=0.0, calibration=never), "html")[0]
+    assert b"Judge gpt4all:small (prompt 3): not calibrated (never calibrated)." in html
+    assert b"class='judge'" not in render(build_report(status(), records(), now=0.0), "html")[0]
 
 
 def test_substitute_base_images_are_named_per_app_and_counted_per_model() -> None:

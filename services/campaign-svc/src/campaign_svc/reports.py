@@ -12,26 +12,70 @@ from nats.js.object_store import ObjectStore
 
 from campaign_svc.report import build_report, diff, render
 from campaign_svc.store import CampaignStore
+from genfleet_common import subjects
+from genfleet_common.bus import Bus
+from genfleet_common.errors import GenFleetError, NotFound
 from genfleet_common.messages import (
+    Calibration,
+    CalibrationLatestRequest,
     CampaignDiff,
     CampaignReport,
     DiffRequest,
+    JudgeCalibration,
+    JudgeManifest,
     ReportRef,
     ReportRequest,
     StepRecord,
 )
 from genfleet_common.objects import campaign_report_name
 
+CALIBRATION_TIMEOUT_S = 5.0
+
+
+async def judge_calibration(bus: Bus, judge: JudgeManifest) -> JudgeCalibration:
+    """The judge's newest complete calibration, as ai-svc has it when the report is built (a
+    calibration made after the campaign still tells how far its verdicts can be trusted)."""
+    shown = JudgeCalibration(llm_id=judge.llm_id, prompt_version=judge.prompt_version)
+    try:
+        run = await bus.request(
+            subjects.ANALYSIS_CALIBRATION_LATEST,
+            CalibrationLatestRequest(llm_id=judge.llm_id),
+            Calibration,
+            timeout=CALIBRATION_TIMEOUT_S,
+        )
+    except NotFound:
+        shown.note = (
+            "this judge was never calibrated: `genfleet analysis-calibrate` measures it against"
+            " the fleet's labelled verdicts (calibration.toml)"
+        )
+        return shown
+    except GenFleetError as exc:  # ai-svc down or slow: say so, the report is still built
+        shown.note = f"the judge's calibration could not be read: {exc.message}"
+        return shown
+    shown.calibration_id, shown.calibrated_at = run.calibration_id, run.ended_at
+    shown.calibrated_prompt_version = run.prompt_version
+    shown.figures = run.figures
+    if run.prompt_version != judge.prompt_version:
+        shown.note = (
+            f"calibrated with prompt {run.prompt_version}, the campaign asked with prompt"
+            f" {judge.prompt_version}: these figures are of another prompt"
+        )
+    return shown
+
 
 @dataclass
 class Reports:
     store: CampaignStore
     objects: ObjectStore
+    bus: Bus
 
     async def _built(self, campaign_id: str) -> tuple[CampaignReport, list[StepRecord]]:
         status = await self.store.get(campaign_id)  # NotFound: 404
         records = await self.store.all_steps(status)
-        return await asyncio.to_thread(build_report, status, records), records
+        judge = status.manifest.judge
+        calibration = await judge_calibration(self.bus, judge) if judge else None
+        report = await asyncio.to_thread(build_report, status, records, calibration=calibration)
+        return report, records
 
     async def report(self, req: ReportRequest) -> ReportRef:
         report, _ = await self._built(req.campaign_id)

@@ -71,7 +71,7 @@ class CampaignService:
             await worker.start()
             self.workers.append(worker)
         campaigns = Campaigns(bus, store, self.fleet, settings, runner)
-        handlers = Handlers(campaigns, store, Reports(store, reports))
+        handlers = Handlers(campaigns, store, Reports(store, reports, bus))
         await bus.serve_all(handlers.commands(), queue=subjects.CAMPAIGN_QUEUE)
         log.info("ready", extra={"worker": self.name})
         return bus

@@ -13,6 +13,7 @@ from enum import StrEnum
 import msgspec
 from msgspec import Struct
 
+from genfleet_common.messages.analyses import CalibrationFigures
 from genfleet_common.messages.base import Message
 from genfleet_common.messages.campaigns import Manifest, Step
 from genfleet_common.messages.images import BaseImages
@@ -262,6 +263,20 @@ class Reuse(Struct, kw_only=True):
     from_campaigns: list[str] = msgspec.field(default_factory=list)
 
 
+class JudgeCalibration(Struct, kw_only=True):
+    """How far the campaign's judge can be trusted: its newest complete calibration against
+    the fleet's labelled verdicts (calibration.toml), shown next to every requirements figure.
+    `figures` is None when there is none to show; `note` then says why."""
+
+    llm_id: str
+    prompt_version: str  # the campaign's
+    calibration_id: str = ""
+    calibrated_prompt_version: str = ""  # the calibration's: another prompt is another judge
+    calibrated_at: float | None = None
+    figures: CalibrationFigures | None = None
+    note: str = ""
+
+
 class CampaignReport(Message, kw_only=True):
     campaign_id: str
     name: str = ""
@@ -276,6 +291,8 @@ class CampaignReport(Message, kw_only=True):
     coverage: list[CoverageCell]
     reuse: Reuse
     apps: list[AppResult]  # model, then app number
+    # the judge's calibration, when the campaign has an analysis step (None: it has none)
+    judge_calibration: JudgeCalibration | None = None
 
 
 # --- two campaigns side by side -------------------------------------------------------------

@@ -13,6 +13,7 @@ from campaign_svc.report.figures import all_model_figures, coverage
 from genfleet_common.messages import (
     CampaignReport,
     CampaignStatus,
+    JudgeCalibration,
     Reuse,
     Step,
     StepRecord,
@@ -29,10 +30,15 @@ def _reuse(records: list[StepRecord]) -> Reuse:
 
 
 def build_report(
-    status: CampaignStatus, records: Iterable[StepRecord], *, now: float | None = None
+    status: CampaignStatus,
+    records: Iterable[StepRecord],
+    *,
+    now: float | None = None,
+    calibration: JudgeCalibration | None = None,
 ) -> CampaignReport:
     """The report of a campaign from its status (with the manifest) and its step records;
-    `now` is the generation time (default: the clock)."""
+    `now` is the generation time (default: the clock); `calibration`: its judge's, as
+    ai-svc has it (the caller asks, this stays a pure function)."""
     records = list(records)
     apps = app_results(status, records)
     settings = status.manifest.settings
@@ -52,4 +58,5 @@ def build_report(
         coverage=coverage(apps, steps, tools),
         reuse=_reuse(records),
         apps=apps,
+        judge_calibration=calibration,
     )

@@ -15,6 +15,7 @@ from campaign_svc.report.formats.text import (
     LABELS,
     MAIN_FIGURES,
     MISSING,
+    calibration_text,
     figure_text,
     number,
     p_value,
@@ -142,6 +143,13 @@ def _dast(models: Sequence[ModelFigures]) -> str:
     ]
     header = ["Model", LABELS["dast_findings_per_app"], LABELS["dast_high_app_share"], "Top CWEs"]
     return _table([escape(h) for h in header], rows)
+
+
+def _calibration(report: CampaignReport) -> str:
+    """How far the judge behind every requirements figure can be trusted (or why unknown)."""
+    if report.judge_calibration is None:
+        return ""
+    return f"<p class='judge'>{escape(calibration_text(report.judge_calibration))}</p>"
 
 
 def _requirements(models: Sequence[ModelFigures]) -> str:
@@ -346,6 +354,7 @@ def render_html(report: CampaignReport) -> bytes:
         _base_images(report),
         "<h2>Main figures</h2>",
         _figures_table(models, MAIN_FIGURES),
+        _calibration(report),
         _chart(charts.intervals(models), "Main figures per model, with 95% intervals"),
         "<h2>Deploy</h2>",
         "<p>Over the apps whose deploy was attempted (its step done or failed).</p>",
@@ -364,6 +373,7 @@ def render_html(report: CampaignReport) -> bytes:
         "<p>Met over requirements with a verdict; failed and unavailable are no verdict, never"
         " counted as not met.</p>",
         _requirements(models),
+        _calibration(report),
         "<h2>Spec tests</h2>",
         "<p>The fleet's executable checks per spec: pass@1 over the apps with a verdict (every"
         " functional check passed), sec_pass@1 (and no security check failed); apps whose checks"

@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from campaign_svc.report.formats.text import LABELS, MAIN_FIGURES, MISSING, interval, number
+from campaign_svc.report.formats.text import (
+    LABELS,
+    MAIN_FIGURES,
+    MISSING,
+    calibration_text,
+    interval,
+    number,
+)
 from genfleet_common.messages import CampaignReport, Figure
 
 _SPECIAL = {
@@ -57,6 +64,8 @@ def render_latex(report: CampaignReport) -> bytes:
         if substituted
         else ""
     )
+    if report.judge_calibration is not None:  # beside the requirements figure it qualifies
+        note += " " + escape(calibration_text(report.judge_calibration))
     lines = [
         f"% GenFleet {escape(report.manifest.genfleet_version)}, campaign"
         f" {escape(report.campaign_id)}, generated {when}. Needs \\usepackage{{booktabs}}.",

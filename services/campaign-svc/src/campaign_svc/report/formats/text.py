@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
-from genfleet_common.messages import Figure, Quartiles
+from genfleet_common.messages import Figure, JudgeCalibration, Quartiles
 
 # The figures a paper's table and the interval chart show, in this order.
 MAIN_FIGURES = (
@@ -73,3 +74,35 @@ def quartiles_text(q: Quartiles) -> str:
     if q.median is None:
         return MISSING
     return f"{number(q.median)} (IQR {number(q.q1)} to {number(q.q3)})"
+
+
+def calibration_text(calibration: JudgeCalibration) -> str:
+    """One sentence for beside the requirements figures: how the campaign's judge did
+    against the labelled verdicts, each figure with its n, or why there is nothing to show."""
+    judge = f"Judge {calibration.llm_id} (prompt {calibration.prompt_version})"
+    f = calibration.figures
+    if f is None:
+        return f"{judge}: not calibrated ({calibration.note})."
+    when = (
+        datetime.fromtimestamp(calibration.calibrated_at, UTC).strftime("%Y-%m-%d")
+        if calibration.calibrated_at is not None
+        else "at an unknown time"
+    )
+    kappa = number(f.kappa)
+    if f.kappa_ci95 is not None:
+        kappa += f" [{number(f.kappa_ci95[0])}, {number(f.kappa_ci95[1])}]"
+    elif f.kappa_note:
+        kappa += f" ({f.kappa_note})"
+    accuracy = number(f.accuracy)
+    if f.accuracy_ci95 is not None:
+        accuracy += f" [{number(f.accuracy_ci95[0])}, {number(f.accuracy_ci95[1])}]"
+    asked = f.labelled - f.unavailable
+    text = (
+        f"{judge}, calibrated {when} against {f.labelled} labelled requirements"
+        f" (calibration {calibration.calibration_id}): on the {f.n} it gave a verdict for,"
+        f" accuracy {accuracy}, Cohen's kappa {kappa}, precision of met {number(f.precision)},"
+        f" recall of met {number(f.recall)}, precision of not met {number(f.not_met_precision)},"
+        f" recall of not met {number(f.not_met_recall)}; unusable answers {f.unusable} of"
+        f" {asked} asked."
+    )
+    return f"{text} {calibration.note}." if calibration.note else text
