@@ -1,8 +1,8 @@
 // GenFleet dashboard: the fleet as cards (apps grouped by model) or as a table (one row per
 // app, see fleettable.js), live badges from /api/events, actions, logs, one app's card alone
 // (#app/<model>/<n>), an app's security scans (#scan/<model>/<n>, see scans.js), load tests (#perf/<model>/<n>,
-// see perf.js) and requirements analyses (#analysis/<model>/<n>, see analyses.js), and the
-// campaigns (#campaigns/[<id>[/compare]], see campaigns.js).
+// see perf.js), requirements analyses (#analysis/<model>/<n>, see analyses.js), spec tests
+// (#spectest/<model>/<n>, see spectests.js), and the campaigns (#campaigns/[<id>[/compare]], see campaigns.js).
 
 import {
   api,
@@ -20,6 +20,7 @@ import { $, formatBytes, formatDuration, h } from "./dom.js";
 import { EventStream } from "./live.js";
 import { LogView } from "./logs.js";
 import { AnalysisView, analysisHash } from "./analyses.js";
+import { SpecTestView, spectestHash } from "./spectests.js";
 import { CampaignView } from "./campaigns.js";
 import { FleetTable, portText } from "./fleettable.js";
 import { JOBS, LatestJobs, jobLines, scanHash, showJobLine } from "./joblines.js";
@@ -75,6 +76,7 @@ latestJobs.onChange((job, status) => {
 const fleetTable = new FleetTable({ latest: latestJobs, colorOf: (model) => state.colors.get(model) || safeColor(null) });
 const perfView = new PerfView({ events, appInfo: scanAppInfo });
 const analysisView = new AnalysisView({ events, appInfo: scanAppInfo });
+const spectestView = new SpecTestView({ events, appInfo: scanAppInfo });
 const campaignView = new CampaignView({ events, models: () => state.models, safeColor });
 
 // --- login --------------------------------------------------------------------------------
@@ -84,6 +86,7 @@ function showLogin(message = "") {
   scanView.close();
   perfView.close();
   analysisView.close();
+  spectestView.close();
   campaignView.close();
   clearInterval(state.systemTimer);
   $("#dashboard").hidden = true;
@@ -481,6 +484,12 @@ function renderApp(model, spec) {
         dataset: { action: "requirements" },
         "aria-label": `Show the requirements analyses of ${key}`,
       }, "requirements"),
+      h("a", {
+        href: spectestHash(model.name, spec.number),
+        class: "scans-link",
+        dataset: { action: "spectests" },
+        "aria-label": `Show the spec tests of ${key}`,
+      }, "spec tests"),
     ),
     jobLines(),
     h("p", { class: "result", dataset: { testid: "result" }, role: "status", "aria-live": "polite" }),
@@ -782,7 +791,7 @@ function openLogs(key) {
 // --- scans, load tests, analyses -----------------------------------------------------------
 /** The hash route: #app/<model>/<n> shows that app's card alone, #scan/<model>/<n>[/<scan id>]
  * its scans, #perf/<model>/<n>[/<test id>] its load tests, #analysis/<model>/<n>[/<analysis
- * id>] its requirements analyses, #campaigns/[<id>[/compare]] the campaigns, anything else the
+ * id>] its requirements analyses, #spectest/<model>/<n>[/<run id>] its spec tests, #campaigns/[<id>[/compare]] the campaigns, anything else the
  * fleet (as cards or as the table). */
 function route() {
   const campaign = /^#campaigns(?:\/([A-Za-z0-9]{1,64})?(?:\/(compare))?)?\/?$/.exec(location.hash);
@@ -791,7 +800,7 @@ function route() {
   for (const link of document.querySelectorAll("#topnav a")) {
     link.setAttribute("aria-current", (link.dataset.testid === "nav-campaigns") === Boolean(campaign) ? "page" : "false");
   }
-  const match = /^#(app|scan|perf|analysis)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
+  const match = /^#(app|scan|perf|analysis|spectest)\/([^/]+)\/(\d+)(?:\/([A-Za-z0-9]{1,64}))?$/.exec(location.hash);
   let entry = null;
   if (match) {
     let model = "";
@@ -809,6 +818,8 @@ function route() {
   else perfView.close();
   if (entry && view === "analysis") analysisView.open(entry.model, entry.spec.number, match[4] || "");
   else analysisView.close();
+  if (entry && view === "spectest") spectestView.open(entry.model, entry.spec.number, match[4] || "");
+  else spectestView.close();
   if (entry && view === "app") showFleet("app", appKey(entry.model, entry.spec.number));
   else showFleet(entry || campaign ? "none" : "fleet");
   if (match && !entry) showBanner(`No app ${match[2]}/app${match[3]} in this fleet.`);
@@ -848,6 +859,6 @@ async function runCardScan(key, button) {
 }
 
 // for tests and the console: drop the event socket as a network failure would
-window.genfleet = { events, state, logView, scanView, perfView, analysisView, campaignView, latestJobs, fleetTable };
+window.genfleet = { events, state, logView, scanView, perfView, analysisView, spectestView, campaignView, latestJobs, fleetTable };
 
 boot();
