@@ -95,6 +95,13 @@ class Actions:
                 f"{app.key} is not started: its host ports clash",
                 detail="; ".join(self.clashes[app.key]),
             )
+        if req.action in BRINGS_UP and app.host_access:
+            # untrusted code never gets the host or the platform (see fleet.hostaccess)
+            raise Conflict(
+                f"{app.key} is not started: its compose file gives it the host"
+                f" ({app.host_access[0]}{', ...' if len(app.host_access) > 1 else ''})",
+                detail="; ".join(app.host_access),
+            )
         self.engine.require()
         action_id = req.action_id or new_id()
         self.claim(app, req.action, action_id)

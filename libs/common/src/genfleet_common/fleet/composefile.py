@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from genfleet_common.fleet.hostaccess import external_networks, service_host_access
 from genfleet_common.fleet.interpolation import ComposeError, Lookup, interpolate, read_dotenv
 from genfleet_common.fleet.names import show
 from genfleet_common.fleet.paths import inside
@@ -71,9 +72,10 @@ def _parse_service(name: str, raw: object, interp: Interp, problems: list[str]) 
 
 def _parse_compose(
     document: object, lookup: Lookup, problems: list[str]
-) -> tuple[ServiceSpec, ...]:
-    """The services of a loaded compose document. Only the fields read here are interpolated,
-    which also keeps a YAML alias bomb from being walked node by node."""
+) -> tuple[tuple[ServiceSpec, ...], tuple[str, ...]]:
+    """The services of a loaded compose document, and what in it would give the app the host
+    (see hostaccess). Only the fields read here are interpolated, which also keeps a YAML
+    alias bomb from being walked node by node."""
     if document is None:
         raise ComposeError("empty compose file")
     if not isinstance(document, dict):
@@ -86,16 +88,23 @@ def _parse_compose(
     services = document.get("services")  # `version:` and `name:` are accepted and unused
     if services is None:
         problems.append("no services")
-        return ()
+        return (), ()
     if not isinstance(services, dict):
         raise ComposeError("services is not a mapping")
     parsed = tuple(
         _parse_service(str(name), raw, interp, problems) for name, raw in services.items()
     )
+    host_access = [
+        reason
+        for name, raw in services.items()
+        if isinstance(raw, dict)
+        for reason in service_host_access(str(name), raw, interp)
+    ]
+    host_access += external_networks(document, interp)
     problems.extend(
         f"variable {name} is not set; using an empty string" for name in sorted(missing)
     )
-    return parsed
+    return parsed, tuple(host_access)
 
 
 def _compose_file(app_dir: Path, root: Path, problems: list[str]) -> Path:
@@ -114,7 +123,7 @@ def _compose_file(app_dir: Path, root: Path, problems: list[str]) -> Path:
 
 def _read_app(
     app_dir: Path, root: Path, environ: Mapping[str, str], problems: list[str]
-) -> tuple[Path, tuple[ServiceSpec, ...]]:
+) -> tuple[Path, tuple[ServiceSpec, ...], tuple[str, ...]]:
     """The compose file of an app and its services; ComposeError when compose would refuse
     to run it."""
     compose_file = _compose_file(app_dir, root, problems)
@@ -142,7 +151,7 @@ def _read_app(
         # PyYAML's constructors let ValueError, KeyError, ... escape on odd explicit tags
         # (`!!float abc`), and deep nesting ends in RecursionError: still just a bad file.
         raise ComposeError(f"{compose_file.name} is not valid YAML: {exc!r}") from exc
-    return compose_file, _parse_compose(document, lookup, problems)
+    return compose_file, *_parse_compose(document, lookup, problems)
 
 
 def load_app(
@@ -157,7 +166,7 @@ def load_app(
     problems: list[str] = []
     app: AppSpec | None = None
     try:
-        compose_file, services = _read_app(app_dir, root, environ, problems)
+        compose_file, services, host_access = _read_app(app_dir, root, environ, problems)
     except ComposeError as exc:
         problems.append(f"{exc}; app skipped")
     except OSError as exc:
@@ -171,6 +180,8 @@ def load_app(
             path=str(app_dir),
             compose_file=str(compose_file),
             services=services,
+            host_access=host_access,
         )
+        problems.extend(f"{reason}: never started" for reason in host_access)
     warnings.extend(f"{model}/app{number}: {problem}" for problem in problems)
     return app

@@ -26,6 +26,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+import msgspec
+
 from genfleet_common.messages import AppSpec, PortBinding, ServiceSpec
 
 DEFAULT_REMAP_RANGE = (20000, 29999)
@@ -90,28 +92,17 @@ def remap(apps: Sequence[AppSpec], remap_range: tuple[int, int]) -> tuple[list[A
                 name, declared_name = None, service.container_name
             elif name is not None:
                 names.add(name)
-            services.append(
-                ServiceSpec(
-                    name=service.name,
+            services.append(  # replace: every other field is kept as read
+                msgspec.structs.replace(
+                    service,
                     container_name=name,
                     declared_container_name=declared_name,
                     ports=tuple(ports),
-                    has_healthcheck=service.has_healthcheck,
-                    builds=service.builds,
-                    image=service.image,
                 )
             )
         for port, protocol, ip in own:
             held.setdefault((port, protocol), []).append(ip)
-        result.append(
-            AppSpec(
-                model=app.model,
-                number=app.number,
-                path=app.path,
-                compose_file=app.compose_file,
-                services=tuple(services),
-            )
-        )
+        result.append(msgspec.structs.replace(app, services=tuple(services)))
     return result, warnings
 
 

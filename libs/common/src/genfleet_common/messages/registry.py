@@ -37,6 +37,10 @@ class AppSpec(Struct, frozen=True, kw_only=True):
     path: str  # the app folder
     compose_file: str
     services: tuple[ServiceSpec, ...] = ()
+    # What in its compose file would give it the host or the platform (host network, the
+    # Docker socket, privileged, ...: genfleet_common.fleet.hostaccess): such an app is
+    # never started, and these are the reasons.
+    host_access: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
