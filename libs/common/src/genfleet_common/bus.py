@@ -37,7 +37,7 @@ from genfleet_common.errors import (
 )
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import ErrorInfo, Reply
-from genfleet_common.metrics import BUS_HANDLED_SECONDS, BUS_REQUEST_SECONDS
+from genfleet_common.metrics import BUS_HANDLED_SECONDS, observed_request
 
 Req = TypeVar("Req", bound=msgspec.Struct)
 Res = TypeVar("Res")
@@ -180,9 +180,7 @@ class Bus:
         self, subject: str, request: msgspec.Struct, reply_type: type[Res], *, timeout: float
     ) -> Res:
         """Send a command and return its typed result, or raise the typed remote error."""
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
+        with observed_request(subject):
             try:
                 raw = await self.nc.request(subject, encode(request), timeout=timeout)
             except nats.errors.NoRespondersError as exc:
@@ -194,11 +192,6 @@ class Bus:
                 err = reply.error or ErrorInfo(code="internal", message="error reply without error")
                 raise error_from_code(err.code, err.message, err.detail)
             return reply.data  # type: ignore[no-any-return]
-        except GenFleetError as err:
-            outcome = err.code.value
-            raise
-        finally:
-            BUS_REQUEST_SECONDS.labels(subject, outcome).observe(time.perf_counter() - started)
 
     async def wait_ready(self, subject: str, *, timeout_s: float = 30.0) -> None:
         """Wait until some service answers on `subject` (any reply, even an error, counts)."""

@@ -14,12 +14,16 @@ scrape targets to `<state_dir>/prometheus-targets.json` (Prometheus file_sd form
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from genfleet_common.errors import GenFleetError
 from genfleet_common.logs import get_logger
 
 log = get_logger("metrics")
@@ -40,6 +44,22 @@ BUS_HANDLED_SECONDS = Histogram(
     ["subject", "outcome"],
     buckets=_FAST,
 )
+
+
+@contextlib.contextmanager
+def observed_request(subject: str) -> Iterator[None]:
+    """Times one command round trip on `subject` into BUS_REQUEST_SECONDS, with its outcome:
+    ok, or the code of the typed error it raised (the caller's view, for every client)."""
+    started, outcome = time.perf_counter(), "ok"
+    try:
+        yield
+    except GenFleetError as err:
+        outcome = err.code.value
+        raise
+    finally:
+        BUS_REQUEST_SECONDS.labels(subject, outcome).observe(time.perf_counter() - started)
+
+
 JOBS = Counter(
     "genfleet_jobs", "Jobs this worker ended, by outcome", ["kind", "outcome"]
 )  # outcome: done, stopped, crashed, requeued, gave_up, dead_lettered

@@ -12,8 +12,9 @@ import time
 from typing import Any
 
 import nats.errors
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.asgisend import StatusRecorder
 from gateway.auth import AuthFailure, TokenVerifier
 from gateway.context import Context
 from gateway.envelope import log
@@ -37,18 +38,12 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         at, started = time.time(), time.perf_counter()
-        status = 500  # what a call that raised out of the app amounts to
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        recorder = StatusRecorder(send)
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, recorder)
         finally:
-            record = self._record(scope, at, status, (time.perf_counter() - started) * 1000)
+            ms = (time.perf_counter() - started) * 1000
+            record = self._record(scope, at, recorder.status, ms)
             await self._store(record)
 
     def _record(self, scope: Scope, at: float, status: int, ms: float) -> AuditRecord:

@@ -7,7 +7,6 @@ the client unchanged, so it decodes only the reply's envelope and keeps `data` a
 
 from __future__ import annotations
 
-import time
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,7 +20,7 @@ from genfleet_common.errors import (
     error_from_code,
 )
 from genfleet_common.messages import ErrorInfo
-from genfleet_common.metrics import BUS_REQUEST_SECONDS
+from genfleet_common.metrics import observed_request
 
 T = TypeVar("T")
 
@@ -54,15 +53,8 @@ class Commands:
         self, subject: str, request: msgspec.Struct, *, timeout_s: float | None = None
     ) -> msgspec.Raw:
         """Send a command; its reply's `data` as raw JSON, or the typed error it reported."""
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
+        with observed_request(subject):
             return await self._call(subject, request, timeout_s)
-        except GenFleetError as err:
-            outcome = err.code.value
-            raise
-        finally:
-            BUS_REQUEST_SECONDS.labels(subject, outcome).observe(time.perf_counter() - started)
 
     async def _call(
         self, subject: str, request: msgspec.Struct, timeout_s: float | None

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.asgisend import StatusRecorder
 from genfleet_common.metrics import HTTP_SECONDS
 
 
@@ -19,18 +20,11 @@ class HttpMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        recorder = StatusRecorder(send)
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, recorder)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(
+            HTTP_SECONDS.labels(scope["method"], route, str(recorder.status)).observe(
                 time.perf_counter() - started
             )
