@@ -10,7 +10,7 @@ from msgspec import Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
 from genfleet_common.messages.images import BaseImages, Package
-from genfleet_common.messages.jobs import JobStatus, KindMessages, NewJobId
+from genfleet_common.messages.jobs import JobId, JobStatus, KindMessages, NewJobId
 
 
 # --- security scans (scan-svc) ------------------------------------------------------------
@@ -202,8 +202,8 @@ class ScanReport(Message, kw_only=True):
 class ScanDiffRequest(Message, kw_only=True):
     """Scan `b` against scan `a` (an earlier one, usually of the same app)."""
 
-    a: str
-    b: str
+    a: JobId
+    b: JobId
     sarif: bool = False  # also the diff as SARIF 2.1.0 (results with `baselineState`)
 
 
