@@ -129,7 +129,7 @@ def to_html(report: ScanReport, app: AppSpec) -> str:
 def render(report: ScanReport, app: AppSpec) -> dict[ReportFormat, bytes]:
     from scan_svc.sarif import to_sarif
 
-    sarif = to_sarif(report.runs, Path(app.path))
+    sarif = to_sarif(report.runs, Path(app.path), report.findings)
     return {
         ReportFormat.JSON: msgspec.json.encode(report),
         ReportFormat.SARIF: msgspec.json.encode(sarif),

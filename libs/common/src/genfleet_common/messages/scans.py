@@ -196,7 +196,7 @@ class ScanJob(Message, kw_only=True):
 class ScanReport(Message, kw_only=True):
     status: ScanStatus
     runs: list[ToolRun]
-    findings: list[Finding]  # de-duplicated across tools by fingerprint
+    findings: list[Finding]  # merged across tools: each with every tool that reported it
 
 
 class ScanDiffRequest(Message, kw_only=True):
