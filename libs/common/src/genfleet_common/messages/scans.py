@@ -70,8 +70,8 @@ class Finding(Struct, kw_only=True):
     fingerprint: str = ""
     # dynamic findings: the source lines most likely responsible, most likely first
     sources: list[SourceLocation] = msgspec.field(default_factory=list)
-    # corroboration: every tool that reported this finding (static and dynamic), `tool` first;
-    # set on a report's merged findings (empty in a tool run's own findings and older reports)
+    # corroboration: every tool that reported this finding (static and dynamic), `tool` first
+    # (empty in reports made before corroboration: then `tool` alone)
     tools: list[str] = msgspec.field(default_factory=list)
 
 
