@@ -82,10 +82,10 @@ def deduplicate(findings: Iterable[Finding]) -> list[Finding]:
         for f in members:
             cwe = weakness(f)
             if cwe and f.location.file and not f.location.url:
-                static.setdefault((cwe, f.location.file, str(f.location.line)), key)
+                static.setdefault((cwe, f.location.file, f"line {f.location.line}"), key)
                 if f.location.snippet.strip():
                     code = _code(f.location.snippet.splitlines()[0])
-                    static.setdefault((cwe, f.location.file, code), key)
+                    static.setdefault((cwe, f.location.file, f"code {code}"), key)
     for key, members in list(groups.items()):
         twin = _static_twin(members[0], static)
         if twin is not None and twin != key:
@@ -100,7 +100,7 @@ def _static_twin(f: Finding, static: dict[tuple[int, str, str], str]) -> str | N
     if not cwe or f.location.file or not f.location.url:
         return None
     for source in f.sources[:BLAME_MATCH]:
-        for anchor in (str(source.line), _code(source.code)):
+        for anchor in (f"line {source.line}", f"code {_code(source.code)}"):
             twin = static.get((cwe, source.file, anchor))
             if twin is not None:
                 return twin
