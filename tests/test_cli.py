@@ -233,15 +233,57 @@ def test_scan_with_dast_through_the_whole_platform(platform: Platform, tmp_path:
         )
         assert saved.returncode == 0, saved.stderr
         report = json.loads(report_file.read_text())
-        dast = [f for f in report["findings"] if f["tool"] == "wapiti"]
-        assert any(  # the planted SQL injection of gpt-4o/app1 (vulnerabilities.toml)
-            f["cwe"] == 89
+        # the planted SQL injection of gpt-4o/app1 (vulnerabilities.toml, backend/app.py:116):
+        # one finding that bandit and wapiti both reported, at bandit's line, with wapiti's
+        # request and the source lines wapiti's alert was traced to
+        (sqli,) = [
+            f
+            for f in report["findings"]
+            if f["cwe"] == 89
             and f["location"]["parameter"] == "q"
             and "/api/tasks/search" in f["location"]["url"]
-            for f in dast
-        ), dast
-        sarif = platform.cli("scan-report", status["scan_id"], "--format", "sarif")
-        assert json.loads(sarif.stdout)["version"] == "2.1.0"
+        ]
+        assert sqli["tools"] == ["bandit", "wapiti"], sqli
+        assert (sqli["location"]["file"], sqli["location"]["line"]) == ("backend/app.py", 116)
+        assert 116 in [s["line"] for s in sqli["sources"][:3]], sqli["sources"]
+        sarif = json.loads(
+            platform.cli("scan-report", status["scan_id"], "--format", "sarif").stdout
+        )
+        assert sarif["version"] == "2.1.0"
+        (result,) = [
+            r
+            for run in sarif["runs"]
+            for r in run["results"]
+            if r["partialFingerprints"]["genfleet/v1"] == sqli["fingerprint"]
+        ]
+        assert result["properties"]["tools"] == ["bandit", "wapiti"]
+        assert result["webRequest"]["target"].endswith("/api/tasks/search")
+        markdown = platform.cli("scan-report", status["scan_id"]).stdout
+        assert "corroborated: reported by bandit and wapiti" in markdown
+
+        # scan-diff: the same app scanned by bandit alone; what only wapiti saw is unchecked
+        # (not fixed), the SQL injection is less severe without wapiti's word (updated)
+        again = platform.cli("scan", MODEL, "1", "--tools", "bandit", "--watch", "--json")
+        (second,) = json.loads(again.stdout)
+        sarif_file = tmp_path / "diff.sarif"
+        compared = platform.cli(
+            "scan-diff", status["scan_id"], second["scan_id"], "--json", "--sarif", str(sarif_file)
+        )
+        assert compared.returncode == 0, compared.stderr
+        diff = json.loads(compared.stdout)
+        assert diff["same_app"] and not diff["new"] and not diff["fixed"]
+        [updated] = diff["updated"]
+        assert updated["fingerprint"] == sqli["fingerprint"] and updated["tools"] == ["bandit"]
+        assert all(f["tools"] == ["wapiti"] for f in diff["unchecked"]) and diff["unchecked"]
+        states = {
+            r["baselineState"] for run in json.loads(sarif_file.read_text())["runs"]
+            for r in run["results"]
+        }  # fmt: skip
+        assert states == {"unchanged", "updated"}
+        human = platform.cli("scan-diff", status["scan_id"], second["scan_id"]).stdout
+        assert "new 0, fixed 0, updated 1, unchanged" in human and "unchecked [" in human
+        unknown = platform.cli("scan-diff", status["scan_id"], "nosuchscan")
+        assert unknown.returncode == 2 and "no scan nosuchscan" in unknown.stderr
         busy_free = platform.cli("scan-stop", status["scan_id"])
         assert busy_free.returncode == 0 and "COMPLETE" in busy_free.stdout  # over: stays so
     finally:

@@ -432,6 +432,36 @@ def scan_report(
         sys.stdout.buffer.write(data)
 
 
+@app.command("scan-diff")
+def scan_diff(
+    a: Annotated[str, typer.Argument(help="The earlier scan id (the baseline).")],
+    b: Annotated[str, typer.Argument(help="The later scan id.")],
+    sarif: Annotated[
+        str | None,
+        typer.Option("--sarif", help="Also write the diff as SARIF 2.1.0 (baselineState) here."),
+    ] = None,
+    fleet: FleetOpt = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Scan B against scan A: new, fixed, unchanged and updated findings (by fingerprint)."""
+    from pathlib import Path
+
+    from genfleet_cli.scans import diff_lines
+
+    api = connect(fleet, url, token)
+    data = call(api.get, "/api/scans/diff", a=a, b=b)
+    if sarif:
+        Path(sarif).write_bytes(call(api.download, "/api/scans/diff", a=a, b=b, format="sarif"))
+    if as_json:
+        emit_json(data)
+    else:
+        print("\n".join(diff_lines(data)))
+    if sarif:
+        print(f"wrote {sarif}", file=sys.stderr)
+
+
 # --- load tests --------------------------------------------------------------------------
 @app.command("perf")
 def perf_command(

@@ -103,3 +103,31 @@ def scan(
             print(_summary(status) if watch_ else brief)
     # started (still queued, or running by now) or, watched, complete
     return not refused and all(s["state"] in ("QUEUED", "RUNNING", "COMPLETE") for s in scans)
+
+
+DIFF_STATES = ("new", "fixed", "updated", "unchanged", "unchecked")
+
+
+def diff_lines(diff: dict[str, Any]) -> list[str]:
+    """A scan diff for people: what changed first, each finding with every tool that saw it."""
+    a, b = diff["a"], diff["b"]
+    lines = [
+        f"scan {b['scan_id']} ({b['model']}/app{b['app']}) against scan {a['scan_id']}"
+        f" ({a['model']}/app{a['app']})"
+    ]
+    if not diff["same_app"]:
+        lines.append("  two apps: findings are matched by fingerprint, which leaves the app out")
+    lines.append("  " + ", ".join(f"{state} {len(diff[state])}" for state in DIFF_STATES))
+    for state in DIFF_STATES[:-1]:  # unchanged ones are counted, not listed
+        if state == "unchanged":
+            continue
+        for f in diff[state]:
+            loc = f["location"]
+            where = (
+                f"{loc['file']}:{loc['line']}" if loc["file"] else f"{loc['method']} {loc['url']}"
+            )
+            tools = ", ".join(f.get("tools") or [f["tool"]])
+            lines.append(f"  {state:<9} [{f['severity']}] {f['title']}  {where}  ({tools})")
+    for f in diff["unchecked"]:
+        lines.append(f"  unchecked [{f['severity']}] {f['title']} (no tool that saw it checked)")
+    return lines

@@ -39,6 +39,7 @@ API_ROUTES = {
     "/api/scans": {"post"},
     "/api/scans/batch": {"post"},
     "/api/scans/latest": {"get"},
+    "/api/scans/diff": {"get"},
     "/api/scans/{scan_id}": {"get"},
     "/api/scans/{scan_id}/stop": {"post"},
     "/api/scans/{scan_id}/report": {"get"},

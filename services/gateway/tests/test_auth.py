@@ -49,6 +49,7 @@ ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/api/scans/batch"): Role.OPERATOR,
     ("GET", "/api/scans/latest"): Role.VIEWER,
     ("GET", "/api/scans/{scan_id}"): Role.VIEWER,
+    ("GET", "/api/scans/diff"): Role.VIEWER,
     ("POST", "/api/scans/{scan_id}/stop"): Role.OPERATOR,
     ("GET", "/api/apps/{model}/{app}/scans"): Role.VIEWER,
     ("GET", "/api/scan-tools"): Role.VIEWER,
@@ -115,7 +116,7 @@ BODIES = {
     "/api/campaigns": {"models": ["g-gpt-4o"]},
     "/api/calibrations": {},
 }
-QUERIES = {"/api/perf/compare": "?a=0&b=1"}
+QUERIES = {"/api/perf/compare": "?a=0&b=1", "/api/scans/diff": "?a=0&b=1"}
 
 
 def routes(live: LiveGateway) -> list[tuple[str, str]]:

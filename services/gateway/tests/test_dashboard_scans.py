@@ -204,3 +204,34 @@ async def test_card_scan_button_and_stop(
     await expect(summary).to_contain_text("STOPPED")
     assert errors == []
     await page.context.close()
+
+
+async def test_findings_show_every_tool_that_agrees(
+    browser: Browser, gateway: LiveGateway, scan_svc: ScanService
+) -> None:
+    """bandit and semgrep both report the command injection: one row, with both tools (its
+    corroboration), and the tool filter finds it by either."""
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        started = await client.post(
+            "/api/scans",
+            json={"model": MODEL, "app": 1, "tools": ["bandit", "semgrep"]},
+            headers=gateway.auth("operator"),
+        )
+        assert started.status_code == 200, started.text
+        scan_id = started.json()["data"]["scan_id"]
+    page, errors = await open_page(browser)
+    await sign_in(page, gateway.url, gateway.token("viewer"))
+    await page.evaluate(f"location.hash = '#scan/{MODEL}/1/{scan_id}'")
+    state = page.get_by_test_id("scan-state")
+    await expect(state).to_have_attribute("data-state", "COMPLETE", timeout=SCAN_TIMEOUT_MS)
+    table = page.get_by_test_id("findings")
+    await expect(table).to_be_visible(timeout=30_000)
+    cmdi = table.locator(f'tbody tr:has(a[data-cwe="78"]):has-text("{CMDI_FILE}:{CMDI_LINE}")')
+    await expect(cmdi).to_have_count(1)  # one finding, not one per tool
+    assert set((await cmdi.get_attribute("data-tools") or "").split(",")) == {"bandit", "semgrep"}
+    await expect(cmdi.get_by_test_id("corroboration")).to_contain_text("2 tools agree")
+    for tool in ("bandit", "semgrep"):
+        await page.get_by_test_id("filter-tool").select_option(tool)
+        await expect(cmdi).to_be_visible()
+    assert errors == []
+    await page.context.close()

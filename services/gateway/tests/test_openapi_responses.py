@@ -163,7 +163,10 @@ async def test_every_route_answers_as_documented(
 
     # every GET route of the document, with real ids
     values = {**app, **ids, "chart": "rps", "a": ids["campaign_id"], "b": ids["campaign_id"]}
-    queries = {"/api/perf/compare": {"a": ids["test_id"], "b": ids["test_id"]}}
+    queries = {
+        "/api/perf/compare": {"a": ids["test_id"], "b": ids["test_id"]},
+        "/api/scans/diff": {"a": ids["scan_id"], "b": ids["scan_id"]},
+    }
     expect = {"/api/calibrations/latest": 404}  # the default judge was never calibrated here
     gets = [path for path, ops in spec["paths"].items() if "get" in ops]
     admin_only = {"/api/tokens/revoked", "/api/audit"}
@@ -176,6 +179,8 @@ async def test_every_route_answers_as_documented(
         )  # fmt: skip
     for fmt in ("json", "sarif", "md", "html"):
         await api.call("GET", "/api/scans/{scan_id}/report", format=fmt, scan_id=ids["scan_id"])
+    await api.call("GET", "/api/scans/diff", format="sarif", a=ids["scan_id"], b=ids["scan_id"])
+    await api.call("GET", "/api/scans/diff", 404, a=ids["scan_id"], b="nosuchscan")
     for fmt in ("json", "csv", "html", "latex"):
         await api.call("GET", "/api/campaigns/{campaign_id}/report", format=fmt, **ids)
 

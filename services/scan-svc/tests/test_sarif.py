@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from genfleet_common.messages import Finding, Location, Severity, ToolRun, ToolStatus
+from scan_svc.blame import with_sources
 from scan_svc.findings import with_fingerprints
 from scan_svc.sarif import FINGERPRINT_KEY, to_sarif
 from scan_svc.tools import run_static, static_tools
@@ -85,7 +86,8 @@ async def scan_runs() -> list[ToolRun]:
             status=ToolStatus.FINDINGS,
             version="3.2.3",
             duration_s=9.5,
-            findings=with_fingerprints([dast, blamed]),
+            # traced to the source as a scan does: the XSS to backend/app.py:119
+            findings=with_sources(with_fingerprints([dast, blamed]), APP),
         )
     )
     runs.append(
@@ -143,14 +145,25 @@ async def test_sarif_web_findings_and_runs_that_could_not_check(
 ) -> None:
     log = to_sarif(scan_runs, APP)
     runs = {run["tool"]["driver"]["name"]: run for run in log["runs"]}
-    wapiti = runs["wapiti"]
-    web, blamed = wapiti["results"]
+    # wapiti's XSS and semgrep's at backend/app.py:119 are one result, in semgrep's run: the
+    # static place, the request, both tools
+    (web,) = [
+        r for r in runs["semgrep"]["results"] if r["properties"]["tools"] == ["semgrep", "wapiti"]
+    ]
+    assert web["properties"]["cwe"] == "CWE-79"
+    assert web["locations"][0]["physicalLocation"]["region"]["startLine"] == 119
     assert web["webRequest"] == {
         "target": "http://127.0.0.1:5112/search?q=x",
         "method": "GET",
         "parameters": {"q": "<ScRiPt>alert('w')</ScRiPt>"},
     }
-    assert web["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith("http://")
+    # the other likely lines are related locations, each with why
+    related = web["relatedLocations"]
+    assert [r["id"] for r in related] == list(range(1, len(related) + 1))
+    assert all(r["physicalLocation"]["artifactLocation"]["uriBaseId"] == "APPROOT" for r in related)
+    assert all(r["message"]["text"] for r in related)
+    (blamed,) = runs["wapiti"]["results"]  # its own location, a line of the source
+    assert blamed["properties"]["tools"] == ["wapiti"]
     assert blamed["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "backend/app.py"
     assert blamed["webRequest"]["target"].endswith("/api/search?q=x")
 
@@ -187,3 +200,35 @@ def test_the_validator_rejects_broken_sarif(validator: jsonschema.Draft4Validato
     }
     assert errors(validator, broken)
     assert errors(validator, {"version": "2.0.0", "runs": []})
+
+
+def test_a_dast_finding_is_located_at_its_likely_source(
+    validator: jsonschema.Draft4Validator,
+) -> None:
+    """Without a static twin, the first likely line is the location, the rest related."""
+    xss = Finding(
+        tool="wapiti",
+        rule_id="xss",
+        title="Reflected XSS",
+        severity=Severity.MEDIUM,
+        cwe=79,
+        target="backend",
+        location=Location(url="http://127.0.0.1:5112/search", method="GET", parameter="q"),
+    )
+    run = ToolRun(
+        tool="wapiti",
+        target="http://127.0.0.1:5112/",
+        status=ToolStatus.FINDINGS,
+        findings=with_sources(with_fingerprints([xss]), APP),
+    )
+    assert len(xss.sources) >= 2
+    log = to_sarif([run], APP)
+    assert errors(validator, log) == []
+    (result,) = log["runs"][0]["results"]
+    first = result["locations"][0]
+    assert first["physicalLocation"]["region"]["startLine"] == xss.sources[0].line
+    assert first["message"]["text"] == xss.sources[0].why
+    assert [r["physicalLocation"]["region"]["startLine"] for r in result["relatedLocations"]] == [
+        s.line for s in xss.sources[1:]
+    ]
+    assert result["webRequest"]["target"] == "http://127.0.0.1:5112/search"

@@ -38,6 +38,7 @@ SCAN_HISTORY = command(SCAN, "history")
 SCAN_BATCH = command(SCAN, "batch")
 SCAN_TOOLS = command(SCAN, "tools")
 SCAN_LATEST = command(SCAN, "latest")
+SCAN_DIFF = command(SCAN, "diff")
 
 
 # --- jobs (JetStream work queues) and their state -------------------------------------------

@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from genfleet_common.messages import Finding
+from genfleet_common.messages import Finding, SourceLocation
 from genfleet_common.routes import discover_routes, source_files
 from genfleet_common.routes.python import const_str, dotted, parse_file
 
 MAX_HITS = 12
+MAX_SOURCES = 5  # kept on a finding (`sources`): the likeliest lines, what a person reads
 # the frontend's own files include its public/ and static/ assets (DOM sinks live there)
 _DEPENDENCY_DIRS = {"node_modules", "__pycache__", "dist", "build"}
 # request.<attr> that carry client input
@@ -524,6 +525,17 @@ def likely_source(finding: Finding, app_dir: Path) -> list[SourceHit]:
             seen.add((hit.file, hit.line))
             result.append(hit)
     return result[:MAX_HITS]
+
+
+def with_sources(findings: list[Finding], app_dir: Path) -> list[Finding]:
+    """Each dynamic finding with the source lines most likely responsible (`sources`)."""
+    for f in findings:
+        if f.location.url and not f.location.file:
+            f.sources = [
+                SourceLocation(file=h.file, line=h.line, code=h.code, why=h.why)
+                for h in likely_source(f, app_dir)[:MAX_SOURCES]
+            ]
+    return findings
 
 
 def _reads_anywhere(app_dir: Path, param: str) -> Iterable[tuple[int, SourceHit]]:

@@ -1,5 +1,5 @@
-"""scan-svc's own bus commands: start, batch, tools (status, stop, history and latest are the
-generic job commands of genfleet_common.jobs). Any replica answers any of them: the state is
+"""scan-svc's own bus commands: start, batch, tools, diff (status, stop, history and latest are
+the generic job commands of genfleet_common.jobs). Any replica answers any of them: the state is
 in KV, the work in the queue."""
 
 from __future__ import annotations
@@ -7,10 +7,15 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import nats.js.errors
+from nats.js.object_store import ObjectStore
 
 from genfleet_common import subjects
 from genfleet_common.bus import Commands
-from genfleet_common.errors import GenFleetError
+from genfleet_common.errors import GenFleetError, NotFound
 from genfleet_common.fleet import Fleet
 from genfleet_common.jobs import Jobs
 from genfleet_common.messages import (
@@ -18,11 +23,16 @@ from genfleet_common.messages import (
     Empty,
     ScanBatchReply,
     ScanBatchRequest,
+    ScanDiff,
+    ScanDiffRequest,
     ScanJob,
+    ScanReport,
     ScanRequest,
     ScanStatus,
     ToolList,
 )
+from genfleet_common.objects import ReportFormat, report_name
+from scan_svc.diff import comparable, diff, diff_sarif
 from scan_svc.targets import choose_urls
 from scan_svc.toolbox import Toolbox, rules_hash
 
@@ -32,6 +42,7 @@ class Handlers:
     jobs: Jobs[ScanJob, ScanStatus]
     fleet: Fleet
     toolbox: Toolbox
+    reports: ObjectStore
 
     def commands(self) -> Commands:
         """subject -> request type -> handler"""
@@ -39,6 +50,7 @@ class Handlers:
             subjects.SCAN_START: (ScanRequest, self.start),
             subjects.SCAN_BATCH: (ScanBatchRequest, self.batch),
             subjects.SCAN_TOOLS: (Empty, self.tools),
+            subjects.SCAN_DIFF: (ScanDiffRequest, self.diff),
         }
 
     async def _enqueue(self, app: AppSpec, req: ScanRequest) -> ScanStatus:
@@ -81,3 +93,23 @@ class Handlers:
             static=list(self.toolbox.static), dast=list(self.toolbox.dast),
             versions=await self.toolbox.versions(), rules_hash=rules_hash(),
         )  # fmt: skip
+
+    async def diff(self, req: ScanDiffRequest) -> ScanDiff:
+        """Scan b against scan a (NotFound: unknown; Busy: running; Conflict: incomplete)."""
+        a, b = await self._report(req.a), await self._report(req.b)
+        result = diff(a, b)
+        if req.sarif:
+            try:
+                app_dir = self.fleet.app(b.status.model, b.status.app).path
+            except NotFound:  # the app left the fleet since: paths stay relative
+                app_dir = "."
+            result.sarif = diff_sarif(result, b, Path(app_dir))
+        return result
+
+    async def _report(self, scan_id: str) -> ScanReport:
+        comparable(await self.jobs.store.get(scan_id))  # NotFound when there is no such scan
+        try:
+            stored = await self.reports.get(report_name(scan_id, ReportFormat.JSON))
+        except nats.js.errors.ObjectNotFoundError as exc:
+            raise NotFound(f"scan {scan_id} has no report") from exc
+        return msgspec.json.decode(stored.data or b"", type=ScanReport)

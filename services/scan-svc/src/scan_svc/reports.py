@@ -1,6 +1,8 @@
 """A finished scan's files, kept in the JetStream object store: JSON, SARIF 2.1.0, markdown
-and HTML. The human reports show each DAST alert with the source most likely responsible, a
-substitute base image the app was built on, and what each dependency audit audited."""
+and HTML. The human reports show each finding with every tool that reported it (its
+corroboration), each DAST alert with the source most likely responsible (the finding's
+`sources`), a substitute base image the app was built on, and what each dependency audit
+audited."""
 
 from __future__ import annotations
 
@@ -18,20 +20,23 @@ MAX_PACKAGES_SHOWN = 60  # per audit in the human reports (the JSON report has t
 
 def _where(f: Finding) -> str:
     loc = f.location
+    request = f"{loc.method} {loc.url}".strip() + (f" ({loc.parameter})" if loc.parameter else "")
     if loc.file:
-        return f"{loc.file}:{loc.line}" if loc.line else loc.file
-    where = f"{loc.method} {loc.url}".strip()
-    return f"{where} ({loc.parameter})" if loc.parameter else where
+        place = f"{loc.file}:{loc.line}" if loc.line else loc.file
+        return f"{place}; found over HTTP at {request}" if loc.url else place
+    return request
 
 
-def _source_hints(f: Finding, app_dir: Path) -> list[str]:
-    if not f.location.url:
-        return []
-    from scan_svc.blame import likely_source
+def _source_hints(f: Finding) -> list[str]:
+    return [f"{h.file}:{h.line}  {h.code.strip()}  ({h.why})" for h in f.sources[:3]]
 
-    return [
-        f"{h.file}:{h.line}  {h.code.strip()}  ({h.why})" for h in likely_source(f, app_dir)[:3]
-    ]
+
+def corroboration(f: Finding) -> str:
+    """ "reported by bandit, semgrep and wapiti" (every tool that agrees), or "" for one."""
+    tools = f.tools or [f.tool]
+    if len(tools) < 2:
+        return ""
+    return "reported by " + ", ".join(tools[:-1]) + " and " + tools[-1]
 
 
 def to_markdown(report: ScanReport, app: AppSpec) -> str:
@@ -41,7 +46,7 @@ def to_markdown(report: ScanReport, app: AppSpec) -> str:
         f"# Security scan of {s.model}/app{s.app}",
         "",
         f"Scan `{s.scan_id}`: **{s.state.value}**; high {c.high}, medium {c.medium}, "
-        f"low {c.low}, info {c.info} (de-duplicated across tools).",
+        f"low {c.low}, info {c.info} (a finding reported by several tools counts once).",
         "",
     ]
     noted = s.base_images.describe() if s.base_images is not None else []
@@ -72,11 +77,14 @@ def to_markdown(report: ScanReport, app: AppSpec) -> str:
             f"- {f.tool} `{f.rule_id}`{cwe}, confidence {f.confidence or '-'}",
             f"- at {_where(f)}",
         ]
+        agree = corroboration(f)
+        if agree:
+            lines.append(f"- corroborated: {agree}")
         if f.location.snippet:
             lines += ["", "```", f.location.snippet.rstrip(), "```"]
         if f.location.evidence:
             lines += [f"- evidence: `{f.location.evidence[:200]}`"]
-        hints = _source_hints(f, Path(app.path))
+        hints = _source_hints(f)
         if hints:
             lines += ["- source most likely responsible:"] + [f"  - `{h}`" for h in hints]
         lines.append("")
@@ -121,7 +129,7 @@ def to_html(report: ScanReport, app: AppSpec) -> str:
 def render(report: ScanReport, app: AppSpec) -> dict[ReportFormat, bytes]:
     from scan_svc.sarif import to_sarif
 
-    sarif = to_sarif(report.runs, Path(app.path))
+    sarif = to_sarif(report.runs, Path(app.path), report.findings)
     return {
         ReportFormat.JSON: msgspec.json.encode(report),
         ReportFormat.SARIF: msgspec.json.encode(sarif),

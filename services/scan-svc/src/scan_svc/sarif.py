@@ -1,10 +1,16 @@
-"""A scan's tool runs as SARIF 2.1.0: one SARIF run per tool, for code-scanning tools and
-DefectDojo.
+"""A scan's tool runs and findings as SARIF 2.1.0: one SARIF run per tool, for code-scanning
+tools and DefectDojo.
 
+- The results are the scan's findings as merged across tools (scan_svc.findings.deduplicate),
+  each once, in the run of its `tool`; `properties.tools` lists every tool that reported it
+  (its corroboration, e.g. ["bandit", "semgrep", "wapiti"]).
 - Source findings: a physical location relative to the app folder (`uriBaseId` APPROOT, whose
   absolute URI is in `originalUriBaseIds`), start/end line and the line's code.
-- DAST findings: the request as `webRequest` (URL, method, parameter) and the URL as the
-  location; when the report points the alert at source code too, that is the location.
+- DAST findings: the request as `webRequest` (URL, method, parameter); the location is the
+  source line most likely responsible (`sources`, the first), the other likely lines are
+  `relatedLocations` (each with why); with no source found, the URL is the location. A finding
+  corroborated by static and dynamic tools has the static location and the DAST request.
+- A scan diff (scan_svc.diff) sets each result's `baselineState`.
 - Every result: `ruleId`, `level` (High: error, Medium: warning, Low/Info: note), the message,
   `partialFingerprints` with our fingerprint, `properties` with severity, confidence, CWE.
 - Rules carry the CWE as GitHub's `external/cwe/cwe-N` tag and a `security-severity`.
@@ -20,7 +26,8 @@ from typing import Any
 
 import msgspec
 
-from genfleet_common.messages import Finding, Severity, ToolRun, ToolStatus
+from genfleet_common.messages import DiffState, Finding, Severity, ToolRun, ToolStatus
+from scan_svc.findings import deduplicate
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
@@ -53,29 +60,52 @@ INFORMATION_URI = {
 }
 
 
-def to_sarif(runs: list[ToolRun], app_dir: Path | str) -> dict[str, Any]:
-    """The SARIF log of `runs` (a scan's tool runs), file paths relative to `app_dir`."""
+def to_sarif(
+    runs: list[ToolRun],
+    app_dir: Path | str,
+    findings: list[Finding] | None = None,
+    baseline: dict[str, DiffState] | None = None,
+) -> dict[str, Any]:
+    """The SARIF log of `runs` (a scan's tool runs) and `findings` (by default the runs'
+    findings merged across tools), file paths relative to `app_dir`; `baseline` gives each
+    result's baselineState by fingerprint (a scan diff)."""
     base_uri = Path(app_dir).resolve().as_uri().rstrip("/") + "/"
+    if findings is None:
+        findings = deduplicate(f for r in runs for f in r.findings)
     by_tool: dict[str, list[ToolRun]] = {}
     for run in runs:
         by_tool.setdefault(run.tool, []).append(run)
+    results: dict[str, list[Finding]] = {tool: [] for tool in by_tool}
+    for finding in findings:
+        results.setdefault(finding.tool, []).append(finding)
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [_run(tool, tool_runs, base_uri) for tool, tool_runs in by_tool.items()],
+        "runs": [
+            _run(tool, by_tool.get(tool, []), found, base_uri, baseline or {})
+            for tool, found in results.items()
+        ],
     }
 
 
-def _run(tool: str, runs: list[ToolRun], base_uri: str) -> dict[str, Any]:
+def _run(
+    tool: str,
+    runs: list[ToolRun],
+    findings: list[Finding],
+    base_uri: str,
+    baseline: dict[str, DiffState],
+) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     rule_index: dict[str, int] = {}
     results: list[dict[str, Any]] = []
-    for run in runs:
-        for finding in run.findings:
-            if finding.rule_id not in rule_index:
-                rule_index[finding.rule_id] = len(rules)
-                rules.append(_rule(finding))
-            results.append(_result(finding, rule_index[finding.rule_id]))
+    for finding in findings:
+        if finding.rule_id not in rule_index:
+            rule_index[finding.rule_id] = len(rules)
+            rules.append(_rule(finding))
+        result = _result(finding, rule_index[finding.rule_id])
+        if finding.fingerprint in baseline:
+            result["baselineState"] = baseline[finding.fingerprint].value
+        results.append(result)
     driver: dict[str, Any] = {"name": tool, "rules": rules}
     version = next((r.version for r in runs if r.version), "")
     if version:
@@ -164,16 +194,23 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     }
     if finding.cwe:
         result["properties"]["cwe"] = f"CWE-{finding.cwe}"
+    result["properties"]["tools"] = finding.tools or [finding.tool]
     if loc.file:
-        physical: dict[str, Any] = {"artifactLocation": {"uri": loc.file, "uriBaseId": BASE_ID}}
-        if loc.line:
-            region: dict[str, Any] = {"startLine": loc.line}
-            if loc.end_line and loc.end_line >= loc.line:
-                region["endLine"] = loc.end_line
-            if loc.snippet:
-                region["snippet"] = {"text": loc.snippet}
-            physical["region"] = region
-        result["locations"].append({"physicalLocation": physical})
+        result["locations"].append(
+            {"physicalLocation": _physical(loc.file, loc.line, loc.end_line, loc.snippet)}
+        )
+    sources = [
+        {
+            "physicalLocation": _physical(s.file, s.line, None, s.code),
+            "message": {"text": s.why or "likely source"},
+        }
+        for s in finding.sources
+        if (s.file, s.line) != (loc.file, loc.line)
+    ]
+    if sources and not result["locations"]:
+        result["locations"].append(sources.pop(0))
+    if sources:
+        result["relatedLocations"] = [{"id": i, **s} for i, s in enumerate(sources, 1)]
     if loc.url:
         request: dict[str, Any] = {"target": loc.url}
         if loc.method:
@@ -181,7 +218,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         if loc.parameter:
             request["parameters"] = {loc.parameter: loc.evidence or ""}
         result["webRequest"] = request
-        if not loc.file:
+        if not result["locations"]:
             result["locations"].append(
                 {
                     "physicalLocation": {"artifactLocation": {"uri": loc.url}},
@@ -199,3 +236,15 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     if not result["locations"]:
         del result["locations"]
     return result
+
+
+def _physical(file: str, line: int | None, end_line: int | None, code: str) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": file, "uriBaseId": BASE_ID}}
+    if line:
+        region: dict[str, Any] = {"startLine": line}
+        if end_line and end_line >= line:
+            region["endLine"] = end_line
+        if code:
+            region["snippet"] = {"text": code}
+        physical["region"] = region
+    return physical

@@ -5,12 +5,14 @@ substitute base image is named in every scan of the app), and the dependency aud
 the packages the images installed. Static tools run first, one after another (a worker is
 one job at a time, so workers scale across cores); then the DAST engines, whose phases
 (spider, ajax, passive, active) move the phase between spidering and scanning. Every tool run
-ends as a ToolRun; the findings are de-duplicated across tools. How the scan ends (COMPLETE,
-STOPPED, ERROR) is the job lifecycle's to record (genfleet_common.jobs).
+ends as a ToolRun; a DAST finding carries the source lines most likely responsible
+(scan_svc.blame); the findings are merged across tools (scan_svc.findings.deduplicate). How
+the scan ends (COMPLETE, STOPPED, ERROR) is the job lifecycle's to record (genfleet_common.jobs).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from genfleet_common.messages import (
     ToolStatus,
 )
 from genfleet_common.metrics import TOOL_RUNS
+from scan_svc.blame import with_sources
 from scan_svc.findings import counts, deduplicate
 from scan_svc.targets import source_targets, url_targets
 from scan_svc.toolbox import Toolbox
@@ -184,5 +187,8 @@ class Scan:
         run = await self.toolbox.dast[name].run(
             target, timeout_s=self.tool_timeout_s, progress=progress
         )
+        # traced while the app's folder is at hand: the report, the merge with static
+        # findings and every client read them from the finding
+        await asyncio.to_thread(with_sources, run.findings, target.app_dir)
         self._record(run)
         await self._set(phase=ScanPhase.SCANNING, progress=self._progress)

@@ -32,7 +32,7 @@ class ScanService(JobService):
             worker_name=self.name, ack_wait_s=self.settings.scan_ack_wait_s,
             max_attempts=self.settings.scan_max_attempts,
         )  # fmt: skip
-        commands = Handlers(jobs, self.fleet, self.toolbox).commands()
+        commands = Handlers(jobs, self.fleet, self.toolbox, reports).commands()
         await self.serve_jobs(jobs, commands, queue=subjects.SCAN_QUEUE)
         log.info("ready", extra={"worker": self.name, "tools": self.toolbox.names})
         return bus

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 from msgspec import Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
 from genfleet_common.messages.images import BaseImages, Package
-from genfleet_common.messages.jobs import JobStatus, KindMessages, NewJobId
+from genfleet_common.messages.jobs import JobId, JobStatus, KindMessages, NewJobId
 
 
 # --- security scans (scan-svc) ------------------------------------------------------------
@@ -42,7 +43,19 @@ class Location(Struct, kw_only=True):
     evidence: str = ""
 
 
+class SourceLocation(Struct, kw_only=True):
+    """A source line most likely responsible for a dynamic (DAST) finding, as scan-svc traced
+    it from the finding's URL, method and parameter through the app's code."""
+
+    file: str  # relative to the app folder, e.g. "backend/app.py"
+    line: int
+    code: str = ""  # the line, stripped
+    why: str = ""  # e.g. "sink: runs SQL with q; SQL built from q"
+
+
 class Finding(Struct, kw_only=True):
+    # the tool whose report gives the finding its place (for a corroborated finding: a static
+    # tool's, whose file and line are the location); `tools` lists every tool that agrees
     tool: str
     rule_id: str
     title: str
@@ -55,6 +68,11 @@ class Finding(Struct, kw_only=True):
     # Stable across runs and shared by tools that report the same weakness at the same place:
     # see scan_svc.findings.fingerprint.
     fingerprint: str = ""
+    # dynamic findings: the source lines most likely responsible, most likely first
+    sources: list[SourceLocation] = msgspec.field(default_factory=list)
+    # corroboration: every tool that reported this finding (static and dynamic), `tool` first
+    # (empty in reports made before corroboration: then `tool` alone)
+    tools: list[str] = msgspec.field(default_factory=list)
 
 
 class AuditedPackages(Struct, kw_only=True):
@@ -178,7 +196,42 @@ class ScanJob(Message, kw_only=True):
 class ScanReport(Message, kw_only=True):
     status: ScanStatus
     runs: list[ToolRun]
-    findings: list[Finding]  # de-duplicated across tools by fingerprint
+    findings: list[Finding]  # merged across tools: each with every tool that reported it
+
+
+class ScanDiffRequest(Message, kw_only=True):
+    """Scan `b` against scan `a` (an earlier one, usually of the same app)."""
+
+    a: JobId
+    b: JobId
+    sarif: bool = False  # also the diff as SARIF 2.1.0 (results with `baselineState`)
+
+
+class DiffState(StrEnum):
+    """A finding of a scan diff, by fingerprint (SARIF's `baselineState` values)."""
+
+    NEW = "new"  # in b, not in a
+    UNCHANGED = "unchanged"  # in both, same severity
+    UPDATED = "updated"  # in both, another severity
+    ABSENT = "absent"  # in a, not in b: fixed
+
+
+class ScanDiff(Message, kw_only=True):
+    """Scan b against scan a, findings matched by fingerprint. The fingerprint leaves the app
+    out (the weakness, the part, the file and its code, or the URL path and parameter), so two
+    apps' scans can be compared too: `same_app` says whether they were."""
+
+    a: ScanStatus
+    b: ScanStatus
+    same_app: bool
+    new: list[Finding] = msgspec.field(default_factory=list)
+    fixed: list[Finding] = msgspec.field(default_factory=list)  # a's findings absent from b
+    unchanged: list[Finding] = msgspec.field(default_factory=list)  # b's, same severity as in a
+    updated: list[Finding] = msgspec.field(default_factory=list)  # b's, severity changed
+    # a's findings absent from b whose tools did not check in b (not run, failed, unavailable):
+    # not "fixed", since nothing looked
+    unchecked: list[Finding] = msgspec.field(default_factory=list)
+    sarif: dict[str, Any] | None = None  # when asked: SARIF 2.1.0, each result's baselineState
 
 
 class ScanEvent(Message, tag="scan", tag_field="kind", kw_only=True):

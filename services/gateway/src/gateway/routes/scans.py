@@ -7,14 +7,16 @@ as `scan` events on /api/events; the reports are read from the JetStream object 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Literal
 
+import msgspec
 import nats.js.errors
 from fastapi import Depends, FastAPI, Path, Query
 from starlette.responses import Response
 
 from gateway.auth import Role, require
 from gateway.bodies import JsonBody
+from gateway.commands import decode
 from gateway.context import Context
 from gateway.envelope import ok
 from gateway.openapi import answers, files
@@ -28,6 +30,8 @@ from genfleet_common.messages import (
     JobRef,
     ScanBatchReply,
     ScanBatchRequest,
+    ScanDiff,
+    ScanDiffRequest,
     ScanHistory,
     ScanLatest,
     ScanRequest,
@@ -40,6 +44,9 @@ START = JsonBody(ScanRequest)
 BATCH = JsonBody(ScanBatchRequest)
 ScanId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$", description="A scan id")]
 REPORT_TYPES = [f.media_type for f in ReportFormat]
+DiffOf = Annotated[str, Query(pattern=r"^[A-Za-z0-9]{1,64}$", description="A scan id")]
+DIFF_ANSWERS = answers(ScanDiff, 401, 403, 404, 409, 422, 503)
+DIFF_ANSWERS[200]["content"][ReportFormat.SARIF.media_type] = {}  # ?format=sarif: a file
 
 
 def register(app: FastAPI, ctx: Context) -> None:
@@ -78,6 +85,32 @@ def register(app: FastAPI, ctx: Context) -> None:
     async def latest_scans(model: ModelQuery = None) -> Response:
         """Each app's newest scan, keyed "Model/appN" (apps never scanned are absent)."""
         return ok(await ctx.commands.call(subjects.SCAN_LATEST, latest_request(model)))
+
+    @app.get(
+        "/api/scans/diff", tags=tags, dependencies=viewer, responses=DIFF_ANSWERS,
+    )  # fmt: skip
+    async def scan_diff(
+        a: DiffOf,
+        b: DiffOf,
+        format: Annotated[
+            Literal["json", "sarif"],
+            Query(description="json: the envelope with the diff; sarif: a SARIF 2.1.0 file"),
+        ] = "json",
+    ) -> Response:
+        """Scan `b` against scan `a`, findings matched by fingerprint: new, fixed (absent from
+        b), unchanged, updated (another severity), and unchecked (absent from b, but no tool
+        that reported it checked in b). Any two complete scans, of one app or two (the
+        fingerprint leaves the app out; `same_app` says which). 404: an unknown scan; 409: a
+        scan still running, or one that ended without checking everything."""
+        sarif = format == "sarif"
+        raw = await ctx.commands.call(subjects.SCAN_DIFF, ScanDiffRequest(a=a, b=b, sarif=sarif))
+        if not sarif:
+            return ok(raw)
+        return Response(
+            content=msgspec.json.encode(decode(raw, ScanDiff).sarif),
+            media_type=ReportFormat.SARIF.media_type,
+            headers={"Content-Disposition": f'attachment; filename="genfleet-diff-{a}-{b}.sarif"'},
+        )
 
     @app.get(
         "/api/scans/{scan_id}", tags=tags, dependencies=viewer,

@@ -12,6 +12,8 @@ const SEVERITIES = ["High", "Medium", "Low", "Info"];
 const COULD_NOT_CHECK = new Set(["failed", "unavailable", "not_finished"]);
 // a tool that ran on several targets: findings first, then what could not check (as scan-svc)
 const RUN_RANK = ["findings", "failed", "unavailable", "no_findings"];
+// every tool that reported a finding (reports before corroboration name one, `tool`)
+const toolsOf = (f) => (f.tools?.length ? f.tools : [f.tool]);
 // the COMPLETE event is published just before the report files are stored: retry a 404 a bit
 const REPORT_RETRY_MS = 400;
 const REPORT_WAIT_MS = 20_000;
@@ -521,10 +523,10 @@ export class ScanView {
     else if (state && state !== "COMPLETE") notes.push(`The scan ended ${state}: the findings may be incomplete.`);
     this.setReportState(notes.join(" "), notes.length ? "warn" : "");
 
-    // the tool filter: the tools that found something
+    // the tool filter: the tools that found something (each tool of a corroborated finding)
     const toolFilter = $("#filter-tool");
     const chosen = toolFilter.value;
-    const tools = [...new Set(findings.map((f) => f.tool))].sort();
+    const tools = [...new Set(findings.flatMap(toolsOf))].sort();
     toolFilter.replaceChildren(h("option", { value: "" }, "any"), ...tools.map((t) => h("option", { value: t }, t)));
     toolFilter.value = tools.includes(chosen) ? chosen : "";
 
@@ -564,6 +566,24 @@ export class ScanView {
       if (loc.parameter) where.push(h("div", { class: "param" }, "parameter ", h("code", {}, loc.parameter)));
       if (loc.evidence) where.push(h("pre", { class: "snippet evidence", title: "evidence" }, loc.evidence));
     }
+    const sources = (f.sources || []).slice(0, 3);
+    if (sources.length) {
+      // a DAST finding traced to the app's code: the likeliest lines, each with why
+      where.push(
+        h(
+          "details",
+          { class: "sources", open: !loc.file },
+          h("summary", {}, "likely source"),
+          h(
+            "ul",
+            {},
+            ...sources.map((s) =>
+              h("li", {}, h("code", { class: "file" }, `${s.file}:${s.line}`), " ", h("span", { class: "muted" }, s.why)),
+            ),
+          ),
+        ),
+      );
+    }
     const cwe = Number.isInteger(f.cwe) && f.cwe > 0
       ? h("a", { href: cweUrl(f.cwe), target: "_blank", rel: "noopener noreferrer", dataset: { cwe: String(f.cwe) } }, `CWE-${f.cwe}`)
       : h("span", { class: "muted" }, "–");
@@ -572,9 +592,27 @@ export class ScanView {
     if (f.description && f.description !== f.title) {
       title.push(h("details", { class: "desc" }, h("summary", {}, "details"), h("p", {}, f.description)));
     }
+    const tools = toolsOf(f);
+    // corroboration: every tool that reported it, the one whose rule is shown first
+    const toolCell = [h("div", {}, f.tool), h("code", {}, f.rule_id)];
+    if (tools.length > 1) {
+      toolCell.push(
+        h(
+          "div",
+          { class: "corroboration", title: "reported by each of these tools", dataset: { testid: "corroboration" } },
+          `${tools.length} tools agree: `,
+          ...tools.map((t) => h("span", { class: "tool-chip" }, t)),
+        ),
+      );
+    }
     const tr = h(
       "tr",
-      { dataset: { severity: f.severity, tool: f.tool, target: f.target || "", fingerprint: f.fingerprint || "" } },
+      {
+        dataset: {
+          severity: f.severity, tool: f.tool, tools: tools.join(","), target: f.target || "",
+          fingerprint: f.fingerprint || "",
+        },
+      },
       h(
         "td",
         { class: "sev" },
@@ -582,18 +620,18 @@ export class ScanView {
         f.confidence ? h("div", { class: "conf muted", title: "confidence" }, f.confidence) : null,
       ),
       h("td", { class: "finding" }, title),
-      h("td", { class: "rule" }, h("div", {}, f.tool), h("code", {}, f.rule_id)),
+      h("td", { class: "rule" }, toolCell),
       h("td", { class: "cwe" }, cwe),
       h("td", { class: "loc" }, where.length ? where : h("span", { class: "muted" }, "–")),
     );
     const text = [
-      f.title, f.tool, f.rule_id, f.description, f.target, f.cwe ? `cwe-${f.cwe} cwe${f.cwe}` : "",
+      f.title, ...tools, f.rule_id, f.description, f.target, f.cwe ? `cwe-${f.cwe} cwe${f.cwe}` : "",
       loc.file, loc.line ? `${loc.file}:${loc.line}` : "", loc.snippet, loc.url, loc.method, loc.parameter, loc.evidence,
     ]
       .filter(Boolean)
       .join("\n")
       .toLowerCase();
-    return { tr, text, severity: f.severity, tool: f.tool, target: f.target || "" };
+    return { tr, text, severity: f.severity, tools, target: f.target || "" };
   }
 
   applyFilters() {
@@ -605,7 +643,7 @@ export class ScanView {
     for (const row of this.rows) {
       const visible =
         (!severity || row.severity === severity) &&
-        (!tool || row.tool === tool) &&
+        (!tool || row.tools.includes(tool)) &&
         (!target || row.target === target) &&
         words.every((w) => row.text.includes(w));
       row.tr.hidden = !visible;
