@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
 from genfleet_common.messages.images import BaseImages, Package
 from genfleet_common.messages.jobs import JobStatus, KindMessages, NewJobId
+from genfleet_common.messages.triage import AppliedMark, FindingSuggestion
+from genfleet_common.objects import ReportFormat
 
 
 # --- security scans (scan-svc) ------------------------------------------------------------
@@ -55,6 +58,10 @@ class Finding(Struct, kw_only=True):
     # Stable across runs and shared by tools that report the same weakness at the same place:
     # see scan_svc.findings.fingerprint.
     fingerprint: str = ""
+    # filled when a report is read (never stored): the triage mark that stands for it, and
+    # the LLM's latest suggestion (a proposal only)
+    triage: AppliedMark | None = None
+    suggestion: FindingSuggestion | None = None
 
 
 class AuditedPackages(Struct, kw_only=True):
@@ -179,6 +186,38 @@ class ScanReport(Message, kw_only=True):
     status: ScanStatus
     runs: list[ToolRun]
     findings: list[Finding]  # de-duplicated across tools by fingerprint
+    # filled when a report is read with the marks of that moment: the counts without false
+    # positives and unexpired accepted risks (status.counts are the raw ones); None: raw only
+    triaged: RiskCounts | None = None
+
+
+class SeenFinding(Message, kw_only=True):
+    """A fingerprint's finding as the newest scan of an app reported it: what a mark must
+    name (an unknown fingerprint is refused) and what the LLM reads for a suggestion."""
+
+    model: str
+    app: int
+    scan_id: str
+    at: float
+    finding: Finding
+
+
+# --- reports read with the marks applied ------------------------------------------------------
+class ScanReportRequest(Message, kw_only=True):
+    scan_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+    format: ReportFormat = ReportFormat.JSON
+
+
+class ScanReportRef(Message, kw_only=True):
+    """Where scan-svc put the report rendered with today's marks (REPORTS_BUCKET)."""
+
+    scan_id: str
+    format: str
+    object_name: str
+    content_type: str
+    size: int
+    raw: RiskCounts  # every finding
+    triaged: RiskCounts  # without false positives and unexpired accepted risks
 
 
 class ScanEvent(Message, tag="scan", tag_field="kind", kw_only=True):
