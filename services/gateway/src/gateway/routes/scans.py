@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from gateway.auth import Role, require
 from gateway.bodies import JsonBody
+from gateway.commands import decode
 from gateway.context import Context
 from gateway.envelope import ok
 from gateway.openapi import answers, files
@@ -30,11 +31,13 @@ from genfleet_common.messages import (
     ScanBatchRequest,
     ScanHistory,
     ScanLatest,
+    ScanReportRef,
+    ScanReportRequest,
     ScanRequest,
     ScanStatus,
     ToolList,
 )
-from genfleet_common.objects import ReportFormat, report_name
+from genfleet_common.objects import ReportFormat
 
 START = JsonBody(ScanRequest)
 BATCH = JsonBody(ScanBatchRequest)
@@ -124,10 +127,18 @@ def register(app: FastAPI, ctx: Context) -> None:
         ),
     ) -> Response:
         """The finished scan's report: JSON, SARIF 2.1.0, markdown or HTML (a file, not the
-        envelope). 404 while the scan runs."""
+        envelope), read with the triage marks of now: figures raw and triaged, each finding
+        with its mark (SARIF: `suppressions`) and the LLM's suggestion. 404 while the scan
+        runs."""
+        ref = decode(
+            await ctx.commands.call(
+                subjects.SCAN_REPORT, ScanReportRequest(scan_id=scan_id, format=format)
+            ),
+            ScanReportRef,
+        )
         try:
             store = await ctx.bus.js.object_store(subjects.REPORTS_BUCKET)
-            result = await store.get(report_name(scan_id, format))
+            result = await store.get(ref.object_name)
         except (nats.js.errors.ObjectNotFoundError, nats.js.errors.BucketNotFoundError) as exc:
             raise NotFound(
                 f"no {format} report for scan {scan_id} (unknown, or not finished)"
