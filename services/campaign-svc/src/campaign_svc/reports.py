@@ -21,17 +21,22 @@ from genfleet_common.messages import (
     StepRecord,
 )
 from genfleet_common.objects import campaign_report_name
+from genfleet_common.triage import TriageStore
 
 
 @dataclass
 class Reports:
     store: CampaignStore
     objects: ObjectStore
+    triage: TriageStore | None = None  # the marks the triaged figures leave out (none: raw)
 
     async def _built(self, campaign_id: str) -> tuple[CampaignReport, list[StepRecord]]:
         status = await self.store.get(campaign_id)  # NotFound: 404
         records = await self.store.all_steps(status)
-        return await asyncio.to_thread(build_report, status, records), records
+        # the marks as they are now: a mark made after the campaign applies to its report
+        marks = await self.triage.snapshot() if self.triage is not None else None
+        report = await asyncio.to_thread(build_report, status, records, marks=marks)
+        return report, records
 
     async def report(self, req: ReportRequest) -> ReportRef:
         report, _ = await self._built(req.campaign_id)

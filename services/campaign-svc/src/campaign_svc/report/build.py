@@ -17,6 +17,7 @@ from genfleet_common.messages import (
     Step,
     StepRecord,
 )
+from genfleet_common.triage import Marks
 
 
 def _reuse(records: list[StepRecord]) -> Reuse:
@@ -29,12 +30,17 @@ def _reuse(records: list[StepRecord]) -> Reuse:
 
 
 def build_report(
-    status: CampaignStatus, records: Iterable[StepRecord], *, now: float | None = None
+    status: CampaignStatus,
+    records: Iterable[StepRecord],
+    *,
+    now: float | None = None,
+    marks: Marks | None = None,
 ) -> CampaignReport:
     """The report of a campaign from its status (with the manifest) and its step records;
-    `now` is the generation time (default: the clock)."""
+    `now` is the generation time (default: the clock); `marks`, the triage marks its
+    triaged figures leave out (none: raw figures only)."""
     records = list(records)
-    apps = app_results(status, records)
+    apps = app_results(status, records, marks)
     settings = status.manifest.settings
     tools = {Step.SCAN: settings.scan.tools or [], Step.DAST: settings.dast.tools or []}
     steps = list(dict.fromkeys([*status.steps, *(r.step for r in records)]))
