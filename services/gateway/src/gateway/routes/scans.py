@@ -21,7 +21,7 @@ from gateway.envelope import ok
 from gateway.openapi import answers, files
 from gateway.routes.params import AppPath, ModelPath, ModelQuery, latest_request, model_app
 from genfleet_common import subjects
-from genfleet_common.errors import NotFound
+from genfleet_common.errors import NotFound, ServiceUnavailable
 from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
     AppRef,
@@ -37,12 +37,14 @@ from genfleet_common.messages import (
     ScanStatus,
     ToolList,
 )
-from genfleet_common.objects import ReportFormat
+from genfleet_common.objects import ReportFormat, report_name
 
 START = JsonBody(ScanRequest)
 BATCH = JsonBody(ScanBatchRequest)
 ScanId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$", description="A scan id")]
 REPORT_TYPES = [f.media_type for f in ReportFormat]
+# set on a report served without the triage marks (scan-svc could not render it with them)
+TRIAGE_HEADER = "X-GenFleet-Triage"
 
 
 def register(app: FastAPI, ctx: Context) -> None:
@@ -130,15 +132,22 @@ def register(app: FastAPI, ctx: Context) -> None:
         envelope), read with the triage marks of now: figures raw and triaged, each finding
         with its mark (SARIF: `suppressions`) and the LLM's suggestion. 404 while the scan
         runs."""
-        ref = decode(
-            await ctx.commands.call(
-                subjects.SCAN_REPORT, ScanReportRequest(scan_id=scan_id, format=format)
-            ),
-            ScanReportRef,
-        )
+        headers = {}
+        try:
+            ref = decode(
+                await ctx.commands.call(
+                    subjects.SCAN_REPORT, ScanReportRequest(scan_id=scan_id, format=format)
+                ),
+                ScanReportRef,
+            )
+            name = ref.object_name
+        except ServiceUnavailable:
+            # the stored report stays readable without scan-svc, as it was written (raw)
+            name = report_name(scan_id, format)
+            headers[TRIAGE_HEADER] = "unavailable: scan-svc is not running (raw figures only)"
         try:
             store = await ctx.bus.js.object_store(subjects.REPORTS_BUCKET)
-            result = await store.get(ref.object_name)
+            result = await store.get(name)
         except (nats.js.errors.ObjectNotFoundError, nats.js.errors.BucketNotFoundError) as exc:
             raise NotFound(
                 f"no {format} report for scan {scan_id} (unknown, or not finished)"
@@ -147,5 +156,5 @@ def register(app: FastAPI, ctx: Context) -> None:
         return Response(
             content=result.data or b"",
             media_type=format.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={**headers, "Content-Disposition": f'attachment; filename="{filename}"'},
         )

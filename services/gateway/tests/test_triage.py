@@ -1,0 +1,114 @@
+"""Triage over HTTP, with the real scan-svc (bandit on a demo app's real code): a mark set by
+an operator names who set it, shows in the scan's report with figures raw and triaged, goes
+to the audit trail, and bad marks are 4xx with the reason; a viewer reads but cannot mark."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from gateway.auth import Role
+from gateway.testing import LiveGateway
+from scan_svc.service import ScanService
+
+MODEL, APP = "g-gpt-4o", 1  # SQL injection (vulnerabilities.toml)
+MARKS = "/api/triage/marks"
+
+
+async def scanned_report(
+    gateway: LiveGateway, http: httpx.AsyncClient
+) -> tuple[str, dict[str, Any]]:
+    operator = gateway.auth(Role.OPERATOR)
+    started = await http.post(
+        f"{gateway.url}/api/scans", json={"model": MODEL, "app": APP, "tools": ["bandit"]},
+        headers=operator,
+    )  # fmt: skip
+    assert started.status_code == 200, started.text
+    scan_id = started.json()["data"]["scan_id"]
+    async with asyncio.timeout(120):
+        while True:
+            status = (await http.get(f"{gateway.url}/api/scans/{scan_id}", headers=operator)).json()
+            if status["data"]["state"] not in ("QUEUED", "RUNNING"):
+                break
+            await asyncio.sleep(0.3)
+    assert status["data"]["state"] == "COMPLETE", status
+    return scan_id, await report(gateway, http, scan_id)
+
+
+async def report(gateway: LiveGateway, http: httpx.AsyncClient, scan_id: str) -> dict[str, Any]:
+    got = await http.get(
+        f"{gateway.url}/api/scans/{scan_id}/report", headers=gateway.auth(Role.VIEWER)
+    )
+    assert got.status_code == 200, got.text
+    data: dict[str, Any] = got.json()
+    return data
+
+
+async def test_marks_over_http(
+    gateway: LiveGateway, scan_svc: ScanService, http: httpx.AsyncClient
+) -> None:
+    scan_id, first = await scanned_report(gateway, http)
+    sqli = next(f for f in first["findings"] if f["cwe"] == 89)
+    fingerprint = sqli["fingerprint"]
+    operator = {"Authorization": f"Bearer {gateway.token(Role.OPERATOR, sub='carol')}"}
+    viewer = gateway.auth(Role.VIEWER)
+    body = {"fingerprint": fingerprint, "state": "confirmed", "model": MODEL, "app": APP}
+
+    refused = await http.post(f"{gateway.url}{MARKS}", json=body, headers=viewer)
+    assert refused.status_code == 403
+
+    bad = {
+        # never seen in a scan of that app: 404 with the reason
+        (404, "never reported by a scan"): {**body, "fingerprint": "f" * 20},
+        (422, "needs an expiry"): {**body, "state": "accepted_risk"},
+        (422, "state"): {**body, "state": "maybe"},
+        (422, "fingerprint"): {**body, "fingerprint": "../../etc"},
+        (422, "already past"): {**body, "state": "accepted_risk", "expires": "2001-01-01"},
+        (422, "not a date"): {**body, "state": "accepted_risk", "expires": "next tuesday"},
+        (404, "no-such"): {**body, "model": "no-such"},
+    }
+    for (code, reason), sent in bad.items():
+        got = await http.post(f"{gateway.url}{MARKS}", json=sent, headers=operator)
+        assert got.status_code == code, (sent, got.text)
+        assert reason in got.json()["message"], (sent, got.text)
+
+    set_mark = await http.post(
+        f"{gateway.url}{MARKS}",
+        json={**body, "state": "false_positive", "note": "the input is an enum", "by": "mallory"},
+        headers=operator,
+    )
+    assert set_mark.status_code == 200, set_mark.text
+    assert set_mark.json()["data"]["by"] == "carol"  # the token's subject, not what was sent
+
+    # the stored report is read with the mark of now: raw and triaged figures differ
+    shown = await report(gateway, http, scan_id)
+    marked = next(f for f in shown["findings"] if f["fingerprint"] == fingerprint)
+    assert marked["triage"]["mark"]["state"] == "false_positive" and marked["triage"]["applies"]
+    level = sqli["severity"].lower()
+    assert shown["triaged"][level] == shown["status"]["counts"][level] - 1
+
+    listed = await http.get(
+        f"{gateway.url}{MARKS}", params={"model": MODEL, "app": APP}, headers=viewer
+    )
+    assert [m["fingerprint"] for m in listed.json()["data"]["marks"]] == [fingerprint]
+
+    audit = await http.get(f"{gateway.url}/api/audit", headers=gateway.auth(Role.ADMIN))
+    assert any(
+        r["path"] == MARKS and r["method"] == "POST" and r["sub"] == "carol" and r["status"] == 200
+        for r in audit.json()["data"]
+    ), audit.text
+
+    removed = await http.delete(
+        f"{gateway.url}{MARKS}/{fingerprint}", params={"model": MODEL, "app": APP},
+        headers=operator,
+    )  # fmt: skip
+    assert removed.status_code == 200 and removed.json()["data"]["state"] == "false_positive"
+    again = await http.delete(
+        f"{gateway.url}{MARKS}/{fingerprint}", params={"model": MODEL, "app": APP},
+        headers=operator,
+    )  # fmt: skip
+    assert again.status_code == 404 and "no mark" in again.json()["message"]
+    shown = await report(gateway, http, scan_id)
+    assert shown["triaged"] == shown["status"]["counts"]
