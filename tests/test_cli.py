@@ -511,7 +511,7 @@ def test_doctor_and_down(platform: Platform) -> None:
 def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> None:
     """genfleet triage: a false positive set on a scanned finding shows in the scan's report
     (raw and triaged figures), is listed, and bad marks are refused with the reason."""
-    result = platform.cli("scan", MODEL, "2", "--tools", "bandit", "--watch", "--json")
+    result = platform.cli("scan", MODEL, "1", "--tools", "bandit", "--watch", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     (status,) = json.loads(result.stdout)
     report = platform.cli("scan-report", status["scan_id"], "--format", "json")
@@ -520,11 +520,11 @@ def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> N
     fingerprint = findings[0]["fingerprint"]
 
     marked = platform.cli(
-        "triage", "set", fingerprint, "false_positive", "--model", MODEL, "--app", "2",
+        "triage", "set", fingerprint, "false_positive", "--model", MODEL, "--app", "1",
         "--note", "checked by hand",
     )  # fmt: skip
     assert marked.returncode == 0, marked.stderr
-    assert "false_positive" in marked.stdout and f"{MODEL}/app2" in marked.stdout
+    assert "false_positive" in marked.stdout and f"{MODEL}/app1" in marked.stdout
     listed = platform.cli("triage", "list", "--model", MODEL, "--json")
     assert [m["fingerprint"] for m in json.loads(listed.stdout)["marks"]] == [fingerprint]
     shown = platform.cli("scan-report", status["scan_id"], "--format", "md")
@@ -534,14 +534,14 @@ def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> N
     assert sum(triaged["triaged"].values()) == sum(triaged["status"]["counts"].values()) - 1
 
     for args, reason in [
-        (("0" * 20, "confirmed", "--model", MODEL, "--app", "2"), "never reported by a scan"),
-        ((fingerprint, "accepted_risk", "--model", MODEL, "--app", "2"), "needs an expiry"),
-        ((fingerprint, "maybe", "--model", MODEL, "--app", "2"), "not one of"),
+        (("0" * 20, "confirmed", "--model", MODEL, "--app", "1"), "never reported by a scan"),
+        ((fingerprint, "accepted_risk", "--model", MODEL, "--app", "1"), "needs an expiry"),
+        ((fingerprint, "maybe", "--model", MODEL, "--app", "1"), "not one of"),
         ((fingerprint, "confirmed"), "or --fleet"),
     ]:
         refused = platform.cli("triage", "set", *args)
         assert refused.returncode != 0 and reason in refused.stderr, (args, refused.stderr)
-    removed = platform.cli("triage", "remove", fingerprint, "--model", MODEL, "--app", "2")
+    removed = platform.cli("triage", "remove", fingerprint, "--model", MODEL, "--app", "1")
     assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
     listed = platform.cli("triage", "list", "--model", MODEL, "--json")
     assert json.loads(listed.stdout)["marks"] == []
