@@ -152,13 +152,7 @@ def suggest(
 ) -> None:
     """Ask the configured LLM whether the finding is a true or false positive, why, and a
     fix (waits for the model; the local one can take a minute). A suggestion only."""
-    api = connect(fleet, url, token)
-    path = api.path("api", "apps", model, str(number), "findings", fingerprint, "suggestion")
-    found = call(api.request, "POST", path, body={}, timeout_s=SUGGEST_TIMEOUT_S)
-    if as_json:
-        emit_json(found)
-    else:
-        print("\n".join(_suggestion_lines(found)))
+    _suggestion("POST", model, number, fingerprint, as_json, fleet, url, token)
 
 
 @app.command("suggestion")
@@ -172,9 +166,18 @@ def suggestion(
     token: TokenOpt = None,
 ) -> None:
     """The LLM's latest suggestion for the finding."""
+    _suggestion("GET", model, number, fingerprint, as_json, fleet, url, token)
+
+
+def _suggestion(
+    method: str, model: str, number: int, fingerprint: str, as_json: bool,
+    fleet: str | None, url: str | None, token: str | None,
+) -> None:  # fmt: skip
+    """Ask for a suggestion (POST) or read the latest one (GET), and show it."""
     api = connect(fleet, url, token)
     path = api.path("api", "apps", model, str(number), "findings", fingerprint, "suggestion")
-    found = call(api.get, path)
+    body: dict[str, Any] | None = {} if method == "POST" else None
+    found = call(api.request, method, path, body=body, timeout_s=SUGGEST_TIMEOUT_S)
     if as_json:
         emit_json(found)
     else:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ai_svc.service import AiService
-from ai_svc.suggestions import NoVerdict, code_context, parse
+from ai_svc.suggestions import code_context, parse
+from ai_svc.verdicts import NotAVerdict
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import NotFound
@@ -53,7 +54,7 @@ def test_parse_reads_the_verdict_first_then_reason_and_fix() -> None:
     ],
 )
 def test_parse_refuses_an_answer_without_a_verdict_first(answer: str) -> None:
-    with pytest.raises(NoVerdict):
+    with pytest.raises(NotAVerdict):
         parse(answer)
 
 

@@ -201,35 +201,20 @@ async def test_bad_marks_are_refused_with_the_reason(bus: Bus) -> None:
             ),
         )
     seen = sqli(await report(bus, await scan(bus, *APP))).fingerprint
-    with pytest.raises(InvalidInput, match="needs an expiry"):
-        await mark(
-            bus,
-            TriageSetRequest(
-                fingerprint=seen, state=TriageState.ACCEPTED_RISK, model=model, app=app
-            ),
-        )
-    with pytest.raises(InvalidInput, match="already past"):
-        await mark(
-            bus,
-            TriageSetRequest(
-                fingerprint=seen, state=TriageState.ACCEPTED_RISK, model=model, app=app,
-                expires="2001-01-01",
-            ),
-        )  # fmt: skip
-    with pytest.raises(InvalidInput, match="only an accepted risk"):
-        await mark(
-            bus,
-            TriageSetRequest(
-                fingerprint=seen, state=TriageState.CONFIRMED, model=model, app=app,
-                expires="2999-01-01",
-            ),
-        )  # fmt: skip
-    with pytest.raises(InvalidInput, match="names the model"):
-        await mark(bus, TriageSetRequest(fingerprint=seen, state=TriageState.CONFIRMED))
-    with pytest.raises(NotFound):
-        await mark(
-            bus,
-            TriageSetRequest(
-                fingerprint=seen, state=TriageState.CONFIRMED, model="no-such-model", app=1
-            ),
-        )
+    on_app = {"fingerprint": seen, "model": model, "app": app}
+    refused: list[tuple[dict[str, object], type[Exception], str]] = [
+        ({**on_app, "state": TriageState.ACCEPTED_RISK}, InvalidInput, "needs an expiry"),
+        ({**on_app, "state": TriageState.ACCEPTED_RISK, "expires": "2001-01-01"}, InvalidInput,
+         "already past"),
+        ({**on_app, "state": TriageState.ACCEPTED_RISK, "expires": "next tuesday"}, InvalidInput,
+         "not a date"),
+        ({**on_app, "state": TriageState.CONFIRMED, "expires": "2999-01-01"}, InvalidInput,
+         "only an accepted risk"),
+        ({"fingerprint": seen, "state": TriageState.CONFIRMED}, InvalidInput, "names the model"),
+        ({**on_app, "scope": TriageScope.FLEET, "state": TriageState.CONFIRMED}, InvalidInput,
+         "names no model"),
+        ({**on_app, "model": "no-such-model", "state": TriageState.CONFIRMED}, NotFound, ""),
+    ]  # fmt: skip
+    for fields, error, reason in refused:
+        with pytest.raises(error, match=reason):
+            await mark(bus, TriageSetRequest(**fields))

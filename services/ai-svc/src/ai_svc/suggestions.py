@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ai_svc.backends.base import BackendFailed, BackendUnavailable, Cancel
 from ai_svc.llms import Llms
+from ai_svc.verdicts import NotAVerdict, verdict_first
 from genfleet_common import subjects
 from genfleet_common.bus import Commands
 from genfleet_common.errors import NotFound
@@ -69,10 +70,6 @@ _REASON = re.compile(r"\breason\s*:\s*(?P<text>.*?)(?=\n\s*\**fix\s*:|\Z)", re.I
 _FIX = re.compile(r"\bfix\s*:\s*(?P<text>.*)", re.IGNORECASE | re.DOTALL)
 
 
-class NoVerdict(Exception):
-    """The answer does not begin with a verdict; the message says what is wrong."""
-
-
 @dataclass
 class Parsed:
     verdict: SuggestedVerdict
@@ -81,19 +78,10 @@ class Parsed:
 
 
 def parse(answer: str) -> Parsed:
-    """The verdict at the answer's start, its reason and fix; NoVerdict otherwise."""
-    text = answer.strip()
-    if not text:
-        raise NoVerdict("the reply was empty")
-    lead = _LEAD.match(text)
-    rest = text[lead.end() if lead else 0 :]
-    found = _VERDICT.match(rest)
-    if not found:
-        raise NoVerdict(
-            f"it begins with {text[:40]!r}, not TRUE_POSITIVE, FALSE_POSITIVE or UNSURE"
-        )
+    """The verdict at the answer's start, its reason and fix; NotAVerdict otherwise."""
+    found, rest = verdict_first(answer, _LEAD, _VERDICT, "TRUE_POSITIVE, FALSE_POSITIVE or UNSURE")
     if len(_NAMES.findall(rest[:60])) > 1:  # an echo of the choices, not a choice
-        raise NoVerdict("it names more than one verdict")
+        raise NotAVerdict("it names more than one verdict")
     verdict = (
         SuggestedVerdict.TRUE_POSITIVE
         if found.group("tp")
@@ -213,7 +201,7 @@ class Suggestions:
                     result.raw = done.text[:8000]
                     try:
                         parsed = parse(done.text)
-                    except NoVerdict as exc:
+                    except NotAVerdict as exc:
                         result.error = f"no verdict first: {exc}"
                         ask = RETRY.format(problem=str(exc)[:200])
                         continue
