@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from ai_svc.service import AiService
 from gateway.auth import Role
 from gateway.testing import LiveGateway
 from scan_svc.service import ScanService
@@ -112,3 +113,40 @@ async def test_marks_over_http(
     assert again.status_code == 404 and "no mark" in again.json()["message"]
     shown = await report(gateway, http, scan_id)
     assert shown["triaged"] == shown["status"]["counts"]
+
+
+async def test_a_suggestion_beside_a_finding_never_a_mark(
+    gateway: LiveGateway, scan_svc: ScanService, ai_svc: AiService, http: httpx.AsyncClient
+) -> None:
+    """The real local model asked about the real SQL injection of a scanned app, through the
+    gateway: its answer (a verdict, or honestly nothing usable) is kept and shown beside the
+    finding in the report, and no mark comes of it."""
+    scan_id, first = await scanned_report(gateway, http)
+    fingerprint = next(f for f in first["findings"] if f["cwe"] == 89)["fingerprint"]
+    path = f"{gateway.url}/api/apps/{MODEL}/{APP}/findings/{fingerprint}/suggestion"
+    none_yet = await http.get(path, headers=gateway.auth(Role.VIEWER))
+    assert none_yet.status_code in (200, 404)  # 404 unless an earlier run of this session asked
+    refused = await http.post(path, headers=gateway.auth(Role.VIEWER))
+    assert refused.status_code == 403
+
+    asked = await http.post(path, headers=gateway.auth(Role.OPERATOR))
+    assert asked.status_code == 200, asked.text
+    got = asked.json()["data"]
+    assert got["status"] in ("suggestion", "failed"), got
+    assert got["raw"] and "LIKE" in got["context"]
+    if got["status"] == "suggestion":
+        assert got["verdict"] in ("true_positive", "false_positive", "unsure")
+    else:  # nothing usable is said so, never passed off as a verdict
+        assert got["verdict"] is None and "nothing usable" in got["error"]
+    kept = await http.get(path, headers=gateway.auth(Role.VIEWER))
+    assert kept.json()["data"] == got
+
+    shown = await report(gateway, http, scan_id)
+    finding = next(f for f in shown["findings"] if f["fingerprint"] == fingerprint)
+    assert finding["suggestion"] == got and finding["triage"] is None
+    assert shown["triaged"] == shown["status"]["counts"]
+    marks = await http.get(
+        f"{gateway.url}{MARKS}", params={"fingerprint": fingerprint},
+        headers=gateway.auth(Role.VIEWER),
+    )  # fmt: skip
+    assert marks.json()["data"]["marks"] == []

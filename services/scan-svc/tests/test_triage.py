@@ -213,7 +213,8 @@ async def test_bad_marks_are_refused_with_the_reason(bus: Bus) -> None:
         ({"fingerprint": seen, "state": TriageState.CONFIRMED}, InvalidInput, "names the model"),
         ({**on_app, "scope": TriageScope.FLEET, "state": TriageState.CONFIRMED}, InvalidInput,
          "names no model"),
-        ({**on_app, "model": "no-such-model", "state": TriageState.CONFIRMED}, NotFound, ""),
+        ({**on_app, "model": "no-such-model", "state": TriageState.CONFIRMED}, NotFound,
+         "no-such-model"),
     ]  # fmt: skip
     for fields, error, reason in refused:
         with pytest.raises(error, match=reason):
