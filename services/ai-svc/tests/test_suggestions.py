@@ -42,6 +42,12 @@ def test_parse_reads_the_verdict_first_then_reason_and_fix() -> None:
     assert got.verdict == SuggestedVerdict.FALSE_POSITIVE
     assert got.reason.startswith("the value is a constant") and got.fix == "none needed"
     assert parse("Unsure. Reason: cannot see the caller").verdict == SuggestedVerdict.UNSURE
+    # the question is "is this finding a real weakness?": a first yes or no answers it
+    rambling = "No, it is not a real weakness.\n\nThe code is designed to... The code is designed"
+    got = parse(rambling)
+    assert got.verdict == SuggestedVerdict.FALSE_POSITIVE
+    assert got.reason == "it is not a real weakness." and got.fix == ""
+    assert parse("Yes. Reason: q is concatenated").verdict == SuggestedVerdict.TRUE_POSITIVE
 
 
 @pytest.mark.parametrize(
@@ -50,7 +56,8 @@ def test_parse_reads_the_verdict_first_then_reason_and_fix() -> None:
         "",
         "The code builds SQL from input, so TRUE_POSITIVE",  # not first
         "TRUE_POSITIVE, FALSE_POSITIVE or UNSURE",  # an echo of the choices
-        "Yes",  # not one of the three words
+        "Maybe it is",  # not one of the verdicts
+        "Nothing suggests a weakness",  # "no" must be a word of its own
     ],
 )
 def test_parse_refuses_an_answer_without_a_verdict_first(answer: str) -> None:

@@ -7,6 +7,8 @@ with its context: the lines around its location in the app's folder, or for a DA
 the request, parameter and evidence. The answer must begin with the verdict, one word
 (TRUE_POSITIVE, FALSE_POSITIVE or UNSURE), then "Reason:" and "Fix:"; an answer without it is
 re-asked once, then recorded as "failed" with the model's raw words: never a made-up verdict.
+A first "yes" or "no" answers the question asked ("is this finding a real weakness?") and
+counts as true or false positive.
 The suggestion is kept beside the finding and is never turned into a triage mark.
 """
 
@@ -41,6 +43,7 @@ MAX_TOKENS = 160  # the verdict, a reason and a fix, each a sentence
 AROUND = 6  # lines of code shown before and after the finding's lines
 MAX_CONTEXT_CHARS = 4000
 MAX_TEXT = 2000
+MAX_UNLABELLED = 600  # a reason without its "Reason:" label: the start of the answer only
 
 SYSTEM = (
     "You review one finding of a security scanner in a web application. Decide whether the "
@@ -62,7 +65,9 @@ _LEAD = re.compile(
 )
 _VERDICT = re.compile(
     r"(?P<tp>true[\s_-]*positive)\b|(?P<fp>false[\s_-]*positive)\b"
-    r"|(?P<unsure>unsure|not[\s_-]*sure|uncertain)\b",
+    r"|(?P<unsure>unsure|not[\s_-]*sure|uncertain)\b"
+    # the question asks "is this finding a real weakness?": a yes or no first answers it
+    r"|(?P<yes>yes)\b|(?P<no>no)\b",
     re.IGNORECASE,
 )
 _NAMES = re.compile(r"true[\s_-]*positive|false[\s_-]*positive|unsure", re.IGNORECASE)
@@ -84,19 +89,19 @@ def parse(answer: str) -> Parsed:
         raise NotAVerdict("it names more than one verdict")
     verdict = (
         SuggestedVerdict.TRUE_POSITIVE
-        if found.group("tp")
+        if found.group("tp") or found.group("yes")
         else SuggestedVerdict.FALSE_POSITIVE
-        if found.group("fp")
+        if found.group("fp") or found.group("no")
         else SuggestedVerdict.UNSURE
     )
     after = rest[found.end() :].lstrip(" \t*_`\"'.:,;)]-")
     reason = _REASON.search(after)
     fix = _FIX.search(after)
-    # no "Reason:" label: what comes before "Fix:" is the reason
-    why = reason["text"] if reason else after[: fix.start()] if fix else after
+    # no "Reason:" label: the first paragraph before "Fix:" (a small model may ramble on)
+    why = reason["text"] if reason else (after[: fix.start()] if fix else after).split("\n\n")[0]
     return Parsed(
         verdict=verdict,
-        reason=why.strip(" \n*")[:MAX_TEXT],
+        reason=why.strip(" \n*")[: MAX_TEXT if reason else MAX_UNLABELLED],
         fix=(fix["text"].strip(" \n*") if fix else "")[:MAX_TEXT],
     )
 
@@ -181,7 +186,7 @@ class Suggestions:
         result = FindingSuggestion(
             model=app.model, app=app.number, fingerprint=req.fingerprint,
             status=SuggestionStatus.FAILED, llm_id=backend.llm_id, scan_id=seen.scan_id,
-            context=context, at=time.time(),
+            context=context, prompt_version=PROMPT_VERSION, at=time.time(),
         )  # fmt: skip
         started = time.monotonic()
         deadline = started + self.settings.ai_suggest_timeout_s

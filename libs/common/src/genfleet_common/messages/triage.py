@@ -126,6 +126,7 @@ class FindingSuggestion(Message, kw_only=True):
     llm_id: str = ""
     scan_id: str = ""  # the scan whose finding was read
     context: str = ""  # what the model was shown besides the finding (code lines, request)
+    prompt_version: str = ""  # the wording it was asked with (ai_svc.suggestions)
     seconds: float = 0.0
     at: float = 0.0
 
