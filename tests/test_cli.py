@@ -541,6 +541,18 @@ def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> N
     ]:
         refused = platform.cli("triage", "set", *args)
         assert refused.returncode != 0 and reason in refused.stderr, (args, refused.stderr)
+    none_yet = platform.cli("triage", "suggestion", MODEL, "1", fingerprint)
+    assert none_yet.returncode == 2 and "none asked yet" in none_yet.stderr
+    asked = platform.cli("triage", "suggest", MODEL, "1", fingerprint, "--json", timeout=400)
+    assert asked.returncode == 0, asked.stderr
+    suggestion = json.loads(asked.stdout)
+    assert suggestion["status"] in ("suggestion", "failed"), suggestion  # the real local model
+    shown = platform.cli("triage", "suggestion", MODEL, "1", fingerprint)
+    assert shown.returncode == 0, shown.stderr
+    expected = "not a mark" if suggestion["status"] == "suggestion" else "no suggestion (failed)"
+    assert expected in shown.stdout, shown.stdout
+    listed = platform.cli("triage", "list", "--fingerprint", fingerprint, "--json")
+    assert [m["state"] for m in json.loads(listed.stdout)["marks"]] == ["false_positive"]
     removed = platform.cli("triage", "remove", fingerprint, "--model", MODEL, "--app", "1")
     assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
     listed = platform.cli("triage", "list", "--model", MODEL, "--json")
