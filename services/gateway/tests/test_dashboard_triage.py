@@ -1,7 +1,8 @@
 """Triage in the dashboard's scan view, in a real browser (headless Chromium, Playwright),
 with the real scan-svc: the findings' figures raw and triaged, an operator marks the planted
 SQL injection a false positive (the triaged figure drops, the row shows the mark and who set
-it), then unmarks it; a viewer sees marks but no form to set one."""
+it), then unmarks it; a viewer sees marks but no form to set one. Asking the AI (the real
+local model) shows its suggestion beside the finding, and sets no mark."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from ai_svc.service import AiService
 from gateway.testing import LiveGateway, open_page, sign_in
 from scan_svc.service import ScanService
 
@@ -57,7 +59,8 @@ async def test_an_operator_marks_and_unmarks_a_finding(
     await open_scan(page, gateway, gateway.token("operator", sub="dana"), scan_id)
     figures = page.get_by_test_id("finding-figures")
     await expect(figures).to_contain_text("raw: high")
-    before = triaged_total(await figures.inner_text())
+    before_text = await figures.inner_text()
+    before = triaged_total(before_text)
 
     row = page.locator('[data-testid="findings"] tbody tr', has=page.locator('a[data-cwe="89"]'))
     await expect(row).to_have_count(1)
@@ -85,6 +88,28 @@ async def test_an_operator_marks_and_unmarks_a_finding(
     row = page.locator('[data-testid="findings"] tbody tr', has=page.locator('a[data-cwe="89"]'))
     await row.get_by_test_id("mark-remove").click()
     await expect(page.get_by_test_id("mark")).to_have_count(0, timeout=30_000)
-    assert triaged_total(await figures.inner_text()) == before
+    await expect(figures).to_have_text(before_text)  # once the report is read again
     assert not errors and not viewer_errors, errors + viewer_errors
+    await page.context.close()
+
+
+async def test_asking_the_ai_shows_a_suggestion_and_sets_no_mark(
+    browser: Browser, gateway: LiveGateway, scan_svc: ScanService, ai_svc: AiService
+) -> None:
+    scan_id = await bandit_scan(gateway)
+    page, errors = await open_page(browser)
+    await open_scan(page, gateway, gateway.token("operator"), scan_id)
+    row = page.locator('[data-testid="findings"] tbody tr', has=page.locator('a[data-cwe="89"]'))
+    await row.get_by_test_id("suggest").click()
+    row = page.locator('[data-testid="findings"] tbody tr', has=page.locator('a[data-cwe="89"]'))
+    suggestion = row.get_by_test_id("suggestion")
+    await expect(suggestion).to_have_count(1, timeout=200_000)
+    status = await suggestion.get_attribute("data-status")
+    if status == "suggestion":
+        await expect(suggestion).to_contain_text("a suggestion, not a mark")
+    else:  # the model gave nothing usable: said so, no verdict shown
+        assert status == "failed"
+        await expect(suggestion).to_contain_text("AI suggestion: none (failed)")
+    await expect(page.get_by_test_id("mark")).to_have_count(0)
+    assert not errors, errors
     await page.context.close()

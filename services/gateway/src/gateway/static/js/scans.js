@@ -462,6 +462,7 @@ export class ScanView {
     $("#findings").hidden = true;
     $("#findings-empty").hidden = true;
     $("#finding-count").textContent = "";
+    $("#finding-figures").textContent = "";
     const deadline = Date.now() + REPORT_WAIT_MS;
     for (;;) {
       try {
