@@ -541,13 +541,13 @@ def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> N
     ]:
         refused = platform.cli("triage", "set", *args)
         assert refused.returncode != 0 and reason in refused.stderr, (args, refused.stderr)
-    none_yet = platform.cli("triage", "suggestion", MODEL, "1", fingerprint)
+    none_yet = platform.cli("triage", "suggest", MODEL, "1", fingerprint, "--latest")
     assert none_yet.returncode == 2 and "none asked yet" in none_yet.stderr
     asked = platform.cli("triage", "suggest", MODEL, "1", fingerprint, "--json", timeout=400)
     assert asked.returncode == 0, asked.stderr
     suggestion = json.loads(asked.stdout)
     assert suggestion["status"] in ("suggestion", "failed"), suggestion  # the real local model
-    shown = platform.cli("triage", "suggestion", MODEL, "1", fingerprint)
+    shown = platform.cli("triage", "suggest", MODEL, "1", fingerprint, "--latest")
     assert shown.returncode == 0, shown.stderr
     expected = "not a mark" if suggestion["status"] == "suggestion" else "no suggestion (failed)"
     assert expected in shown.stdout, shown.stdout

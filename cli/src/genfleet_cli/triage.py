@@ -145,39 +145,23 @@ def suggest(
     model: Annotated[str, typer.Argument(help="The model.")],
     number: Annotated[int, typer.Argument(metavar="N", help="The app number.")],
     fingerprint: FingerprintArg,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Show the latest suggestion instead of asking.")
+    ] = False,
     as_json: JsonOpt = False,
     fleet: FleetOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Ask the configured LLM whether the finding is a true or false positive, why, and a
-    fix (waits for the model; the local one can take a minute). A suggestion only."""
-    _suggestion("POST", model, number, fingerprint, as_json, fleet, url, token)
-
-
-@app.command("suggestion")
-def suggestion(
-    model: Annotated[str, typer.Argument(help="The model.")],
-    number: Annotated[int, typer.Argument(metavar="N", help="The app number.")],
-    fingerprint: FingerprintArg,
-    as_json: JsonOpt = False,
-    fleet: FleetOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-) -> None:
-    """The LLM's latest suggestion for the finding."""
-    _suggestion("GET", model, number, fingerprint, as_json, fleet, url, token)
-
-
-def _suggestion(
-    method: str, model: str, number: int, fingerprint: str, as_json: bool,
-    fleet: str | None, url: str | None, token: str | None,
-) -> None:  # fmt: skip
-    """Ask for a suggestion (POST) or read the latest one (GET), and show it."""
+    fix (waits for the model; the local one can take a minute), or show its latest answer
+    (--latest). A suggestion only: it never marks the finding."""
     api = connect(fleet, url, token)
     path = api.path("api", "apps", model, str(number), "findings", fingerprint, "suggestion")
-    body: dict[str, Any] | None = {} if method == "POST" else None
-    found = call(api.request, method, path, body=body, timeout_s=SUGGEST_TIMEOUT_S)
+    if latest:
+        found = call(api.get, path)
+    else:
+        found = call(api.request, "POST", path, body={}, timeout_s=SUGGEST_TIMEOUT_S)
     if as_json:
         emit_json(found)
     else:

@@ -89,6 +89,8 @@ def test_figures_raw_and_triaged() -> None:
     compared = {c.metric for c in report.comparisons}
     assert {"findings_per_app", "triaged_findings_per_app", "triaged_has_high"} <= compared
 
+    rows = render(report, CampaignReportFormat.CSV)[0].decode().splitlines()
+    assert f"c1,{A},1,findings,2" in rows and f"c1,{A},1,triaged_findings,0" in rows
     html = render(report, CampaignReportFormat.HTML)[0].decode()
     assert "Findings per app (triaged)" in html and "Apps with a High (triaged)" in html
     changes = diff(build_report(status(), RECORDS, now=NOW), report, RECORDS, RECORDS)
