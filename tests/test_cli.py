@@ -537,7 +537,8 @@ def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> N
         (("0" * 20, "confirmed", "--model", MODEL, "--app", "1"), "never reported by a scan"),
         ((fingerprint, "accepted_risk", "--model", MODEL, "--app", "1"), "needs an expiry"),
         ((fingerprint, "maybe", "--model", MODEL, "--app", "1"), "not one of"),
-        ((fingerprint, "confirmed"), "or --fleet"),
+        ((fingerprint, "confirmed"), "--scope fleet without them"),
+        ((fingerprint, "confirmed", "--scope", "fleet", "--model", MODEL), "without them"),
     ]:
         refused = platform.cli("triage", "set", *args)
         assert refused.returncode != 0 and reason in refused.stderr, (args, refused.stderr)
@@ -551,8 +552,13 @@ def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> N
     assert shown.returncode == 0, shown.stderr
     expected = "not a mark" if suggestion["status"] == "suggestion" else "no suggestion (failed)"
     assert expected in shown.stdout, shown.stdout
+    fleet_wide = platform.cli("triage", "set", fingerprint, "confirmed", "--scope", "fleet")
+    assert fleet_wide.returncode == 0 and " fleet " in fleet_wide.stdout, fleet_wide.stderr
     listed = platform.cli("triage", "list", "--fingerprint", fingerprint, "--json")
-    assert [m["state"] for m in json.loads(listed.stdout)["marks"]] == ["false_positive"]
+    marks = json.loads(listed.stdout)["marks"]
+    assert sorted((m["scope"], m["state"]) for m in marks) == [
+        ("app", "false_positive"), ("fleet", "confirmed")]  # fmt: skip
+    assert platform.cli("triage", "remove", fingerprint).returncode == 0  # the fleet-wide one
     removed = platform.cli("triage", "remove", fingerprint, "--model", MODEL, "--app", "1")
     assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
     listed = platform.cli("triage", "list", "--model", MODEL, "--json")

@@ -90,9 +90,13 @@ def set_mark(
     state: Annotated[str, typer.Argument(help="false_positive, accepted_risk or confirmed.")],
     model: ModelOpt = None,
     number: AppOpt = None,
-    all_apps: Annotated[
-        bool, typer.Option("--fleet", help="Fleet-wide: every app with this fingerprint.")
-    ] = False,
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="app (with --model and --app) or fleet: every app with this fingerprint.",
+        ),
+    ] = "app",
     note: Annotated[str, typer.Option("--note", "-n", help="Why.")] = "",
     expires: Annotated[
         Optional[str],  # noqa: UP045
@@ -106,15 +110,19 @@ def set_mark(
     """Mark a finding (set, or replace the mark of the same scope)."""
     from genfleet_common.messages import TriageScope, TriageSetRequest, TriageState
 
-    if all_apps == (model is not None or number is not None):
-        fail("name the app (--model and --app) or --fleet, not both")
     try:
-        chosen = TriageState(state)
+        chosen, where = TriageState(state), TriageScope(scope)
     except ValueError:
-        fail(f"state {state!r} is not one of {', '.join(s.value for s in TriageState)}", 2)
+        fail(
+            f"state {state!r} is not one of {', '.join(s.value for s in TriageState)}, or "
+            f"scope {scope!r} not one of {', '.join(s.value for s in TriageScope)}",
+            2,
+        )
+    if (where == TriageScope.FLEET) == (model is not None or number is not None):
+        fail("name the app (--model and --app), or --scope fleet without them", 2)
     body = TriageSetRequest(
-        fingerprint=fingerprint, state=chosen, model=model, app=number, note=note,
-        scope=TriageScope.FLEET if all_apps else TriageScope.APP, expires=expires,
+        fingerprint=fingerprint, state=chosen, scope=where, model=model, app=number, note=note,
+        expires=expires,
     )  # fmt: skip
     api = connect(fleet, url, token)
     mark = call(api.post, "/api/triage/marks", body)
