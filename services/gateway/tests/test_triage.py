@@ -10,9 +10,12 @@ from typing import Any
 import httpx
 
 from ai_svc.service import AiService
+from campaign_svc.service import CampaignService
 from gateway.auth import Role
 from gateway.testing import LiveGateway
 from scan_svc.service import ScanService
+
+from .test_campaigns import finished
 
 MODEL, APP = "g-gpt-4o", 1  # SQL injection (vulnerabilities.toml)
 MARKS = "/api/triage/marks"
@@ -150,3 +153,61 @@ async def test_a_suggestion_beside_a_finding_never_a_mark(
         headers=gateway.auth(Role.VIEWER),
     )  # fmt: skip
     assert marks.json()["data"]["marks"] == []
+
+
+async def test_a_mark_made_after_a_campaign_applies_to_its_report(
+    gateway: LiveGateway,
+    scan_svc: ScanService,
+    campaign_svc: CampaignService,
+    http: httpx.AsyncClient,
+) -> None:
+    model, app = "g-batch", 1  # a copy of gpt-4o/app1: its SQL injection
+    viewer, operator = gateway.auth(Role.VIEWER), gateway.auth(Role.OPERATOR)
+    body = {"models": [model], "apps": [app], "steps": ["scan"], "scan": {"tools": ["bandit"]}}
+    started = await http.post(f"{gateway.url}/api/campaigns", json=body, headers=operator)
+    assert started.status_code == 202, started.text
+    campaign_id = started.json()["data"]["campaign_id"]
+    assert (await finished(http, gateway, campaign_id))["state"] == "COMPLETE"
+
+    async def campaign_report() -> dict[str, Any]:
+        got = await http.get(f"{gateway.url}/api/campaigns/{campaign_id}/report", headers=viewer)
+        assert got.status_code == 200, got.text
+        data: dict[str, Any] = got.json()
+        return data
+
+    before = await campaign_report()
+    (result,) = before["apps"]
+    assert result["findings_triaged"] == result["findings"]  # nothing marked yet
+    latest = await http.get(
+        f"{gateway.url}/api/scans/latest", params={"model": model}, headers=viewer
+    )
+    scan_id = latest.json()["data"]["scans"][f"{model}/app{app}"]["scan_id"]
+    scanned = await report(gateway, http, scan_id)
+    sqli = next(f for f in scanned["findings"] if f["cwe"] == 89)
+    mark = {
+        "fingerprint": sqli["fingerprint"],
+        "state": "false_positive",
+        "model": model,
+        "app": app,
+    }
+    assert (
+        await http.post(f"{gateway.url}{MARKS}", json=mark, headers=operator)
+    ).status_code == 200
+    try:
+        after = await campaign_report()
+        (result,) = after["apps"]
+        level = sqli["severity"].lower()
+        assert result["findings_triaged"][level] == result["findings"][level] - 1
+        (figures,) = after["models"]
+        raw, triaged = figures["findings_per_app"], figures["triaged_findings_per_app"]
+        assert triaged["value"] == raw["value"] - 1 and triaged["n"] == raw["n"] == 1
+        compared = await http.get(
+            f"{gateway.url}/api/campaigns/{campaign_id}/diff/{campaign_id}", headers=viewer
+        )
+        names = {c["metric"] for c in compared.json()["data"]["metrics"]}
+        assert {"findings_per_app", "triaged_findings_per_app"} <= names
+    finally:
+        await http.delete(
+            f"{gateway.url}{MARKS}/{sqli['fingerprint']}", params={"model": model, "app": app},
+            headers=operator,
+        )  # fmt: skip
