@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_svc.backends.base import BackendFailed, BackendUnavailable, Cancel
+from ai_svc.backends.base import BackendFailed, BackendUnavailable, Cancel, LlmBackend
 from ai_svc.llms import Llms
 from ai_svc.verdicts import NotAVerdict, verdict_first
 from genfleet_common import subjects
@@ -43,6 +43,7 @@ MAX_TOKENS = 160  # the verdict, a reason and a fix, each a sentence
 AROUND = 6  # lines of code shown before and after the finding's lines
 MAX_CONTEXT_CHARS = 4000
 MAX_TEXT = 2000
+PAST_BUDGET_S = 15.0  # a generation past its deadline still writes a few tokens (the verdict)
 MAX_UNLABELLED = 600  # a reason without its "Reason:" label: the start of the answer only
 
 SYSTEM = (
@@ -189,36 +190,48 @@ class Suggestions:
             context=context, prompt_version=PROMPT_VERSION, at=time.time(),
         )  # fmt: skip
         started = time.monotonic()
-        deadline = started + self.settings.ai_suggest_timeout_s
-        ask = question(seen.finding, context)
+        budget = self.settings.ai_suggest_timeout_s
         try:
-            await backend.check()
-            async with backend.conversation(SYSTEM, Cancel()) as chat:
-                for attempt in (1, 2):  # at most one re-ask: a second seldom helps
-                    if attempt > 1 and time.monotonic() >= deadline:
-                        result.error += "; the time budget was spent"
-                        break
-                    try:
-                        done = await chat.ask(ask, MAX_TOKENS, deadline)
-                    except BackendFailed as exc:
-                        result.error = str(exc)
-                        continue
-                    result.raw = done.text[:8000]
-                    try:
-                        parsed = parse(done.text)
-                    except NotAVerdict as exc:
-                        result.error = f"no verdict first: {exc}"
-                        ask = RETRY.format(problem=str(exc)[:200])
-                        continue
-                    result.status, result.error = SuggestionStatus.SUGGESTION, ""
-                    result.verdict, result.reason, result.fix = (
-                        parsed.verdict, parsed.reason, parsed.fix,
-                    )  # fmt: skip
-                    break
+            # the whole request is bounded: waiting for the model (an analysis may hold it) too
+            async with asyncio.timeout(budget + PAST_BUDGET_S):
+                await self._ask(backend, question(seen.finding, context), started + budget, result)
         except BackendUnavailable as exc:
             result.status, result.error = SuggestionStatus.UNAVAILABLE, str(exc)
+        except TimeoutError:
+            result.error = f"no answer within {budget:g} s (the model was busy or slow)"
         if result.status == SuggestionStatus.FAILED:
             result.error = f"the model gave nothing usable: {result.error}"
         result.seconds = round(time.monotonic() - started, 3)
         await self.store.put_suggestion(result)
         return result
+
+    @staticmethod
+    async def _ask(
+        backend: LlmBackend, ask: str, deadline: float, result: FindingSuggestion
+    ) -> None:
+        """Ask, re-ask once when the answer has no verdict first; `result` gets the outcome."""
+        await backend.check()
+        async with backend.conversation(SYSTEM, Cancel()) as chat:
+            for attempt in (1, 2):  # at most one re-ask: a second seldom helps
+                if attempt > 1 and time.monotonic() >= deadline:
+                    result.error += "; the time budget was spent"
+                    return
+                try:
+                    done = await chat.ask(ask, MAX_TOKENS, deadline)
+                except BackendFailed as exc:
+                    result.error = str(exc)
+                    continue
+                result.raw = done.text[:8000]
+                try:
+                    parsed = parse(done.text)
+                except NotAVerdict as exc:
+                    result.error = f"no verdict first: {exc}"
+                    ask = RETRY.format(problem=str(exc)[:200])
+                    continue
+                result.status, result.error = SuggestionStatus.SUGGESTION, ""
+                result.verdict, result.reason, result.fix = (
+                    parsed.verdict,
+                    parsed.reason,
+                    parsed.fix,
+                )
+                return
