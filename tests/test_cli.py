@@ -548,3 +548,60 @@ def test_doctor_and_down(platform: Platform) -> None:
     assert platform.proc.wait(30) == 0  # stopped cleanly, children drained
     again = platform.cli("apps")
     assert again.returncode != 0 and "no running GenFleet" in again.stderr
+
+
+def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> None:
+    """genfleet triage: a false positive set on a scanned finding shows in the scan's report
+    (raw and triaged figures), is listed, and bad marks are refused with the reason."""
+    result = platform.cli("scan", MODEL, "1", "--tools", "bandit", "--watch", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (status,) = json.loads(result.stdout)
+    report = platform.cli("scan-report", status["scan_id"], "--format", "json")
+    assert report.returncode == 0, report.stderr
+    findings = json.loads(report.stdout)["findings"]
+    fingerprint = findings[0]["fingerprint"]
+
+    marked = platform.cli(
+        "triage", "set", fingerprint, "false_positive", "--model", MODEL, "--app", "1",
+        "--note", "checked by hand",
+    )  # fmt: skip
+    assert marked.returncode == 0, marked.stderr
+    assert "false_positive" in marked.stdout and f"{MODEL}/app1" in marked.stdout
+    listed = platform.cli("triage", "list", "--model", MODEL, "--json")
+    assert [m["fingerprint"] for m in json.loads(listed.stdout)["marks"]] == [fingerprint]
+    shown = platform.cli("scan-report", status["scan_id"], "--format", "md")
+    assert "Triaged (without false positives" in shown.stdout
+    assert "**false_positive** (app)" in shown.stdout and "checked by hand" in shown.stdout
+    triaged = json.loads(platform.cli("scan-report", status["scan_id"], "--format", "json").stdout)
+    assert sum(triaged["triaged"].values()) == sum(triaged["status"]["counts"].values()) - 1
+
+    for args, reason in [
+        (("0" * 20, "confirmed", "--model", MODEL, "--app", "1"), "never reported by a scan"),
+        ((fingerprint, "accepted_risk", "--model", MODEL, "--app", "1"), "needs an expiry"),
+        ((fingerprint, "maybe", "--model", MODEL, "--app", "1"), "not one of"),
+        ((fingerprint, "confirmed"), "--scope fleet without them"),
+        ((fingerprint, "confirmed", "--scope", "fleet", "--model", MODEL), "without them"),
+    ]:
+        refused = platform.cli("triage", "set", *args)
+        assert refused.returncode != 0 and reason in refused.stderr, (args, refused.stderr)
+    none_yet = platform.cli("triage", "suggest", MODEL, "1", fingerprint, "--latest")
+    assert none_yet.returncode == 2 and "none asked yet" in none_yet.stderr
+    asked = platform.cli("triage", "suggest", MODEL, "1", fingerprint, "--json", timeout=400)
+    assert asked.returncode == 0, asked.stderr
+    suggestion = json.loads(asked.stdout)
+    assert suggestion["status"] in ("suggestion", "failed"), suggestion  # the real local model
+    shown = platform.cli("triage", "suggest", MODEL, "1", fingerprint, "--latest")
+    assert shown.returncode == 0, shown.stderr
+    expected = "not a mark" if suggestion["status"] == "suggestion" else "no suggestion (failed)"
+    assert expected in shown.stdout, shown.stdout
+    fleet_wide = platform.cli("triage", "set", fingerprint, "confirmed", "--scope", "fleet")
+    assert fleet_wide.returncode == 0 and " fleet " in fleet_wide.stdout, fleet_wide.stderr
+    listed = platform.cli("triage", "list", "--fingerprint", fingerprint, "--json")
+    marks = json.loads(listed.stdout)["marks"]
+    assert sorted((m["scope"], m["state"]) for m in marks) == [
+        ("app", "false_positive"), ("fleet", "confirmed")]  # fmt: skip
+    assert platform.cli("triage", "remove", fingerprint).returncode == 0  # the fleet-wide one
+    removed = platform.cli("triage", "remove", fingerprint, "--model", MODEL, "--app", "1")
+    assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
+    listed = platform.cli("triage", "list", "--model", MODEL, "--json")
+    assert json.loads(listed.stdout)["marks"] == []

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from genfleet_cli import campaigns, spectests
+from genfleet_cli import campaigns, spectests, triage
 from genfleet_cli.base import (
     FleetOpt,
     JsonOpt,
@@ -41,6 +41,7 @@ app = typer.Typer(
 
 ACTIONS = ("start", "stop", "restart", "build", "rebuild")
 app.add_typer(campaigns.app, name="campaign")
+app.add_typer(triage.app, name="triage")
 spectests.register(app)  # spectest, spectest-stop, -result, -history, -summary
 
 

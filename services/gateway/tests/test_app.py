@@ -77,6 +77,9 @@ API_ROUTES = {
     "/api/campaigns/{campaign_id}/rerun": {"post"},
     "/api/campaigns/{campaign_id}/report": {"get"},
     "/api/campaigns/{a}/diff/{b}": {"get"},
+    "/api/triage/marks": {"get", "post"},
+    "/api/triage/marks/{fingerprint}": {"delete"},
+    "/api/apps/{model}/{app}/findings/{fingerprint}/suggestion": {"get", "post"},
 }
 
 

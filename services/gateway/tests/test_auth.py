@@ -87,6 +87,11 @@ ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/api/campaigns/{campaign_id}/rerun"): Role.OPERATOR,
     ("GET", "/api/campaigns/{campaign_id}/report"): Role.VIEWER,
     ("GET", "/api/campaigns/{a}/diff/{b}"): Role.VIEWER,
+    ("GET", "/api/triage/marks"): Role.VIEWER,
+    ("POST", "/api/triage/marks"): Role.OPERATOR,
+    ("DELETE", "/api/triage/marks/{fingerprint}"): Role.OPERATOR,
+    ("GET", "/api/apps/{model}/{app}/findings/{fingerprint}/suggestion"): Role.VIEWER,
+    ("POST", "/api/apps/{model}/{app}/findings/{fingerprint}/suggestion"): Role.OPERATOR,
 }
 BELOW = {Role.OPERATOR: Role.VIEWER, Role.ADMIN: Role.OPERATOR}
 # Valid values, so that nothing but auth can refuse the request.
@@ -105,6 +110,7 @@ PARAMS = {
     "b": "1",
     "token_id": "0123456789abcdef",
     "calibration_id": "0",
+    "fingerprint": "0123456789abcdef0123",
 }
 BODIES = {
     "/api/tokens": {"role": "viewer", "sub": "someone"},
@@ -115,6 +121,7 @@ BODIES = {
     "/api/analyses": {"model": "g-gpt-4o", "app": 1},
     "/api/campaigns": {"models": ["g-gpt-4o"]},
     "/api/calibrations": {},
+    "/api/triage/marks": {"fingerprint": "0123456789abcdef0123", "state": "confirmed"},
 }
 QUERIES = {"/api/perf/compare": "?a=0&b=1", "/api/scans/diff": "?a=0&b=1"}
 

@@ -163,11 +163,15 @@ async def test_every_route_answers_as_documented(
 
     # every GET route of the document, with real ids
     values = {**app, **ids, "chart": "rps", "a": ids["campaign_id"], "b": ids["campaign_id"]}
+    values["fingerprint"] = "0" * 20  # no finding has it: no suggestion was ever asked
     queries = {
         "/api/perf/compare": {"a": ids["test_id"], "b": ids["test_id"]},
         "/api/scans/diff": {"a": ids["scan_id"], "b": ids["scan_id"]},
     }
-    expect = {"/api/calibrations/latest": 404}  # the default judge was never calibrated here
+    expect = {
+        "/api/calibrations/latest": 404,  # the default judge was never calibrated here
+        "/api/apps/{model}/{app}/findings/{fingerprint}/suggestion": 404,
+    }
     gets = [path for path, ops in spec["paths"].items() if "get" in ops]
     admin_only = {"/api/tokens/revoked", "/api/audit"}
     for template in gets:
@@ -198,6 +202,14 @@ async def test_every_route_answers_as_documented(
     await api.call("POST", "/api/campaigns", 422, body={"steps": ["check"]})
     await api.call("GET", "/api/campaigns/{campaign_id}", 404, role=Role.VIEWER, campaign_id="no")
     await api.call("POST", "/api/fleet/{action}", 422, action="explode")
+    mark = {"fingerprint": "0" * 20, "state": "confirmed", **app}
+    await api.call("POST", "/api/triage/marks", 404, body=mark)  # never reported by a scan
+    await api.call("POST", "/api/triage/marks", 422, body={**mark, "state": "maybe"})
+    await api.call("DELETE", "/api/triage/marks/{fingerprint}", 404, fingerprint="0" * 20, **app)
+    await api.call(
+        "POST", "/api/apps/{model}/{app}/findings/{fingerprint}/suggestion", 404,
+        fingerprint="0" * 20, **app,
+    )  # fmt: skip
     scans = await api.call("POST", "/api/scans/batch", body={"model": MODEL, "tools": ["bandit"]})
     for queued in scans["scans"]:
         await api.call("POST", "/api/scans/{scan_id}/stop", scan_id=queued["scan_id"])

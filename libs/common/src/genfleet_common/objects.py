@@ -54,3 +54,9 @@ def chart_name(test_id: str, chart: Chart) -> str:
 def campaign_report_name(campaign_id: str, fmt: str) -> str:
     """A campaign's built report (bucket REPORTS_BUCKET), one per format, rebuilt on demand."""
     return f"campaigns/{campaign_id}/report.{fmt}"
+
+
+def triaged_report_name(scan_id: str, fmt: ReportFormat) -> str:
+    """A scan's report as rendered with the marks of the moment it was read (REPORTS_BUCKET):
+    rebuilt on every read, beside the stored report, which is never rewritten."""
+    return f"triaged/{scan_id}.{fmt.value}"

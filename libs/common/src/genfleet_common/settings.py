@@ -98,6 +98,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # still running then ends at its next token (its verdict counts if it came first)
     ai_requirement_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 90.0
     ai_request_timeout_s: float = 600.0  # one model call
+    # a suggestion for one finding (triage): the wait for the model, all its calls together;
+    # the caller waits for the answer (a bounded request, not a job)
+    ai_suggest_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 120.0
     ai_ack_wait_s: float = 30.0
     ai_max_attempts: int = 3
     # campaigns (campaign-svc)

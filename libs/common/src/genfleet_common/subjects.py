@@ -39,6 +39,20 @@ SCAN_BATCH = command(SCAN, "batch")
 SCAN_TOOLS = command(SCAN, "tools")
 SCAN_LATEST = command(SCAN, "latest")
 SCAN_DIFF = command(SCAN, "diff")
+SCAN_REPORT = command(SCAN, "report")  # render a finished scan's report with today's marks
+
+# --- triage of findings: marks (scan-svc) and the LLM's suggestions (ai-svc) ---------------
+TRIAGE = "triage"
+TRIAGE_LIST = command(TRIAGE, "list")  # served by scan-svc
+TRIAGE_SET = command(TRIAGE, "set")
+TRIAGE_REMOVE = command(TRIAGE, "remove")
+TRIAGE_SUGGEST = command(TRIAGE, "suggest")  # served by ai-svc: ask the LLM (bounded in time)
+TRIAGE_SUGGESTION = command(TRIAGE, "suggestion")  # served by ai-svc: the latest suggestion
+# KV: `mark.<fingerprint>.fleet` and `mark.<fingerprint>.<model>.app<N>` the marks,
+# `seen.<fingerprint>.<model>.app<N>` the finding as the app's newest scan reported it,
+# `suggestion.<fingerprint>.<model>.app<N>` the LLM's latest suggestion. Written by scan-svc
+# (marks, seen) and ai-svc (suggestions); read directly by scan-svc, ai-svc and campaign-svc.
+TRIAGE_BUCKET = "genfleet-triage"
 
 
 # --- jobs (JetStream work queues) and their state -------------------------------------------

@@ -8,6 +8,7 @@ from ai_svc.handlers import Handlers
 from ai_svc.kind import AnalysisKind
 from ai_svc.llms import Llms
 from ai_svc.results import Results
+from ai_svc.suggestions import Suggestions
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
@@ -15,6 +16,7 @@ from genfleet_common.jobs import Jobs, JobService
 from genfleet_common.logs import get_logger
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
+from genfleet_common.triage import TriageStore
 
 log = get_logger("ai")
 
@@ -37,6 +39,8 @@ class AiService(JobService):
             max_attempts=self.settings.ai_max_attempts,
         )  # fmt: skip
         commands = Handlers(jobs, results, self.fleet, self.llms, self.settings).commands()
+        triage = TriageStore(await bus.ensure_kv(subjects.TRIAGE_BUCKET, history=1))
+        commands |= Suggestions(triage, self.fleet, self.llms, self.settings).commands()
         await self.serve_jobs(jobs, commands, queue=subjects.ANALYSIS_QUEUE)
         log.info("ready", extra={"worker": self.name, "backend": self.settings.ai_backend})
         return bus

@@ -60,16 +60,25 @@ class NotAVerdict(Exception):
     """The answer does not begin with a verdict; the message says what is wrong."""
 
 
-def parse(answer: str) -> Answer:
-    """The verdict at the answer's start, and what follows it as explanation and evidence."""
+def verdict_first(
+    answer: str, lead: re.Pattern[str], verdict: re.Pattern[str], expected: str
+) -> tuple[re.Match[str], str]:
+    """The `verdict` word at the answer's start (after what `lead` allows: markup, a label)
+    and the text from it on; NotAVerdict, saying what it begins with instead of `expected`."""
     text = answer.strip()
     if not text:
         raise NotAVerdict("the reply was empty")
-    lead = _LEAD.match(text)
-    rest = text[lead.end() if lead else 0 :]
-    found = _VERDICT.match(rest)
+    found_lead = lead.match(text)
+    rest = text[found_lead.end() if found_lead else 0 :]
+    found = verdict.match(rest)
     if not found:
-        raise NotAVerdict(f"it begins with {text[:40]!r}, not MET or NOT_MET")
+        raise NotAVerdict(f"it begins with {text[:40]!r}, not {expected}")
+    return found, rest
+
+
+def parse(answer: str) -> Answer:
+    """The verdict at the answer's start, and what follows it as explanation and evidence."""
+    found, rest = verdict_first(answer, _LEAD, _VERDICT, "MET or NOT_MET")
     if _BOTH.search(rest[:40]):
         raise NotAVerdict("it names both MET and NOT_MET")
     met = found.group("met") is not None

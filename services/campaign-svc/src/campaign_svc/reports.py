@@ -28,6 +28,7 @@ from genfleet_common.messages import (
     StepRecord,
 )
 from genfleet_common.objects import campaign_report_name
+from genfleet_common.triage import TriageStore
 
 CALIBRATION_TIMEOUT_S = 5.0
 
@@ -68,13 +69,18 @@ class Reports:
     store: CampaignStore
     objects: ObjectStore
     bus: Bus
+    triage: TriageStore | None = None  # the marks the triaged figures leave out (none: raw)
 
     async def _built(self, campaign_id: str) -> tuple[CampaignReport, list[StepRecord]]:
         status = await self.store.get(campaign_id)  # NotFound: 404
         records = await self.store.all_steps(status)
         judge = status.manifest.judge
         calibration = await judge_calibration(self.bus, judge) if judge else None
-        report = await asyncio.to_thread(build_report, status, records, calibration=calibration)
+        # the marks as they are now: a mark made after the campaign applies to its report
+        marks = await self.triage.snapshot() if self.triage is not None else None
+        report = await asyncio.to_thread(
+            build_report, status, records, calibration=calibration, marks=marks
+        )
         return report, records
 
     async def report(self, req: ReportRequest) -> ReportRef:

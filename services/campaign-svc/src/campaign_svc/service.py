@@ -24,6 +24,7 @@ from genfleet_common.messages import Action, CampaignJob, Step
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
+from genfleet_common.triage import TriageStore
 
 log = get_logger("campaign")
 
@@ -71,7 +72,8 @@ class CampaignService:
             await worker.start()
             self.workers.append(worker)
         campaigns = Campaigns(bus, store, self.fleet, settings, runner)
-        handlers = Handlers(campaigns, store, Reports(store, reports, bus))
+        triage = TriageStore(await bus.ensure_kv(subjects.TRIAGE_BUCKET, history=1))
+        handlers = Handlers(campaigns, store, Reports(store, reports, bus, triage))
         await bus.serve_all(handlers.commands(), queue=subjects.CAMPAIGN_QUEUE)
         log.info("ready", extra={"worker": self.name})
         return bus

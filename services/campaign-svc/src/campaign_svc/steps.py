@@ -301,6 +301,7 @@ def scan_outcome(report: ScanReport) -> ScanOutcome:
         counts=counts, cwes=dict(cwes), tools=tools,
         fingerprints=[f.fingerprint for f in findings if f.fingerprint],
         titles={f.fingerprint: f"{f.rule_id}: {f.title}"[:200] for f in findings if f.fingerprint},
+        severities={f.fingerprint: f.severity for f in findings if f.fingerprint},
         base_images=report.status.base_images,
     )  # fmt: skip
 

@@ -36,6 +36,7 @@ from gateway.routes import (
     spectests,
     system,
     tokens,
+    triage,
 )
 from genfleet_common.bus import Bus
 from genfleet_common.errors import ErrorCode
@@ -45,7 +46,7 @@ from genfleet_common.streams import AUDIT_STREAM, EVENTS_STREAM
 # the route modules, each with its `register(app, ctx)`
 ROUTES = (
     system, apps, models, batches, tokens, audit, events, logs, scans, perf, analyses,
-    calibrations, campaigns, spectests,
+    calibrations, campaigns, spectests, triage,
 )  # fmt: skip
 
 PACKAGE_DIR = Path(__file__).resolve().parent

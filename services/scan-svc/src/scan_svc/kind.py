@@ -7,6 +7,7 @@ A scan runs the chosen analyzers (scan_svc.scan) and, however it ends, stores it
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from nats.js.object_store import ObjectStore
@@ -24,9 +25,11 @@ from genfleet_common.messages import (
     ScanPhase,
     ScanReport,
     ScanStatus,
+    SeenFinding,
     ToolRun,
 )
 from genfleet_common.targets import part_running
+from genfleet_common.triage import TriageStore
 from scan_svc.findings import deduplicate
 from scan_svc.reports import store_reports
 from scan_svc.scan import Scan
@@ -42,6 +45,7 @@ class ScanKind(
     fleet: Fleet
     toolbox: Toolbox
     tool_timeout_s: float
+    triage: TriageStore | None = None  # where the findings each app's scan reported are noted
 
     async def execute(self, job: ScanJob, run: Run[ScanStatus]) -> None:
         scan = Scan(
@@ -65,6 +69,18 @@ class ScanKind(
         findings = deduplicate(f for r in runs for f in r.findings)
         report = ScanReport(status=status, runs=runs, findings=findings)
         await store_reports(self.reports, report, self.fleet.app(status.model, status.app))
+        if self.triage is not None:  # what a triage mark may name (an unknown one is refused)
+            await self.triage.record_seen(
+                SeenFinding(
+                    model=status.model,
+                    app=status.app,
+                    scan_id=status.scan_id,
+                    at=status.ended_at or time.time(),
+                    finding=f,
+                )
+                for f in findings
+                if f.fingerprint
+            )
 
     def idle(self, status: ScanStatus) -> None:
         status.phase, status.tools_running = ScanPhase.NONE, []

@@ -7,12 +7,14 @@ audited."""
 from __future__ import annotations
 
 import html
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
 from nats.js.object_store import ObjectStore
 
-from genfleet_common.messages import AppSpec, Finding, ScanReport
+from genfleet_common.messages import AppliedMark, AppSpec, Finding, ScanReport
 from genfleet_common.objects import ReportFormat, report_name
 
 MAX_PACKAGES_SHOWN = 60  # per audit in the human reports (the JSON report has them all)
@@ -49,6 +51,13 @@ def to_markdown(report: ScanReport, app: AppSpec) -> str:
         f"low {c.low}, info {c.info} (a finding reported by several tools counts once).",
         "",
     ]
+    if report.triaged is not None:
+        t = report.triaged
+        lines += [
+            f"Triaged (without false positives and unexpired accepted risks): high {t.high}, "
+            f"medium {t.medium}, low {t.low}, info {t.info}.",
+            "",
+        ]
     noted = s.base_images.describe() if s.base_images is not None else []
     if noted:
         lines += [f"**{line}**" for line in noted] + [""]
@@ -87,8 +96,35 @@ def to_markdown(report: ScanReport, app: AppSpec) -> str:
         hints = _source_hints(f)
         if hints:
             lines += ["- source most likely responsible:"] + [f"  - `{h}`" for h in hints]
+        lines += _triage_lines(f)
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _triage_lines(f: Finding) -> list[str]:
+    """The finding's mark and the LLM's suggestion (a proposal, never a mark)."""
+    lines = [f"- fingerprint `{f.fingerprint}`"] if f.fingerprint else []
+    if f.triage is not None:
+        m = f.triage.mark
+        when = time.strftime("%Y-%m-%d", time.gmtime(m.at))
+        expiry = f", expires {m.expires}" if m.expires else ""
+        lines.append(
+            f"- triage: **{m.state.value}** ({m.scope.value}) by {m.by or '?'} on {when}"
+            f"{expiry}" + (f": {m.note}" if m.note else "")
+        )
+        if f.triage.why:
+            lines.append(f"  - {f.triage.why}")
+    s = f.suggestion
+    if s is not None:
+        if s.verdict is not None:
+            lines.append(
+                f"- AI suggestion (not a mark; {s.llm_id}): {s.verdict.value}"
+                + (f"; reason: {s.reason}" if s.reason else "")
+                + (f"; fix: {s.fix}" if s.fix else "")
+            )
+        else:
+            lines.append(f"- AI suggestion: none ({s.status.value}: {s.error[:200]})")
+    return lines
 
 
 def _audited(report: ScanReport) -> list[str]:
@@ -126,10 +162,15 @@ def to_html(report: ScanReport, app: AppSpec) -> str:
     )
 
 
-def render(report: ScanReport, app: AppSpec) -> dict[ReportFormat, bytes]:
-    from scan_svc.sarif import to_sarif
+def render(
+    report: ScanReport, app: AppSpec, marks: Mapping[str, AppliedMark] | None = None
+) -> dict[ReportFormat, bytes]:
+    """Every format of the report; with `marks` (by fingerprint), as read with them."""
+    from scan_svc.sarif import add_triage, to_sarif
 
     sarif = to_sarif(report.runs, Path(app.path), report.findings)
+    if marks:
+        add_triage(sarif, marks)
     return {
         ReportFormat.JSON: msgspec.json.encode(report),
         ReportFormat.SARIF: msgspec.json.encode(sarif),

@@ -17,16 +17,27 @@ tools and DefectDojo.
 - Each tool run (a part of the app, or a URL) is one invocation: a run that failed or was
   unavailable has `executionSuccessful: false` and its reason as a notification, so "could not
   check" never reads as "no results".
+- A report read with triage marks (`add_triage`): false positives and accepted risks as
+  `suppressions` (kind external), each mark in the result's properties.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from genfleet_common.messages import DiffState, Finding, Severity, ToolRun, ToolStatus
+from genfleet_common.messages import (
+    SUPPRESSING,
+    AppliedMark,
+    DiffState,
+    Finding,
+    Severity,
+    ToolRun,
+    ToolStatus,
+)
 from scan_svc.findings import deduplicate
 
 SARIF_VERSION = "2.1.0"
@@ -248,3 +259,28 @@ def _physical(file: str, line: int | None, end_line: int | None, code: str) -> d
             region["snippet"] = {"text": code}
         physical["region"] = region
     return physical
+
+
+def add_triage(sarif: dict[str, Any], marks: Mapping[str, AppliedMark]) -> dict[str, Any]:
+    """Each result's triage mark (by fingerprint) as SARIF `suppressions`: a false positive or
+    an accepted risk is an `external` suppression, `accepted` while it applies and `rejected`
+    once an accepted risk has expired; every mark is also in the result's properties."""
+    for run in sarif["runs"]:
+        for result in run["results"]:
+            applied = marks.get(result["partialFingerprints"][FINGERPRINT_KEY])
+            if applied is None:
+                continue
+            mark = applied.mark
+            result["properties"]["triage"] = msgspec.to_builtins(applied)
+            if mark.state in SUPPRESSING:
+                justification = f"{mark.state.value} ({mark.scope.value}) by {mark.by or '?'}"
+                justification += f": {mark.note}" if mark.note else ""
+                result["suppressions"] = [
+                    {
+                        "kind": "external",
+                        "status": "accepted" if applied.applies else "rejected",
+                        "justification": justification
+                        + (f" [{applied.why}]" if applied.why else ""),
+                    }
+                ]
+    return sarif

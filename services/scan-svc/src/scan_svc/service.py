@@ -9,9 +9,11 @@ from genfleet_common.jobs import Jobs, JobService
 from genfleet_common.logs import get_logger
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
+from genfleet_common.triage import TriageStore
 from scan_svc.handlers import Handlers
 from scan_svc.kind import ScanKind
 from scan_svc.toolbox import Toolbox
+from scan_svc.triage import Triage
 
 log = get_logger("scan")
 
@@ -26,13 +28,17 @@ class ScanService(JobService):
     async def start(self) -> Bus:
         bus = await self.connect()
         reports = await bus.ensure_object_store(subjects.REPORTS_BUCKET)
-        kind = ScanKind(bus, reports, self.fleet, self.toolbox, self.settings.scan_tool_timeout_s)
+        triage = TriageStore(await bus.ensure_kv(subjects.TRIAGE_BUCKET, history=1))
+        kind = ScanKind(
+            bus, reports, self.fleet, self.toolbox, self.settings.scan_tool_timeout_s, triage
+        )
         jobs = Jobs(
             bus, await bus.ensure_kv(subjects.SCAN_STATE_BUCKET, history=1), kind,
             worker_name=self.name, ack_wait_s=self.settings.scan_ack_wait_s,
             max_attempts=self.settings.scan_max_attempts,
         )  # fmt: skip
         commands = Handlers(jobs, self.fleet, self.toolbox, reports).commands()
+        commands |= Triage(triage, reports, self.fleet).commands()
         await self.serve_jobs(jobs, commands, queue=subjects.SCAN_QUEUE)
         log.info("ready", extra={"worker": self.name, "tools": self.toolbox.names})
         return bus

@@ -87,6 +87,10 @@ class AppResult(Struct, kw_only=True):
     # what its deploy, scans and load test recorded of its base images, together (None: no
     # step looked): its substitutes say which services were built on a substitute base image
     base_images: BaseImages | None = None
+    # the same counts without false positives and unexpired accepted risks (triage marks of
+    # when the report was built); None where the raw counts are None or could not be triaged
+    findings_triaged: RiskCounts | None = None
+    dast_triaged: RiskCounts | None = None
 
 
 # --- per model ------------------------------------------------------------------------------
@@ -140,6 +144,14 @@ class ModelFigures(Struct, kw_only=True):
     spec_exceptions_rate: Figure = msgspec.field(default_factory=lambda: _no_spectest())
     # apps built on a substitute base image (a service of theirs, as a step recorded it)
     substitute_apps: int = 0
+    # triaged (without false positives and unexpired accepted risks), beside the raw ones
+    triaged_high_app_share: Figure = msgspec.field(default_factory=lambda: _no_triage())
+    triaged_findings_per_app: Figure = msgspec.field(default_factory=lambda: _no_triage())
+    triaged_dast_findings_per_app: Figure = msgspec.field(default_factory=lambda: _no_triage())
+
+
+def _no_triage() -> Figure:
+    return Figure(value=None, ci95=None, n=0, note="no scan step triaged")
 
 
 def _no_spectest() -> Figure:
@@ -156,8 +168,11 @@ FIGURE_NAMES: tuple[str, ...] = (
     "low_per_app",
     "info_per_app",
     "findings_per_kloc",
+    "triaged_high_app_share",
+    "triaged_findings_per_app",
     "dast_findings_per_app",
     "dast_high_app_share",
+    "triaged_dast_findings_per_app",
     "rps_median",
     "p95_ms_median",
     "error_rate",
@@ -177,6 +192,9 @@ FIGURE_STEPS: dict[str, Step] = {
     "low_per_app": Step.SCAN,
     "info_per_app": Step.SCAN,
     "findings_per_kloc": Step.SCAN,
+    "triaged_high_app_share": Step.SCAN,
+    "triaged_findings_per_app": Step.SCAN,
+    "triaged_dast_findings_per_app": Step.DAST,
     "dast_findings_per_app": Step.DAST,
     "dast_high_app_share": Step.DAST,
     "rps_median": Step.PERF,

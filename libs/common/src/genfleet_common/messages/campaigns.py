@@ -39,7 +39,7 @@ from genfleet_common.messages.perf import (
     SpawnRate,
     Users,
 )
-from genfleet_common.messages.scans import RiskCounts, ToolStatus
+from genfleet_common.messages.scans import RiskCounts, Severity, ToolStatus
 from genfleet_common.messages.spectests import CheckCounts, SpecVerdict
 
 
@@ -190,6 +190,9 @@ class ScanOutcome(Struct, tag="scan", kw_only=True):
     tools: dict[str, ToolStatus] = msgspec.field(default_factory=dict)  # how each tool's run ended
     fingerprints: list[str] = msgspec.field(default_factory=list)  # de-duplicated findings
     titles: dict[str, str] = msgspec.field(default_factory=dict)  # fingerprint -> "rule: title"
+    # fingerprint -> its severity: what the triaged counts are computed from when the report
+    # is built with the triage marks of that moment (empty in outcomes recorded before)
+    severities: dict[str, Severity] = msgspec.field(default_factory=dict)
     base_images: BaseImages | None = None  # as the scan recorded them
 
 

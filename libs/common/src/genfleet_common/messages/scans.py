@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from genfleet_common.messages.base import AppNumber, Message, ModelName, _now
 from genfleet_common.messages.images import BaseImages, Package
 from genfleet_common.messages.jobs import JobId, JobStatus, KindMessages, NewJobId
+from genfleet_common.messages.triage import AppliedMark, FindingSuggestion
+from genfleet_common.objects import ReportFormat
 
 
 # --- security scans (scan-svc) ------------------------------------------------------------
@@ -73,6 +75,10 @@ class Finding(Struct, kw_only=True):
     # corroboration: every tool that reported this finding (static and dynamic), `tool` first
     # (empty in reports made before corroboration: then `tool` alone)
     tools: list[str] = msgspec.field(default_factory=list)
+    # filled when a report is read (never stored): the triage mark that stands for it, and
+    # the LLM's latest suggestion (a proposal only)
+    triage: AppliedMark | None = None
+    suggestion: FindingSuggestion | None = None
 
 
 class AuditedPackages(Struct, kw_only=True):
@@ -197,6 +203,9 @@ class ScanReport(Message, kw_only=True):
     status: ScanStatus
     runs: list[ToolRun]
     findings: list[Finding]  # merged across tools: each with every tool that reported it
+    # filled when a report is read with the marks of that moment: the counts without false
+    # positives and unexpired accepted risks (status.counts are the raw ones); None: raw only
+    triaged: RiskCounts | None = None
 
 
 class ScanDiffRequest(Message, kw_only=True):
@@ -232,6 +241,35 @@ class ScanDiff(Message, kw_only=True):
     # not "fixed", since nothing looked
     unchecked: list[Finding] = msgspec.field(default_factory=list)
     sarif: dict[str, Any] | None = None  # when asked: SARIF 2.1.0, each result's baselineState
+
+
+class SeenFinding(Message, kw_only=True):
+    """A fingerprint's finding as the newest scan of an app reported it: what a mark must
+    name (an unknown fingerprint is refused) and what the LLM reads for a suggestion."""
+
+    model: str
+    app: int
+    scan_id: str
+    at: float
+    finding: Finding
+
+
+# --- reports read with the marks applied ------------------------------------------------------
+class ScanReportRequest(Message, kw_only=True):
+    scan_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,64}$")]
+    format: ReportFormat = ReportFormat.JSON
+
+
+class ScanReportRef(Message, kw_only=True):
+    """Where scan-svc put the report rendered with today's marks (REPORTS_BUCKET)."""
+
+    scan_id: str
+    format: str
+    object_name: str
+    content_type: str
+    size: int
+    raw: RiskCounts  # every finding
+    triaged: RiskCounts  # without false positives and unexpired accepted risks
 
 
 class ScanEvent(Message, tag="scan", tag_field="kind", kw_only=True):

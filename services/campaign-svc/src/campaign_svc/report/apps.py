@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
+
 from genfleet_common.messages import (
     AnalysisOutcome,
     AppResult,
@@ -14,6 +16,7 @@ from genfleet_common.messages import (
     DeployOutcome,
     JobState,
     PerfOutcome,
+    RiskCounts,
     ScanOutcome,
     SpecTestOutcome,
     Step,
@@ -22,6 +25,7 @@ from genfleet_common.messages import (
     StepState,
     Verdicts,
 )
+from genfleet_common.triage import Marks
 
 AppKey = tuple[str, int]
 
@@ -50,9 +54,12 @@ def _campaign_apps(status: CampaignStatus) -> list[AppKey]:
     return keys
 
 
-def app_results(status: CampaignStatus, records: Iterable[StepRecord]) -> list[AppResult]:
+def app_results(
+    status: CampaignStatus, records: Iterable[StepRecord], marks: Marks | None = None
+) -> list[AppResult]:
     """One AppResult per app of the campaign (and per app a record names besides), grouped by
-    model in the campaign's order, then by app number."""
+    model in the campaign's order, then by app number; with `marks`, its scans' counts also
+    triaged."""
     lines = {(a.model, a.app): a.lines_of_code for a in status.manifest.apps}
     by_app: dict[AppKey, dict[Step, StepRecord]] = {}
     for record in records:  # a later record of the same app x step replaces an earlier one
@@ -61,10 +68,16 @@ def app_results(status: CampaignStatus, records: Iterable[StepRecord]) -> list[A
     model_order = {model: i for i, model in enumerate(dict.fromkeys(m for m, _ in keys))}
     keys.sort(key=lambda key: (model_order[key[0]], key[1]))
     steps = list(dict.fromkeys([*status.steps, *(s for r in by_app.values() for s in r)]))
-    return [_app(key, lines.get(key, 0), steps, by_app.get(key, {})) for key in keys]
+    return [_app(key, lines.get(key, 0), steps, by_app.get(key, {}), marks) for key in keys]
 
 
-def _app(key: AppKey, lines: int, steps: list[Step], records: dict[Step, StepRecord]) -> AppResult:
+def _app(
+    key: AppKey,
+    lines: int,
+    steps: list[Step],
+    records: dict[Step, StepRecord],
+    marks: Marks | None = None,
+) -> AppResult:
     result = AppResult(model=key[0], app=key[1], lines_of_code=lines)
     for step in steps:
         record = records.get(step)
@@ -83,7 +96,7 @@ def _app(key: AppKey, lines: int, steps: list[Step], records: dict[Step, StepRec
             if end in (StepEnd.DONE, StepEnd.FAILED):
                 _deploy(result, end, outcome if isinstance(outcome, DeployOutcome) else None)
         elif isinstance(outcome, ScanOutcome):
-            _scan(result, step, end, outcome)
+            _scan(result, step, end, outcome, marks)
         elif isinstance(outcome, PerfOutcome) and end == StepEnd.DONE:
             result.rps, result.p95_ms = outcome.rps, outcome.p95_ms
             result.median_ms, result.requests = outcome.median_ms, outcome.requests
@@ -115,16 +128,36 @@ def _deploy(result: AppResult, end: StepEnd, outcome: DeployOutcome | None) -> N
         result.deploy_failure = failure.value
 
 
-def _scan(result: AppResult, step: Step, end: StepEnd, outcome: ScanOutcome) -> None:
+def _scan(
+    result: AppResult, step: Step, end: StepEnd, outcome: ScanOutcome, marks: Marks | None
+) -> None:
     # the tools' ends are known even from a failed scan; its findings count only when done
+    triaged = _triaged(result, outcome, marks) if end == StepEnd.DONE else None
     if step == Step.SCAN:
         result.scan_tools = dict(outcome.tools)
         if end == StepEnd.DONE:
             result.findings, result.cwes = outcome.counts, dict(outcome.cwes)
+            result.findings_triaged = triaged
     elif step == Step.DAST:
         result.dast_tools = dict(outcome.tools)
         if end == StepEnd.DONE:
             result.dast, result.dast_cwes = outcome.counts, dict(outcome.cwes)
+            result.dast_triaged = triaged
+
+
+def _triaged(result: AppResult, outcome: ScanOutcome, marks: Marks | None) -> RiskCounts | None:
+    """The outcome's counts without what the marks leave out; None when it cannot be told
+    (an outcome recorded without its findings' severities, with a mark that leaves one out)."""
+    if marks is None:
+        return None
+    prints = outcome.fingerprints
+    if all(fp in outcome.severities for fp in prints):
+        return marks.triaged(
+            ((fp, outcome.severities[fp]) for fp in prints), result.model, result.app
+        )
+    if any(marks.suppressed(fp, result.model, result.app) for fp in prints):
+        return None
+    return msgspec.structs.replace(outcome.counts)
 
 
 def _merge(kept: BaseImages | None, more: BaseImages) -> BaseImages:

@@ -18,6 +18,7 @@ from genfleet_common.messages import (
     Step,
     StepRecord,
 )
+from genfleet_common.triage import Marks
 
 
 def _reuse(records: list[StepRecord]) -> Reuse:
@@ -35,12 +36,14 @@ def build_report(
     *,
     now: float | None = None,
     calibration: JudgeCalibration | None = None,
+    marks: Marks | None = None,
 ) -> CampaignReport:
     """The report of a campaign from its status (with the manifest) and its step records;
     `now` is the generation time (default: the clock); `calibration`: its judge's, as
-    ai-svc has it (the caller asks, this stays a pure function)."""
+    ai-svc has it (the caller asks, this stays a pure function); `marks`, the triage marks
+    its triaged figures leave out (none: raw figures only)."""
     records = list(records)
-    apps = app_results(status, records)
+    apps = app_results(status, records, marks)
     settings = status.manifest.settings
     tools = {Step.SCAN: settings.scan.tools or [], Step.DAST: settings.dast.tools or []}
     steps = list(dict.fromkeys([*status.steps, *(r.step for r in records)]))

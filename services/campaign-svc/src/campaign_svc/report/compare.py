@@ -50,6 +50,16 @@ METRICS: tuple[Metric, ...] = (
     Metric("findings_per_app", MetricKind.CONTINUOUS, _findings),
     Metric("findings_per_kloc", MetricKind.CONTINUOUS, _per_kloc),
     Metric(
+        "triaged_has_high",
+        MetricKind.BINARY,
+        lambda a: _yes(a.findings_triaged.high > 0 if a.findings_triaged else None),
+    ),
+    Metric(
+        "triaged_findings_per_app",
+        MetricKind.CONTINUOUS,
+        lambda a: total(a.findings_triaged) if a.findings_triaged else None,
+    ),
+    Metric(
         "dast_findings_per_app", MetricKind.CONTINUOUS, lambda a: total(a.dast) if a.dast else None
     ),
     Metric("rps", MetricKind.CONTINUOUS, lambda a: a.rps),

@@ -127,7 +127,27 @@ def model_figures(model: str, apps: Sequence[AppResult]) -> ModelFigures:
         reused=dict(Counter(step for a in apps for step in a.reused)),
         **spec_figures(apps),
         substitute_apps=sum(1 for a in apps if a.base_images and a.base_images.substitutes),
+        **_triaged_figures(apps),
     )
+
+
+def _triaged_figures(apps: Sequence[AppResult]) -> dict[str, Figure]:
+    """The scan figures again without false positives and unexpired accepted risks."""
+    triaged = [c for a in apps if a.findings is not None and (c := a.findings_triaged)]
+    no_scan = "no app of this model has its scan step done and triaged"
+    dasted = [c for a in apps if a.dast is not None and (c := a.dast_triaged)]
+    no_dast = "no app of this model has its dast step done and triaged"
+    return {
+        "triaged_high_app_share": _why(
+            stats.wilson(sum(c.high > 0 for c in triaged), len(triaged)), no_scan
+        ),
+        "triaged_findings_per_app": _why(
+            stats.bootstrap_mean([total(c) for c in triaged]), no_scan
+        ),
+        "triaged_dast_findings_per_app": _why(
+            stats.bootstrap_mean([total(c) for c in dasted]), no_dast
+        ),
+    }
 
 
 def spec_figures(apps: Sequence[AppResult]) -> dict[str, Figure]:

@@ -22,7 +22,7 @@ from gateway.envelope import ok
 from gateway.openapi import answers, files
 from gateway.routes.params import AppPath, ModelPath, ModelQuery, latest_request, model_app
 from genfleet_common import subjects
-from genfleet_common.errors import NotFound
+from genfleet_common.errors import NotFound, ServiceUnavailable
 from genfleet_common.fleet import validate_model_name
 from genfleet_common.messages import (
     AppRef,
@@ -34,6 +34,8 @@ from genfleet_common.messages import (
     ScanDiffRequest,
     ScanHistory,
     ScanLatest,
+    ScanReportRef,
+    ScanReportRequest,
     ScanRequest,
     ScanStatus,
     ToolList,
@@ -47,6 +49,8 @@ REPORT_TYPES = [f.media_type for f in ReportFormat]
 DiffOf = Annotated[str, Query(pattern=r"^[A-Za-z0-9]{1,64}$", description="A scan id")]
 DIFF_ANSWERS = answers(ScanDiff, 401, 403, 404, 409, 422, 503)
 DIFF_ANSWERS[200]["content"][ReportFormat.SARIF.media_type] = {}  # ?format=sarif: a file
+# set on a report served without the triage marks (scan-svc could not render it with them)
+TRIAGE_HEADER = "X-GenFleet-Triage"
 
 
 def register(app: FastAPI, ctx: Context) -> None:
@@ -157,10 +161,25 @@ def register(app: FastAPI, ctx: Context) -> None:
         ),
     ) -> Response:
         """The finished scan's report: JSON, SARIF 2.1.0, markdown or HTML (a file, not the
-        envelope). 404 while the scan runs."""
+        envelope), read with the triage marks of now: figures raw and triaged, each finding
+        with its mark (SARIF: `suppressions`) and the LLM's suggestion. 404 while the scan
+        runs."""
+        headers = {}
+        try:
+            ref = decode(
+                await ctx.commands.call(
+                    subjects.SCAN_REPORT, ScanReportRequest(scan_id=scan_id, format=format)
+                ),
+                ScanReportRef,
+            )
+            name = ref.object_name
+        except ServiceUnavailable:
+            # the stored report stays readable without scan-svc, as it was written (raw)
+            name = report_name(scan_id, format)
+            headers[TRIAGE_HEADER] = "unavailable: scan-svc is not running (raw figures only)"
         try:
             store = await ctx.bus.js.object_store(subjects.REPORTS_BUCKET)
-            result = await store.get(report_name(scan_id, format))
+            result = await store.get(name)
         except (nats.js.errors.ObjectNotFoundError, nats.js.errors.BucketNotFoundError) as exc:
             raise NotFound(
                 f"no {format} report for scan {scan_id} (unknown, or not finished)"
@@ -169,5 +188,5 @@ def register(app: FastAPI, ctx: Context) -> None:
         return Response(
             content=result.data or b"",
             media_type=format.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={**headers, "Content-Disposition": f'attachment; filename="{filename}"'},
         )

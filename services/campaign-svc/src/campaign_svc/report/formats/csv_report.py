@@ -34,6 +34,9 @@ def app_values(app: AppResult) -> Iterator[Row]:
         found = app.findings.high + app.findings.medium + app.findings.low + app.findings.info
         yield "findings_per_kloc", found / app.lines_of_code * 1000
     yield from _risk("dast_", app.dast)
+    # the same without false positives and unexpired accepted risks (triage marks)
+    yield from _risk("triaged_", app.findings_triaged)
+    yield from _risk("triaged_dast_", app.dast_triaged)
     yield "rps", app.rps
     yield "p95_ms", app.p95_ms
     yield "median_ms", app.median_ms

@@ -123,6 +123,8 @@ def _security(models: Sequence[ModelFigures]) -> str:
         "low_per_app",
         "info_per_app",
         "findings_per_kloc",
+        "triaged_high_app_share",
+        "triaged_findings_per_app",
     ]
     table = _figures_table(models, names)
     cwes = _table(
@@ -137,11 +139,13 @@ def _dast(models: Sequence[ModelFigures]) -> str:
             escape(m.model),
             _figure(m.dast_findings_per_app, _reused(m, "dast_findings_per_app")),
             _figure(m.dast_high_app_share, _reused(m, "dast_high_app_share")),
+            _figure(m.triaged_dast_findings_per_app, _reused(m, "triaged_dast_findings_per_app")),
             _cwes(m.dast_top_cwes),
         ]
         for m in models
     ]
-    header = ["Model", LABELS["dast_findings_per_app"], LABELS["dast_high_app_share"], "Top CWEs"]
+    header = ["Model", LABELS["dast_findings_per_app"], LABELS["dast_high_app_share"]]
+    header += [LABELS["triaged_dast_findings_per_app"], "Top CWEs"]
     return _table([escape(h) for h in header], rows)
 
 

@@ -4,6 +4,7 @@
 
 import { api, apiFile, describeError, seg } from "./api.js";
 import { $, formatDuration, h } from "./dom.js";
+import { figuresText, triageCell } from "./triage.js";
 
 const DONE = new Set(["COMPLETE", "FAILED", "ERROR", "STOPPED"]);
 const PHASES = ["spider", "ajax", "passive", "active"];
@@ -17,7 +18,6 @@ const toolsOf = (f) => (f.tools?.length ? f.tools : [f.tool]);
 // the COMPLETE event is published just before the report files are stored: retry a 404 a bit
 const REPORT_RETRY_MS = 400;
 const REPORT_WAIT_MS = 20_000;
-const REPORTS_KEPT = 8;
 const TOOL_LABELS = {
   queued: "queued",
   running: "running…",
@@ -68,7 +68,6 @@ export class ScanView {
     this.fresh = new Set(); // one Set per history load: the scan ids events updated meanwhile
     this.tools = null; // {static: [...], dast: [...]}
     this.report = null; // {scanId, data: ScanReport | null, state: "loading"|"ready"|"missing"|"error"}
-    this.reports = new Map(); // scan_id -> ScanReport: the last few loaded (a report never changes)
     this.reportGeneration = 0;
     this.rows = []; // [{tr, text, severity, tool, target}] of the findings table
     this.startedHere = ""; // the scan this page started last
@@ -465,16 +464,13 @@ export class ScanView {
     $("#findings").hidden = true;
     $("#findings-empty").hidden = true;
     $("#finding-count").textContent = "";
+    $("#finding-figures").textContent = "";
     const deadline = Date.now() + REPORT_WAIT_MS;
     for (;;) {
       try {
-        let data = this.reports.get(status.scan_id);
-        if (!data) {
-          const { blob } = await apiFile(`/api/scans/${seg(status.scan_id)}/report?format=json`);
-          data = JSON.parse(await blob.text());
-          this.reports.set(status.scan_id, data);
-          if (this.reports.size > REPORTS_KEPT) this.reports.delete(this.reports.keys().next().value);
-        }
+        // read anew each time: the report comes with the triage marks of the moment
+        const { blob } = await apiFile(`/api/scans/${seg(status.scan_id)}/report?format=json`);
+        const data = JSON.parse(await blob.text());
         if (generation !== this.reportGeneration) return;
         this.report = { scanId: status.scan_id, data, state: "ready" };
         section.dataset.state = "ready";
@@ -502,6 +498,13 @@ export class ScanView {
     }
   }
 
+  /** Read the shown report again (a mark was set or removed, a suggestion came). */
+  reloadReport() {
+    const status = this.report && this.scans.get(this.report.scanId);
+    this.report = null;
+    if (status) this.ensureReport(status).catch(() => {});
+  }
+
   setReportState(text, kind = "") {
     const el = $("#report-state");
     el.textContent = text;
@@ -522,6 +525,7 @@ export class ScanView {
     if (state === "STOPPED") notes.push("The scan was stopped: these are the findings of the tools that finished.");
     else if (state && state !== "COMPLETE") notes.push(`The scan ended ${state}: the findings may be incomplete.`);
     this.setReportState(notes.join(" "), notes.length ? "warn" : "");
+    $("#finding-figures").textContent = figuresText(report);
 
     // the tool filter: the tools that found something (each tool of a corroborated finding)
     const toolFilter = $("#filter-tool");
@@ -623,6 +627,12 @@ export class ScanView {
       h("td", { class: "rule" }, toolCell),
       h("td", { class: "cwe" }, cwe),
       h("td", { class: "loc" }, where.length ? where : h("span", { class: "muted" }, "–")),
+      triageCell(f, {
+        model: this.target.model,
+        number: this.target.number,
+        canMark: ["operator", "admin"].includes(document.body.dataset.role),
+        changed: () => this.reloadReport(),
+      }),
     );
     const text = [
       f.title, ...tools, f.rule_id, f.description, f.target, f.cwe ? `cwe-${f.cwe} cwe${f.cwe}` : "",
