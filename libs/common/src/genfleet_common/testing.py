@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from genfleet_common.bus import Bus
+from genfleet_common.identities import Identity, seed_path
+from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
 
 REPO = Path(__file__).resolve().parents[4]
@@ -54,9 +57,40 @@ def _add_batch_model(model: Path, port_digit: int) -> None:
     broken.write_text('raise SystemExit("deliberately broken for the batch test")\n')
 
 
+# --- a test's own nats-server, with authentication on ---------------------------------------------
+_IDENTITIES: dict[str, Path] = {}  # a test nats-server's URL -> the directory of its seeds
+
+
+def auth_nats(store_dir: Path, **options: Any) -> EmbeddedNats:
+    """A test's nats-server (not started) whose identities are made in
+    `store_dir/identities`: the services a test starts with `make_settings`/`service_env` of
+    its URL connect each as its own identity, the test itself through `admin_bus`."""
+    server = EmbeddedNats(store_dir, identities=store_dir / "identities", **options)
+    _IDENTITIES[server.url] = store_dir / "identities"
+    return server
+
+
+def identities_of(nats_url: str) -> Path:
+    """The seeds of the test nats-server at `nats_url` (started by `auth_nats`)."""
+    first = nats_url.split(",")[0].strip()
+    if first not in _IDENTITIES:
+        raise KeyError(f"{first} is no test nats-server of this process (see auth_nats)")
+    return _IDENTITIES[first]
+
+
+async def admin_bus(nats_url: str, *, name: str, replicas: int = 1, tls_ca: str = "") -> Bus:
+    """The test's own bus client: the admin identity (every subject) of `nats_url`'s server."""
+    seed = seed_path(identities_of(nats_url), Identity.ADMIN)
+    settings = Settings(
+        nats_url=nats_url, nats_seed_file=str(seed), nats_replicas=replicas, nats_tls_ca=tls_ca
+    )
+    return await Bus.connect_as(settings, Identity.ADMIN, name=name)
+
+
 def make_settings(tmp: Path, nats_url: str, fleet: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "nats_url": nats_url,
+        "nats_identities_dir": str(identities_of(nats_url)),
         "fleet_root": str(fleet),
         "state_dir": str(tmp / "state"),
         "secret_key": TEST_SECRET,
@@ -73,6 +107,7 @@ def service_env(nats_url: str, fleet: Path, state: Path, **settings: object) -> 
     return {
         **os.environ,
         "GENFLEET_NATS_URL": nats_url,
+        "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(nats_url)),
         "GENFLEET_FLEET_ROOT": str(fleet),
         "GENFLEET_STATE_DIR": str(state),
         "GENFLEET_SECRET_KEY": TEST_SECRET,
