@@ -83,7 +83,7 @@ async def as_identity(nats_server: EmbeddedNats) -> AsyncIterator[dict[Identity,
 
 
 async def refused(nats_url: str, **options: object) -> BaseException:
-    with pytest.raises(Exception) as info:  # noqa: PT011 - nats-py's error differs by case
+    with pytest.raises(Exception) as info:
         await nats.connect(nats_url, allow_reconnect=False, connect_timeout=2, **options)
     return info.value
 
@@ -135,10 +135,17 @@ def test_no_identity_no_working_default(tmp_path: Path) -> None:
 
 
 # --- what each identity may not do ------------------------------------------------------------
-async def test_a_scan_worker_cannot_send_container_commands(
+async def test_a_scan_worker_cannot_act_on_containers(
     as_identity: dict[Identity, Client],
 ) -> None:
-    await as_identity[Identity.SCAN].publish_refused(subjects.CONTAINER_ACTION)
+    """It may ask an app's status and images (its targets), never start, stop or build."""
+    scan = as_identity[Identity.SCAN]
+    for command in (subjects.CONTAINER_ACTION, subjects.CONTAINER_BATCH, subjects.CONTAINER_LOGS):
+        await scan.publish_refused(command)
+    await scan.bus.nc.publish(subjects.CONTAINER_STATUS, b"{}")
+    await scan.bus.nc.flush()
+    await asyncio.sleep(0.2)
+    assert not scan.errors
 
 
 async def test_the_gateway_cannot_publish_events_it_does_not_own(

@@ -8,7 +8,8 @@ anonymously (DESIGN.md).
 The rule, so that a new subject or bucket needs one line here and nothing else:
 - a service that *serves* command namespace N answers `genfleet.cmd.N.>` (any new verb of N
   is covered), and may reply to the requests it gets (`allow_responses`), nothing else;
-- a service that *calls* N may request `genfleet.cmd.N.>`;
+- a service that *calls* N may request `genfleet.cmd.N.>`; one that only *asks* a few
+  questions of another (an app's status, its images) may request those commands alone;
 - a service that *runs* job kind K queues and takes its jobs (`genfleet.job.K`, the
   stream `GENFLEET_K_JOBS`), stops them (`genfleet.ctl.K.>`) and dead-letters them;
 - a service publishes events of the kinds it *emits* only (`genfleet.evt.<kind>.>`);
@@ -67,6 +68,7 @@ class Grant:
 
     serves: tuple[str, ...] = ()  # command namespaces: genfleet.cmd.<namespace>.>
     calls: tuple[str, ...] = ()
+    asks: tuple[str, ...] = ()  # single command subjects
     runs: tuple[str, ...] = ()  # job kinds
     emits: tuple[str, ...] = ()  # event kinds
     reads_events: bool = False  # consumers on the EVENTS stream (resumable event feeds)
@@ -80,6 +82,8 @@ class Grant:
 
 
 JOB_SERVICES = (subjects.SCAN, subjects.PERF, subjects.SPECTEST, subjects.ANALYSIS)
+# what a scan or a load test reads of its app: where it runs, what its images installed
+APP_QUESTIONS = (subjects.CONTAINER_STATUS, subjects.CONTAINER_IMAGES)
 EVERY_NAMESPACE = (subjects.CONTAINER, *JOB_SERVICES, subjects.CAMPAIGN)
 
 GRANTS: Mapping[Identity, Grant] = {
@@ -92,6 +96,7 @@ GRANTS: Mapping[Identity, Grant] = {
     ),
     Identity.SCAN: Grant(
         serves=(subjects.SCAN,),
+        asks=APP_QUESTIONS,
         runs=(subjects.SCAN,),
         emits=(subjects.SCAN,),
         kv_writes=(subjects.SCAN_STATE_BUCKET,),
@@ -99,6 +104,7 @@ GRANTS: Mapping[Identity, Grant] = {
     ),
     Identity.PERF: Grant(
         serves=(subjects.PERF, subjects.SPECTEST),
+        asks=APP_QUESTIONS,
         runs=(subjects.PERF, subjects.SPECTEST),
         emits=(subjects.PERF, subjects.SPECTEST),
         kv_writes=(
@@ -196,6 +202,7 @@ def permissions(identity: Identity) -> Permissions:
         sub.append(subjects.command(namespace, ">"))
     for namespace in g.calls:
         pub.append(subjects.command(namespace, ">"))
+    pub += g.asks
     for kind in g.runs:
         pub += [subjects.job(kind), subjects.control(kind, ">"), subjects.dead_letter(kind)]
         sub.append(subjects.control(kind, ">"))
@@ -227,6 +234,7 @@ class MissingIdentity(GenFleetError):
 
 
 SEED_SUFFIX = ".seed"
+AUTH_CONF = "auth.conf"  # beside the seeds: the server's authorization block, to include
 
 
 def seed_path(directory: Path, identity: Identity) -> Path:

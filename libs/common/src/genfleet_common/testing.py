@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from genfleet_common.bus import Bus
 from genfleet_common.identities import Identity, seed_path
-from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.natsserver import EmbeddedNats, TlsFiles
 from genfleet_common.settings import Settings
 
 REPO = Path(__file__).resolve().parents[4]
@@ -61,13 +62,27 @@ def _add_batch_model(model: Path, port_digit: int) -> None:
 _IDENTITIES: dict[str, Path] = {}  # a test nats-server's URL -> the directory of its seeds
 
 
-def auth_nats(store_dir: Path, **options: Any) -> EmbeddedNats:
-    """A test's nats-server (not started) whose identities are made in
-    `store_dir/identities`: the services a test starts with `make_settings`/`service_env` of
-    its URL connect each as its own identity, the test itself through `admin_bus`."""
-    server = EmbeddedNats(store_dir, identities=store_dir / "identities", **options)
-    _IDENTITIES[server.url] = store_dir / "identities"
+def auth_nats(store_dir: Path, *, identities: Path | None = None, **options: Any) -> EmbeddedNats:
+    """A test's nats-server (not started) whose identities are made in `identities` (default
+    `store_dir/identities`; a cluster's nodes share theirs): the services a test starts with
+    `make_settings`/`service_env` of its URL connect each as its own identity, the test
+    itself through `admin_bus`."""
+    seeds = identities or store_dir / "identities"
+    server = EmbeddedNats(store_dir, identities=seeds, **options)
+    _IDENTITIES[server.url] = seeds
     return server
+
+
+def make_tls(directory: Path) -> TlsFiles:
+    """A local CA and a certificate for 127.0.0.1 (scripts/make-ca.sh, as a deployment would)."""
+    subprocess.run(
+        ["bash", str(REPO / "scripts" / "make-ca.sh"), str(directory), "127.0.0.1", "localhost"],
+        check=True,
+        capture_output=True,
+    )
+    return TlsFiles(
+        ca=directory / "ca.crt", cert=directory / "server.crt", key=directory / "server.key"
+    )
 
 
 def identities_of(nats_url: str) -> Path:
