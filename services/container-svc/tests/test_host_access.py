@@ -22,7 +22,7 @@ from container_svc import hostproc
 from container_svc.engine import Engine
 from genfleet_common import subjects
 from genfleet_common.messages import Empty, HostAccess, SystemInfo
-from genfleet_common.testing import TEST_SECRET, admin_bus, auth_nats
+from genfleet_common.testing import TEST_SECRET, admin_bus, auth_nats, identities_of
 
 pytestmark = pytest.mark.docker
 
@@ -143,6 +143,7 @@ async def test_a_containerised_container_svc_says_at_start_what_it_cannot_see(
     with auth_nats(tmp_path / "nats") as nats:
         env = {
             "GENFLEET_NATS_URL": nats.url,
+            "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(nats.url)),
             "GENFLEET_FLEET_ROOT": str(test_fleet),
             "GENFLEET_STATE_DIR": "/tmp/state",  # inside the container
             "GENFLEET_SECRET_KEY": TEST_SECRET,

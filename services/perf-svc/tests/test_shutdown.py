@@ -19,7 +19,7 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import JobRef, JobState, PerfRequest, PerfStatus
-from genfleet_common.testing import admin_bus, auth_nats, make_settings
+from genfleet_common.testing import admin_bus, auth_nats, identities_of, make_settings
 
 if TYPE_CHECKING:
     from conftest import RunningApp  # a fixture's type
@@ -60,6 +60,7 @@ async def test_sigterm_requeues_the_test_to_another_worker(
         env = {
             **os.environ,
             "GENFLEET_NATS_URL": server.url,
+            "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(server.url)),
             "GENFLEET_FLEET_ROOT": str(perf_fleet),
             "GENFLEET_STATE_DIR": str(tmp_path / "state"),
             "GENFLEET_SECRET_KEY": "test-only",

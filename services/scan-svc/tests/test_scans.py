@@ -37,7 +37,13 @@ from genfleet_common.messages import (
     ToolStatus,
 )
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import admin_bus, auth_nats, make_settings, make_test_fleet
+from genfleet_common.testing import (
+    admin_bus,
+    auth_nats,
+    identities_of,
+    make_settings,
+    make_test_fleet,
+)
 from scan_svc.service import ScanService
 
 STATIC = ["bandit", "semgrep", "detect-secrets"]
@@ -244,6 +250,7 @@ def worker_env(scan_fleet: Path, tmp_path: Path) -> Callable[[str], dict[str, st
         return {
             **os.environ,
             "GENFLEET_NATS_URL": nats_url,
+            "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(nats_url)),
             "GENFLEET_FLEET_ROOT": str(scan_fleet),
             "GENFLEET_STATE_DIR": str(tmp_path / "state"),
             "GENFLEET_SECRET_KEY": "test-only",

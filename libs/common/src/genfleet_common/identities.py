@@ -130,6 +130,7 @@ GRANTS: Mapping[Identity, Grant] = {
         runs=(subjects.CAMPAIGN,),
         emits=(subjects.CAMPAIGN,),
         kv_writes=(subjects.CAMPAIGNS_BUCKET,),
+        kv_reads=(subjects.BATCHES_BUCKET,),  # its deploy steps' batches
         objects_writes=(subjects.REPORTS_BUCKET,),  # the campaign reports
     ),
     Identity.GATEWAY: Grant(
