@@ -25,7 +25,7 @@ so an identity reaches only the streams, buckets and stores it is given here. On
 may read any message, make and delete consumers and create or change the stream's
 configuration (every service creates what it needs when it starts first, so the order of
 start-up does not matter); deleting a stream is given to nobody. `$JS.API.INFO` (account
-limits and usage) is open to all.
+limits and usage) and `$JS.API.STREAM.NAMES` (which streams exist) are open to all.
 """
 
 from __future__ import annotations
@@ -196,7 +196,8 @@ def permissions(identity: Identity) -> Permissions:
     if identity is Identity.ADMIN:
         return Permissions(publish=(">",), subscribe=(">",), allow_responses=False)
     g = GRANTS[identity]
-    pub: list[str] = [f"{JS_API}.INFO"]
+    # account usage, and stream names by subject (nats-py looks an object's stream up so)
+    pub: list[str] = [f"{JS_API}.INFO", f"{JS_API}.STREAM.NAMES"]
     sub: list[str] = [f"{inbox_prefix(identity)}.>"]
     streams: list[str] = list(g.streams)
     for namespace in g.serves:
