@@ -149,7 +149,7 @@ async def test_a_containerised_container_svc_says_at_start_what_it_cannot_see(
             "GENFLEET_SECRET_KEY": TEST_SECRET,
         }
         command = ["-m", "container_svc"]
-        fleet = (test_fleet,)
+        fleet = (test_fleet, identities_of(nats.url))  # and its seed
         with in_a_container(local_engine, command, env, fleet, network_mode="host") as svc:
             log = service_log_until(svc, "cannot see the Docker host's processes")
             assert log.count("cannot see the Docker host's processes") == 1  # once

@@ -87,10 +87,21 @@ def make_tls(directory: Path) -> TlsFiles:
 
 def identities_of(nats_url: str) -> Path:
     """The seeds of the test nats-server at `nats_url` (started by `auth_nats`)."""
-    first = nats_url.split(",")[0].strip()
-    if first not in _IDENTITIES:
-        raise KeyError(f"{first} is no test nats-server of this process (see auth_nats)")
-    return _IDENTITIES[first]
+    found = _seeds(nats_url)
+    if found is None:
+        raise KeyError(f"{nats_url} is no test nats-server of this process (see auth_nats)")
+    return found
+
+
+def _seeds(nats_url: str) -> Path | None:
+    return _IDENTITIES.get(nats_url.split(",")[0].strip())
+
+
+def _identities_setting(nats_url: str) -> dict[str, str]:
+    """Where a service a test starts finds its seed: none for a URL that is no test server
+    (e.g. one nobody listens on), whose services then have no identity, as in real life."""
+    seeds = _seeds(nats_url)
+    return {} if seeds is None else {"nats_identities_dir": str(seeds)}
 
 
 async def admin_bus(nats_url: str, *, name: str, replicas: int = 1, tls_ca: str = "") -> Bus:
@@ -105,7 +116,7 @@ async def admin_bus(nats_url: str, *, name: str, replicas: int = 1, tls_ca: str 
 def make_settings(tmp: Path, nats_url: str, fleet: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "nats_url": nats_url,
-        "nats_identities_dir": str(identities_of(nats_url)),
+        **_identities_setting(nats_url),
         "fleet_root": str(fleet),
         "state_dir": str(tmp / "state"),
         "secret_key": TEST_SECRET,
@@ -122,7 +133,7 @@ def service_env(nats_url: str, fleet: Path, state: Path, **settings: object) -> 
     return {
         **os.environ,
         "GENFLEET_NATS_URL": nats_url,
-        "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(nats_url)),
+        **{f"GENFLEET_{k.upper()}": v for k, v in _identities_setting(nats_url).items()},
         "GENFLEET_FLEET_ROOT": str(fleet),
         "GENFLEET_STATE_DIR": str(state),
         "GENFLEET_SECRET_KEY": TEST_SECRET,
