@@ -476,19 +476,22 @@ async def bus_rtt_phase(results: dict[str, Any]) -> None:
                 await bus.wait_ready(subjects.CONTAINER_STATUS)
             finally:
                 await bus.close()
-            api = Http(gateway_url, create_token(SECRET, "bench", Role.VIEWER, 600))
-            await asyncio.to_thread(wait_answering, api)
+            token = create_token(SECRET, "bench", Role.VIEWER, 600)
+            api = await asyncio.to_thread(answering, gateway_url, token)
             for _ in range(20):  # warm-up: connections, caches
                 api.get("/api/apps/bench-m1/1")
             await asyncio.to_thread(bus_rtt, api, results)
 
 
-def wait_answering(api: Http, timeout_s: float = 60) -> None:
+def answering(url: str, token: str, timeout_s: float = 60) -> Http:
+    """A client of the gateway at `url` once it answers an app's status (container-svc
+    behind it); a failed try leaves its connection unusable, so each try has its own."""
     deadline = time.monotonic() + timeout_s
     while True:
+        api = Http(url, token)
         try:
             api.get("/api/apps/bench-m1/1")
-            return
+            return api
         except Exception:
             if time.monotonic() > deadline:
                 raise
