@@ -15,6 +15,7 @@ import pytest
 
 from genfleet_common.bus import Bus
 from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import admin_bus, auth_nats
 
 REPO = Path(__file__).parent
 DEMO_FLEET = REPO / "examples" / "fleet"
@@ -22,13 +23,16 @@ DEMO_FLEET = REPO / "examples" / "fleet"
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
-    with EmbeddedNats(tmp_path_factory.mktemp("nats")) as server:
+    """With authentication on: each service a test starts connects as its own identity
+    (`make_settings`, `service_env`), so every test also checks the permission table."""
+    with auth_nats(tmp_path_factory.mktemp("nats")) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 async def bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
-    client = await Bus.connect(nats_server.url, name="tests")
+    """The tests' own client: the admin identity, which may do anything."""
+    client = await admin_bus(nats_server.url, name="tests")
     yield client
     await client.close()
 

@@ -40,7 +40,7 @@ from genfleet_common.messages import (
     JobRef,
     JobState,
 )
-from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import admin_bus, auth_nats, identities_of
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_FILE = PROJECT_MODELS / PATCHED_NAME
@@ -131,10 +131,11 @@ async def measure(results: dict[str, Any], record: Any) -> None:
         shutil.copytree(REPO / "examples" / "fleet", root)
         fleet = Fleet.load(root)
         system, question = same_prompt(fleet)
-        with EmbeddedNats(Path(tmp) / "nats") as server:
+        with auth_nats(Path(tmp) / "nats") as server:
             env = {
                 **os.environ,
                 "GENFLEET_NATS_URL": server.url,
+                "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(server.url)),
                 "GENFLEET_FLEET_ROOT": str(root),
                 "GENFLEET_STATE_DIR": str(Path(tmp) / "state"),
                 "GENFLEET_SECRET_KEY": "bench-only-secret-key-0123456789abcdef",
@@ -144,7 +145,7 @@ async def measure(results: dict[str, Any], record: Any) -> None:
                 "GENFLEET_AI_THREADS": str(THREADS),
             }
             proc = subprocess.Popen([sys.executable, "-m", "ai_svc"], env=env)
-            bus = await Bus.connect(server.url, name="ai-bench")
+            bus = await admin_bus(server.url, name="ai-bench")
             try:
                 await bus.wait_ready(subjects.ANALYSIS_STATUS)
                 raw = Raw()

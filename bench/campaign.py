@@ -35,8 +35,8 @@ from genfleet_common.messages import (
     CampaignRequest,
     CampaignStatus,
 )
-from genfleet_common.natsserver import EmbeddedNats, free_port
-from genfleet_common.testing import TEST_SECRET, make_test_fleet, service_env
+from genfleet_common.natsserver import free_port
+from genfleet_common.testing import TEST_SECRET, admin_bus, auth_nats, make_test_fleet, service_env
 from genfleet_common.tokens import Role, create_token
 
 PREFIX = "bc-"
@@ -94,7 +94,7 @@ async def measure(results: dict[str, Any], record: Any) -> None:
         root = make_test_fleet(Path(tmp) / "fleet", PREFIX, port_digit=3)
         fleet = Fleet.load(root)
         models = [m for m in fleet.models if not m.endswith("batch")]  # the demo's models
-        with EmbeddedNats(Path(tmp) / "nats") as server:
+        with auth_nats(Path(tmp) / "nats") as server:
             port = free_port()
             env = service_env(server.url, root, Path(tmp) / "state", port=port)
             env |= {
@@ -102,7 +102,7 @@ async def measure(results: dict[str, Any], record: Any) -> None:
                 "GENFLEET_TOKEN": create_token(TEST_SECRET, "bench", Role.OPERATOR, 3600),
             }
             procs = [subprocess.Popen([sys.executable, "-m", s], env=env) for s in SERVICES]
-            bus = await Bus.connect(server.url, name="campaign-bench")
+            bus = await admin_bus(server.url, name="campaign-bench")
             try:
                 for subject in (subjects.CONTAINER_STATUS, subjects.SCAN_TOOLS,
                                 subjects.PERF_STATUS, subjects.CAMPAIGN_LIST):  # fmt: skip

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.testing import CHROMIUM, CHROMIUM_ARGS
-from genfleet_common.natsserver import EmbeddedNats, free_port
-from genfleet_common.testing import make_served_fleet
+from genfleet_common.natsserver import free_port
+from genfleet_common.testing import auth_nats, identities_of, make_served_fleet
 from genfleet_common.tokens import Role, create_token
 
 MODELS = {  # named like the models of real generated-app repositories, with their colours
@@ -144,11 +144,12 @@ async def measure(results: dict[str, Any], record: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="genfleet-dashbench-") as tmp:
         root = make_served_fleet(Path(tmp) / "fleet", MODELS, APPS, BASE_PORT)
         n = len(MODELS) * APPS
-        with EmbeddedNats(Path(tmp) / "nats") as nats:
+        with auth_nats(Path(tmp) / "nats") as nats:
             port = free_port()
             env = {
                 **os.environ,
                 "GENFLEET_NATS_URL": nats.url,
+                "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(nats.url)),
                 "GENFLEET_FLEET_ROOT": str(root),
                 "GENFLEET_STATE_DIR": str(Path(tmp) / "state"),
                 "GENFLEET_LOG_LEVEL": "WARNING",

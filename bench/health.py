@@ -44,9 +44,8 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
-from genfleet_common.testing import MessyFleet, make_messy_fleet, service_env
+from genfleet_common.testing import MessyFleet, admin_bus, auth_nats, make_messy_fleet, service_env
 from genfleet_tools.standins import ensure_base_images
 
 PREFIX, BASE_PORT = "hb-", 17000  # no test suite uses 170xx
@@ -193,10 +192,10 @@ async def measure(results: dict[str, Any], record: Any) -> None:
         with ThreadPoolExecutor(3) as pool:  # built first: the verdicts, not the builds
             built = list(pool.map(lambda a: compose(a, "build", timeout=900), buildable))
         assert all(b.returncode == 0 for b in built), [b.stderr[-2000:] for b in built]
-        with EmbeddedNats(Path(tmp) / "nats") as server:
+        with auth_nats(Path(tmp) / "nats") as server:
             env = service_env(server.url, messy.root, Path(tmp) / "state")
             svc = subprocess.Popen([sys.executable, "-m", "container_svc"], env=env)
-            bus = await Bus.connect(server.url, name="health-bench")
+            bus = await admin_bus(server.url, name="health-bench")
             try:
                 await bus.wait_ready(subjects.CONTAINER_STATUS)
                 await engine_connected(bus)

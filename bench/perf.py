@@ -33,7 +33,7 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import admin_bus, auth_nats, identities_of
 from perf_svc.plan import PLAN_ENV, UserPlan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,17 +133,18 @@ async def measure(results: dict[str, Any], record: Any) -> None:
         up = compose(fleet, "up", "-d", "--build", "--wait")
         assert up.returncode == 0, up.stderr[-2000:]
         try:
-            with EmbeddedNats(tmp / "nats") as server:
+            with auth_nats(tmp / "nats") as server:
                 env = {
                     **os.environ,
                     "GENFLEET_NATS_URL": server.url,
+                    "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(server.url)),
                     "GENFLEET_FLEET_ROOT": str(fleet),
                     "GENFLEET_STATE_DIR": str(tmp / "state"),
                     "GENFLEET_SECRET_KEY": "bench-only-secret-key-0123456789abcdef",
                     "GENFLEET_LOG_LEVEL": "WARNING",
                 }
                 procs = [spawn("container_svc", env), spawn("perf_svc", env)]
-                bus = await Bus.connect(server.url, name="perf-bench")
+                bus = await admin_bus(server.url, name="perf-bench")
                 try:
                     await bus.wait_ready(subjects.PERF_START)
                     await bus.wait_ready(subjects.CONTAINER_STATUS)

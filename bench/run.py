@@ -10,9 +10,9 @@ real fleet).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
-import os
 import secrets
 import statistics
 import subprocess
@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats, free_port
+from genfleet_common.natsserver import free_port
+from genfleet_common.testing import admin_bus, auth_nats, service_env
 from genfleet_common.tokens import Role, create_token
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -263,10 +265,16 @@ def gateway_reads(api: Http, results: dict[str, Any]) -> None:
     d50, g50 = statistics.median(docker_times), statistics.median(gw_times)
     print(f"  docker list p50 {d50 * 1000:.2f} ms, GET /api/apps p50 {g50 * 1000:.2f} ms")
     record(results, "status_read_ratio", g50 / d50, "ratio", "<= 0.5", containers=n)
+    bus_rtt(api, results)
+
+
+def bus_rtt(api: Http, results: dict[str, Any]) -> None:
+    """One app's status through the gateway: HTTP, then a bus round trip to container-svc,
+    both connected with their own NATS identities (authentication on, as deployed)."""
     one = timed(lambda: api.get("/api/apps/bench-m1/1"), 300)
     p50, p99 = p(one, 0.5) * 1000, p(one, 0.99) * 1000
     print(f"  GET /api/apps/bench-m1/1 p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    record(results, "bus_rtt_p50_ms", p(one, 0.5) * 1000, "ms", "<= 2")
+    record(results, "bus_rtt_p50_ms", p(one, 0.5) * 1000, "ms", "<= 2", nats_auth=True)
 
 
 async def ws_event_latency(
@@ -378,7 +386,7 @@ async def start_fleet(bus: Bus) -> None:
 
 
 async def measure(nats_url: str, gateway_url: str, fleet: Fleet, results: dict[str, Any]) -> None:
-    bus = await Bus.connect(nats_url, name="bench")
+    bus = await admin_bus(nats_url, name="bench")
     try:
         await bus.wait_ready(subjects.CONTAINER_STATUS)
         await batch_speedup(bus, fleet, results)  # first, on an engine with nothing else to do
@@ -418,6 +426,28 @@ def remove_fleet(fleet: Fleet) -> None:
         list(pool.map(down, fleet.apps()))
 
 
+@contextlib.contextmanager
+def platform(tmp: Path, root: Path) -> Iterator[tuple[str, str]]:
+    """A nats-server with authentication on, container-svc and the gateway (each connected
+    as its own identity) for the fleet at `root`: yields the NATS and gateway URLs."""
+    with auth_nats(tmp / "nats") as nats_server:
+        port = free_port()
+        env = {
+            **service_env(nats_server.url, root, tmp / "state", port=port),
+            "GENFLEET_SECRET_KEY": SECRET,
+        }
+        services = [
+            subprocess.Popen([sys.executable, "-m", name], env=env)
+            for name in ("container_svc", "gateway")
+        ]
+        try:
+            yield nats_server.url, f"http://127.0.0.1:{port}"
+        finally:
+            for svc in services:
+                svc.terminate()
+                svc.wait(10)
+
+
 async def fleet_phase(results: dict[str, Any]) -> None:
     """The generated fleet's metrics: container-svc and the gateway, run here, on 540
     containers. `python bench/run.py fleet` measures only these."""
@@ -425,26 +455,10 @@ async def fleet_phase(results: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="genfleet-bench-") as tmp:
         root = make_bench_fleet(Path(tmp) / "fleet", MODELS, APPS)
         fleet = Fleet.load(root)
-        with EmbeddedNats(Path(tmp) / "nats") as nats_server:
-            env = {
-                **os.environ,
-                "GENFLEET_NATS_URL": nats_server.url,
-                "GENFLEET_FLEET_ROOT": str(root),
-                "GENFLEET_STATE_DIR": str(Path(tmp) / "state"),
-                "GENFLEET_LOG_LEVEL": "WARNING",
-            }
-            port = free_port()
-            env |= {"GENFLEET_PORT": str(port), "GENFLEET_SECRET_KEY": SECRET}
-            services = [
-                subprocess.Popen([sys.executable, "-m", name], env=env)
-                for name in ("container_svc", "gateway")
-            ]
+        with platform(Path(tmp), root) as (nats_url, gateway_url):
             try:
-                await measure(nats_server.url, f"http://127.0.0.1:{port}", fleet, results)
+                await measure(nats_url, gateway_url, fleet, results)
             finally:
-                for svc in services:
-                    svc.terminate()
-                    svc.wait(10)
                 t = time.perf_counter()
                 await asyncio.to_thread(remove_fleet, fleet)
                 print(f"  fleet removed in {time.perf_counter() - t:.1f} s", flush=True)
@@ -467,17 +481,52 @@ PARTS = [
 ]
 
 
+async def bus_rtt_phase(results: dict[str, Any]) -> None:
+    """`python bench/run.py bus_rtt`: that figure alone, on a small fleet that is not started
+    (an app's status is the same round trip whether its containers run or not)."""
+    with tempfile.TemporaryDirectory(prefix="genfleet-bench-") as tmp:
+        root = make_bench_fleet(Path(tmp) / "fleet", 1, 2)
+        with platform(Path(tmp), root) as (nats_url, gateway_url):
+            bus = await admin_bus(nats_url, name="bench")
+            try:
+                await bus.wait_ready(subjects.CONTAINER_STATUS)
+            finally:
+                await bus.close()
+            token = create_token(SECRET, "bench", Role.VIEWER, 600)
+            api = await asyncio.to_thread(answering, gateway_url, token)
+            for _ in range(20):  # warm-up: connections, caches
+                api.get("/api/apps/bench-m1/1")
+            await asyncio.to_thread(bus_rtt, api, results)
+
+
+def answering(url: str, token: str, timeout_s: float = 60) -> Http:
+    """A client of the gateway at `url` once it answers an app's status (container-svc
+    behind it); a failed try leaves its connection unusable, so each try has its own."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        api = Http(url, token)
+        try:
+            api.get("/api/apps/bench-m1/1")
+            return api
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 async def main() -> None:
     """`python bench/run.py [PART ...]`: every part, or only those named ("fleet" is the
     generated fleet's); the results of the others stay as the file has them."""
     import importlib
 
     names = ["fleet", *(name for name, _, _ in PARTS)]
-    chosen = sys.argv[1:] or names
-    unknown = sorted(set(chosen) - set(names))
+    chosen = sys.argv[1:] or names  # bus_rtt alone: the fleet's part measures it too
+    unknown = sorted(set(chosen) - {*names, "bus_rtt"})
     if unknown:
-        raise SystemExit(f"unknown bench part(s) {unknown}: choose from {names}")
+        raise SystemExit(f"unknown bench part(s) {unknown}: choose from {names} or bus_rtt")
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if "bus_rtt" in chosen:
+        await bus_rtt_phase(results)
     if "fleet" in chosen:
         await fleet_phase(results)
     for name, what, module in PARTS:

@@ -20,7 +20,8 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import JobRef, ScanBatchReply, ScanBatchRequest, ScanStatus
-from genfleet_common.natsserver import EmbeddedNats, free_port
+from genfleet_common.natsserver import free_port
+from genfleet_common.testing import admin_bus, auth_nats, identities_of
 from genfleet_common.tokens import Role, create_token
 from scan_svc.targets import source_targets
 from scan_svc.toolbox import Toolbox
@@ -104,11 +105,12 @@ def spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 async def measure(results: dict[str, Any], record: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="genfleet-scanbench-") as tmp:
         fleet = make_scan_fleet(Path(tmp) / "fleet", JOBS)
-        with EmbeddedNats(Path(tmp) / "nats") as server:
+        with auth_nats(Path(tmp) / "nats") as server:
             port = free_port()
             env = {
                 **os.environ,
                 "GENFLEET_NATS_URL": server.url,
+                "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(server.url)),
                 "GENFLEET_FLEET_ROOT": str(fleet.root),
                 "GENFLEET_STATE_DIR": str(Path(tmp) / "state"),
                 "GENFLEET_SECRET_KEY": SECRET,
@@ -116,7 +118,7 @@ async def measure(results: dict[str, Any], record: Any) -> None:
                 "GENFLEET_LOG_LEVEL": "WARNING",
             }
             procs = [spawn("gateway", env), spawn("scan_svc", env)]
-            bus = await Bus.connect(server.url, name="scan-bench")
+            bus = await admin_bus(server.url, name="scan-bench")
             try:
                 await bus.wait_ready(subjects.SCAN_START)
                 url, token = (

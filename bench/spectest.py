@@ -18,8 +18,7 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import JobRef, SpecTestRequest, SpecTestStatus
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 from perf_svc.service import PerfService
 from perf_svc.spectests.files import find_files, spec_dir
 from perf_svc.spectests.runner import Targets, run_spectests
@@ -77,11 +76,11 @@ async def measure(results: dict[str, Any], record: Any) -> None:
         try:
             up = compose(app, "up", "-d", "--build", "--wait", "backend")
             assert up.returncode == 0, up.stderr[-2000:]
-            with EmbeddedNats(tmp / "nats") as server:
+            with auth_nats(tmp / "nats") as server:
                 settings = make_settings(tmp, server.url, root)
                 service = PerfService(settings, Fleet.load(root))
                 await service.start()
-                bus = await Bus.connect(server.url, name="bench-spectest")
+                bus = await admin_bus(server.url, name="bench-spectest")
                 try:
                     await through_the_job(bus)  # warm up both: the file check is cached
                     await directly(root)

@@ -46,8 +46,7 @@ from genfleet_common.messages import (
     Step,
     StepState,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 from perf_svc.service import PerfService
 from scan_svc.service import ScanService
 
@@ -65,7 +64,7 @@ async def bus(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> 
     down_all(fleet.apps())
     made = compose(fleet.app(MODEL, 1), "build")
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-    with EmbeddedNats(tmp / "nats") as nats:
+    with auth_nats(tmp / "nats") as nats:
         settings = make_settings(tmp, nats.url, root, campaign_poll_s=0.2)
         containers = ContainerService(settings, fleet)
         await containers.start()
@@ -77,7 +76,7 @@ async def bus(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> 
         ]
         for service in others:
             await service.start()
-        client = await Bus.connect(nats.url, name="campaign-images-tests")
+        client = await admin_bus(nats.url, name="campaign-images-tests")
         try:
             yield client
         finally:

@@ -54,8 +54,7 @@ from genfleet_common.messages import (
     Step,
     StepState,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_test_fleet, service_env
+from genfleet_common.testing import admin_bus, auth_nats, make_test_fleet, service_env
 
 pytestmark = pytest.mark.docker
 PREFIX, DIGIT = "c-", 2
@@ -128,7 +127,7 @@ async def platform(
     fleet: Path, tmp_path_factory: pytest.TempPathFactory, docker_engine: None
 ) -> AsyncIterator[Platform]:
     tmp = tmp_path_factory.mktemp("campaign-platform")
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         env = service_env(
             server.url, fleet, tmp / "state", campaign_ack_wait_s=3, campaign_poll_s=0.3,
             ai_context=1024, ai_retries=0, ai_threads=2,
@@ -139,7 +138,7 @@ async def platform(
             procs.append(
                 subprocess.Popen([sys.executable, "-m", name], env=env, stdout=log, stderr=log)
             )
-        bus = await Bus.connect(server.url, name="campaign-tests")
+        bus = await admin_bus(server.url, name="campaign-tests")
         platform = Platform(bus, env, fleet, tmp, None)  # type: ignore[arg-type]
         platform.start_campaign_svc()
         try:

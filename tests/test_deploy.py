@@ -13,7 +13,9 @@ from typing import Any
 import yaml
 
 from genfleet_common.composebin import compose_binary
+from genfleet_common.identities import AUTH_CONF, Identity, authorization_conf, ensure_identities
 from genfleet_common.natsserver import nats_server_binary
+from genfleet_common.testing import make_tls
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = {"container_svc", "scan_svc", "perf_svc", "ai_svc", "campaign_svc", "gateway"}
@@ -43,6 +45,23 @@ def test_the_platform_compose_file_is_valid_and_needs_a_secret() -> None:
     assert modules == SERVICES
 
 
+def test_each_compose_service_gets_its_own_nats_identity_and_no_other() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    seeds = {name: entry["file"] for name, entry in compose["secrets"].items()}
+    for name, service in compose["services"].items():
+        if name == "nats":
+            (auth,) = service["secrets"]
+            assert auth["target"] == "/etc/nats/auth/auth.conf"
+            assert seeds[auth["source"]].endswith(f"/{AUTH_CONF}")
+            continue
+        (secret,) = service["secrets"]  # its own, alone
+        assert seeds[secret["source"]].endswith(f"/{Identity(name).value}.seed"), name
+        assert secret["target"] == "nats-seed"
+    assert compose["x-service"]["environment"]["GENFLEET_NATS_SEED_FILE"] == (
+        "/run/secrets/nats-seed"
+    )
+
+
 def test_container_svc_runs_in_the_hosts_pid_namespace_and_network_and_reaches_nats() -> None:
     """It reads the apps' processes in the host's /proc and probes the ports they publish on
     the host's 127.0.0.1: both need the host's namespaces (the resolved compose file)."""
@@ -68,18 +87,40 @@ def test_container_svc_runs_in_the_hosts_pid_namespace_and_network_and_reaches_n
             assert url == ("nats://127.0.0.1:4222" if on_host else "nats://nats:4222"), name
 
 
-def test_the_nats_configs_parse() -> None:
-    for conf in [
-        REPO / "deploy/nats/nats.conf",
-        *sorted((REPO / "deploy/nats/cluster").glob("*.conf")),
-    ]:
-        result = subprocess.run(
-            [nats_server_binary(), "-c", str(conf), "-t"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, (conf, result.stderr)
+def installed_config(text: str, etc: Path) -> Path:
+    """A deployment's nats.conf as installed in `etc` (its /etc/nats): beside it the
+    generated authorization (`genfleet nats-identities`) and TLS files (scripts/make-ca.sh)."""
+    if not (etc / "auth" / AUTH_CONF).exists():
+        keys = ensure_identities(etc / "auth")
+        (etc / "auth" / AUTH_CONF).write_text(authorization_conf(keys))
+        make_tls(etc / "tls")
+    conf = etc / "nats.conf"
+    conf.write_text(text.replace("/etc/nats/", f"{etc}/"))
+    return conf
+
+
+def check_config(conf: Path, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(
+        [nats_server_binary(), "-c", str(conf), "-t"],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, (conf, result.stderr)
+
+
+def test_the_nats_configs_parse_and_take_only_genfleets_identities(tmp_path: Path) -> None:
+    single = (REPO / "deploy/nats/nats.conf").read_text()
+    cluster = [c.read_text() for c in sorted((REPO / "deploy/nats/cluster").glob("*.conf"))]
+    assert len(cluster) == 3
+    for text in [single, *cluster]:
+        assert 'include "auth/auth.conf"' in text  # no anonymous client
+        check_config(installed_config(text, tmp_path))
+    for text in cluster:  # TLS for the clients and for the routes, which check both ways
+        client_tls, route_tls = text.split("cluster {")
+        assert "tls {" in client_tls and "cert_file" in client_tls
+        assert "tls {" in route_tls and "verify: true" in route_tls
 
 
 K8S = REPO / "deploy/k8s"
@@ -109,9 +150,20 @@ def test_the_kubernetes_manifests_run_every_service_with_the_secret_from_a_secre
                 assert importlib.util.find_spec(command[2]) is not None, command
                 secret = next(e for e in container["env"] if e["name"] == "GENFLEET_SECRET_KEY")
                 assert "value" not in secret and secret["valueFrom"]["secretKeyRef"]  # no default
+                # its own NATS identity, from its own Secret, where the ConfigMap says
+                pod = workload["spec"]["template"]["spec"]
+                volumes = {v["name"]: v for v in pod["volumes"]}
+                identity = Identity(command[2].replace("_", "-"))
+                assert volumes["nats-identity"]["secret"]["secretName"] == (
+                    f"genfleet-nats-{identity.value}"
+                )
+                mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+                assert mounts["nats-identity"] == "/run/genfleet/nats"
     assert modules == SERVICES
     env = next(d for d in docs if d["metadata"]["name"] == "genfleet-env")["data"]
     assert "GENFLEET_SECRET_KEY" not in env and env["GENFLEET_NATS_REPLICAS"] == "3"
+    assert env["GENFLEET_NATS_SEED_FILE"] == "/run/genfleet/nats/seed"
+    assert env["GENFLEET_NATS_URL"].startswith("tls://") and env["GENFLEET_NATS_TLS_CA"]
 
 
 def test_the_kubernetes_container_svc_runs_in_the_nodes_pid_namespace_and_network() -> None:
@@ -121,7 +173,7 @@ def test_the_kubernetes_container_svc_runs_in_the_nodes_pid_namespace_and_networ
     assert svc["spec"]["replicas"] == 1 and svc["spec"]["strategy"]["type"] == "Recreate"
     # a pod on the node's network still finds `nats` (the ConfigMap's URL) by cluster DNS
     env = next(d for d in k8s_documents() if d["metadata"]["name"] == "genfleet-env")["data"]
-    assert env["GENFLEET_NATS_URL"] == "nats://nats:4222"
+    assert env["GENFLEET_NATS_URL"] == "tls://nats:4222"
     for workload in workloads():
         spec = workload["spec"]["template"]["spec"]
         if spec.get("hostNetwork"):
@@ -130,15 +182,15 @@ def test_the_kubernetes_container_svc_runs_in_the_nodes_pid_namespace_and_networ
 
 def test_the_kubernetes_nats_config_parses(tmp_path: Path) -> None:
     config = next(d for d in k8s_documents() if d["metadata"]["name"] == "nats-config")
-    conf = tmp_path / "nats.conf"
-    conf.write_text(config["data"]["nats.conf"])
+    text = config["data"]["nats.conf"]
     nats = next(w for w in workloads() if w["metadata"]["name"] == "nats")
     assert nats["spec"]["replicas"] == 3
-    result = subprocess.run(
-        [nats_server_binary(), "-c", str(conf), "-t"],
-        env={**os.environ, "POD_NAME": "nats-0"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    check_config(installed_config(text, tmp_path), {"POD_NAME": "nats-0"})
+    client_tls, route_tls = text.split("cluster {")
+    assert "tls {" in client_tls and "verify: true" in route_tls
+    # the authorization and the TLS files come from Secrets that make-secrets.sh makes
+    pod = nats["spec"]["template"]["spec"]
+    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"genfleet-nats-auth", "genfleet-nats-tls"}
+    script = (K8S / "make-secrets.sh").read_text()
+    assert all(name in script for name in (*secrets, "genfleet-nats-ca", "genfleet-nats-$"))

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import nats
 import pytest
 
 from container_svc.testing import down_all
 from genfleet_cli.supervisor import RestartPolicy, Supervisor
 from genfleet_common.fleet import Fleet
+from genfleet_common.identities import Identity, seed_path
 from genfleet_common.messages import PlatformEvent, ProcessState
 from genfleet_common.natsserver import free_port
 from genfleet_common.testing import make_test_fleet
@@ -190,6 +192,31 @@ def test_killed_nats_server_and_service_are_started_again(up: Up) -> None:
     assert up.proc.poll() is None
     text = up.log.read_text()
     assert "nats-server was killed by signal 9" in text and "scan_svc started again" in text
+
+
+async def test_up_runs_the_bus_with_authentication_each_process_as_itself(up: Up) -> None:
+    state = up.log.parent / "state"
+    instance = json.loads(next((state / "instances").glob("*.json")).read_text())
+    url = instance["nats_url"]
+    with pytest.raises(Exception) as refused:
+        await nats.connect(url, allow_reconnect=False, connect_timeout=2)  # anonymous
+    assert "authorization" in f"{type(refused.value).__name__} {refused.value}".lower()
+    seeds = state / "identities"
+    assert (seeds.stat().st_mode & 0o777) == 0o700
+    for seed in seeds.glob("*.seed"):
+        assert (seed.stat().st_mode & 0o777) == 0o600, seed
+    # every service was given its own seed, and no other's
+    for name, pid in up.children().items():
+        if name == "nats-server":
+            continue
+        environ = dict(
+            line.split(b"=", 1)
+            for line in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            if b"=" in line
+        )
+        own = seed_path(seeds, Identity(name.replace("_", "-")))
+        assert environ[b"GENFLEET_NATS_SEED_FILE"] == str(own).encode(), name
+    # (`up`'s own client, the CLI identity, reports restarts: the test above reads them)
 
 
 PROBE = """

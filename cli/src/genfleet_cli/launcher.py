@@ -20,11 +20,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from genfleet_cli import instances
 from genfleet_cli.reporter import Reporter
 from genfleet_cli.supervisor import Supervisor
 from genfleet_common.errors import GenFleetError
 from genfleet_common.fleet import Fleet
+from genfleet_common.identities import Identity, identities_dir, seed_path
 from genfleet_common.metrics import write_targets
 from genfleet_common.natsserver import EmbeddedNats, free_port, port_in_use
 from genfleet_common.settings import Settings
@@ -66,6 +69,11 @@ def _wait_ready(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout_s: 
             last = str(exc)
         time.sleep(0.1)
     raise LaunchError(f"GenFleet did not become ready within {timeout_s:g} s ({last})")
+
+
+def service_identity(module: str) -> Identity:
+    """A service's bus identity by its module's name (container_svc: container-svc)."""
+    return Identity(module.replace("_", "-"))
 
 
 def _start_service(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -112,12 +120,17 @@ def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     plan.log_dir.mkdir(parents=True, exist_ok=True)
-    nats = EmbeddedNats(state / "nats", port=plan.nats_port)
+    identities = identities_dir(state)  # made on the first `up`, kept (0600) for the next
+    nats = EmbeddedNats(state / "nats", port=plan.nats_port, identities=identities)
     reporter: Reporter | None = None
     supervisor = Supervisor(report=lambda event: None)
     try:
         supervisor.add("nats-server", lambda: _started(nats.start()))
-        reporter = Reporter(nats.url)
+        reporter = Reporter(
+            msgspec.structs.replace(
+                settings, nats_url=nats.url, nats_auth=True, nats_identities_dir=str(identities)
+            )
+        )
         supervisor.report = reporter.report
         env = {
             **os.environ,
@@ -128,10 +141,16 @@ def up(settings: Settings, plan: Plan, *, on_ready: object = None) -> int:
             "GENFLEET_STATE_DIR": str(state),
             "GENFLEET_SECRET_KEY": settings.secret_key,
             "GENFLEET_LOG_DIR": str(plan.log_dir),
+            "GENFLEET_NATS_AUTH": "true",  # the embedded server always authenticates
+            "GENFLEET_NATS_TLS_CA": "",
         }
         targets: dict[str, str] = {"gateway": f"{plan.host}:{plan.port}"}  # its /metrics
         for name in SERVICES:
-            own = dict(env)
+            # each process reads its own seed only
+            own = {
+                **env,
+                "GENFLEET_NATS_SEED_FILE": str(seed_path(identities, service_identity(name))),
+            }
             if name != "gateway":
                 own["GENFLEET_METRICS_PORT"] = str(free_port())
                 targets[name] = f"127.0.0.1:{own['GENFLEET_METRICS_PORT']}"

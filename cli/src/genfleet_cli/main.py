@@ -119,6 +119,50 @@ def down(fleet: FleetOpt = None) -> None:
         print(f"stopped GenFleet for {instance.fleet} ({instance.url})")
 
 
+@app.command("nats-identities")
+def nats_identities(
+    directory: Annotated[
+        Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Argument(help="Where the seeds go (default: the state dir's identities/)."),
+    ] = None,
+    rotate: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(metavar="IDENTITY", help="Make this identity's seed anew; 'all': every one."),
+    ] = None,
+) -> None:
+    """Make every bus identity's NATS seed (kept where it exists; 0600) in DIRECTORY and the
+    nats-server authorization block that lists them (DIRECTORY/auth.conf)."""
+    from pathlib import Path
+
+    from genfleet_common.identities import (
+        AUTH_CONF,
+        Identity,
+        authorization_conf,
+        ensure_identities,
+        identities_dir,
+    )
+
+    wanted = rotate or []
+    try:
+        renew = list(Identity) if "all" in wanted else [Identity(name) for name in wanted]
+    except ValueError:
+        fail(f"--rotate takes 'all' or identities: {', '.join(i.value for i in Identity)}")
+        return
+    out = Path(directory) if directory else identities_dir(settings().state_dir)
+    keys = ensure_identities(out, rotate=renew)
+    conf = out / AUTH_CONF
+    conf.write_text(authorization_conf(keys))
+    for identity, key in keys.items():
+        print(f"{identity.value:14} {key}{'  (new)' if identity in renew else ''}")
+    print(f"seeds in {out}, the server's authorization in {conf}", file=sys.stderr)
+    if renew:
+        print(
+            "the nats-server must load the new authorization (restart it, or "
+            "`nats-server --signal reload`), then restart the services whose seed changed",
+            file=sys.stderr,
+        )
+
+
 @app.command()
 def doctor(fleet: FleetOpt = None) -> None:
     """Check the engine, Compose, NATS, ports and the fleet; say how to fix what is missing."""

@@ -18,16 +18,19 @@ import nats.js.errors
 from genfleet_common import subjects
 from genfleet_common.bus import Bus, encode
 from genfleet_common.errors import GenFleetError
+from genfleet_common.identities import Identity
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import PlatformEvent
+from genfleet_common.settings import Settings
 
 log = get_logger("up")
 RETRY_S = 0.5
 
 
 class Reporter:
-    def __init__(self, nats_url: str) -> None:
-        self.nats_url = nats_url
+    def __init__(self, settings: Settings) -> None:
+        """`settings`: the bus (nats_url) and where the CLI's identity is (Identity.CLI)."""
+        self.settings = settings
         self._loop = asyncio.new_event_loop()
         self._pending: dict[str, PlatformEvent] = {}  # process -> latest unsent report
         self._wake = asyncio.Event()
@@ -51,7 +54,7 @@ class Reporter:
                 await self._wake.wait()
                 try:
                     if bus is None:
-                        bus = await Bus.connect(self.nats_url, name="genfleet-up")
+                        bus = await Bus.connect_as(self.settings, Identity.CLI, name="genfleet-up")
                     kv = await bus.ensure_kv(subjects.PLATFORM_BUCKET)
                     while self._pending:
                         process, event = next(iter(self._pending.items()))

@@ -17,6 +17,7 @@ from genfleet_common.errors import (
 )
 from genfleet_common.messages import Empty, Reply, StatusRequest
 from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import admin_bus
 
 
 class Echo(msgspec.Struct):
@@ -93,8 +94,8 @@ async def test_bounds_in_messages_are_enforced(served: Bus) -> None:
 
 
 async def test_close_lets_in_flight_handlers_finish(nats_server: EmbeddedNats) -> None:
-    server_side = await Bus.connect(nats_server.url, name="drain-test")
-    client = await Bus.connect(nats_server.url, name="drain-client")
+    server_side = await admin_bus(nats_server.url, name="drain-test")
+    client = await admin_bus(nats_server.url, name="drain-client")
 
     async def slow(req: Echo) -> Echo:
         await asyncio.sleep(0.5)

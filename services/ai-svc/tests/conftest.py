@@ -36,7 +36,7 @@ from genfleet_common.messages import (
 from genfleet_common.natsserver import EmbeddedNats, free_port
 from genfleet_common.process import kill_group
 from genfleet_common.settings import Settings
-from genfleet_common.testing import make_settings, make_test_fleet
+from genfleet_common.testing import admin_bus, auth_nats, make_settings, make_test_fleet
 
 HERE = Path(__file__).parent
 MODEL = PROJECT_MODELS / PATCHED_NAME
@@ -106,7 +106,7 @@ def ai_settings(
 
 @pytest.fixture(scope="session")
 def ai_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
-    with EmbeddedNats(tmp_path_factory.mktemp("ai-nats")) as server:
+    with auth_nats(tmp_path_factory.mktemp("ai-nats")) as server:
         yield server
 
 
@@ -120,7 +120,7 @@ async def ai_service(ai_settings: Settings) -> AsyncIterator[AiService]:
 
 @pytest.fixture(scope="session")
 async def ai_bus(ai_service: AiService, ai_nats: EmbeddedNats) -> AsyncIterator[Bus]:
-    client = await Bus.connect(ai_nats.url, name="ai-tests")
+    client = await admin_bus(ai_nats.url, name="ai-tests")
     yield client
     await client.close()
 

@@ -16,8 +16,7 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.jobs import JobStore
 from genfleet_common.messages import AnalysisRequest, AnalysisStatus, Backend, JobRef, JobState
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings, service_env
+from genfleet_common.testing import admin_bus, auth_nats, make_settings, service_env
 
 from .conftest import PREFIX, TEST_SETTINGS
 
@@ -38,9 +37,9 @@ async def status_of(bus: Bus, analysis_id: str) -> AnalysisStatus:
 async def test_sigterm_requeues_and_another_worker_finishes(
     tmp_path: Path, ai_fleet: Path, model_file: Path
 ) -> None:
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         first = worker(server.url, ai_fleet, tmp_path / "state")
-        bus = await Bus.connect(server.url, name="ai-shutdown-test")
+        bus = await admin_bus(server.url, name="ai-shutdown-test")
         second = None
         try:
             await bus.wait_ready(subjects.ANALYSIS_STATUS, timeout_s=60)

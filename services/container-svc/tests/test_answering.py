@@ -38,10 +38,11 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import (
     MISSING_REQUIREMENT,
     MessyFleet,
+    admin_bus,
+    auth_nats,
     make_messy_fleet,
     make_settings,
 )
@@ -86,14 +87,14 @@ async def messy(
     with ThreadPoolExecutor(3) as pool:
         built = list(pool.map(lambda a: compose(a, "build", timeout=900), buildable))
     assert all(b.returncode == 0 for b in built), [b.stderr[-2000:] for b in built]
-    with EmbeddedNats(tmp / "nats") as nats:
+    with auth_nats(tmp / "nats") as nats:
         settings = make_settings(
             tmp, nats.url, truth.root, answer_timeout_s=15.0, probe_refresh_s=1.0
         )
         service = ContainerService(settings, fleet)
         await service.start()
         await service.cache.wait_for(lambda: service.cache.synced, 10)
-        bus = await Bus.connect(nats.url, name="messy-tests")
+        bus = await admin_bus(nats.url, name="messy-tests")
         events: list[StatusEvent] = []
 
         async def on(msg: Msg) -> None:

@@ -29,8 +29,7 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 
 pytestmark = pytest.mark.docker
 MODEL = "t-batch"
@@ -172,11 +171,11 @@ async def test_apps_with_clashing_ports_are_refused_per_app(
         folder.mkdir(parents=True)
         (folder / "docker-compose.yml").write_text(COMPOSE.format(port=port))
     (tmp_path / "fleet" / "fleet.toml").write_text("[ports]\nstrict = true\n")
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         settings = make_settings(tmp_path, server.url, tmp_path / "fleet")
         svc = ContainerService(settings, Fleet.load(tmp_path / "fleet"))
         await svc.start()
-        bus = await Bus.connect(server.url, name="clash-test")
+        bus = await admin_bus(server.url, name="clash-test")
         try:
             assert await svc.cache.wait_for(lambda: svc.cache.synced, 10)
             start = BatchRequest(action=Action.START, model="c-a")

@@ -33,8 +33,7 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import service_env
+from genfleet_common.testing import admin_bus, auth_nats, service_env
 
 pytestmark = pytest.mark.docker
 MODEL = "t-batch"
@@ -105,8 +104,8 @@ async def test_a_batch_survives_its_container_svc_dying(
     docker_engine: None, test_fleet: Path, tmp_path: Path
 ) -> None:
     procs: list[subprocess.Popen[bytes]] = []
-    with EmbeddedNats(tmp_path / "nats") as server:
-        bus = await Bus.connect(server.url, name="batch-crash-test")
+    with auth_nats(tmp_path / "nats") as server:
+        bus = await admin_bus(server.url, name="batch-crash-test")
         try:
             watch = Watch()
             await bus.nc.subscribe(subjects.event_filter(subjects.BATCH, MODEL), cb=watch.on)

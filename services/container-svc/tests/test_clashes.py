@@ -14,7 +14,6 @@ from container_svc.service import ContainerService
 from container_svc.status import StatusCache
 from container_svc.testing import down_all, run_batch
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
 from genfleet_common.errors import Conflict, EngineUnavailable
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
@@ -24,9 +23,8 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 
 COMPOSE = 'services:\n  web:\n    image: x\n    ports: ["127.0.0.1:{port}:80"]\n'
 
@@ -96,11 +94,11 @@ async def test_clashing_apps_all_start_on_their_effective_ports(
     assert moved.declared_host_port == 6981 and moved.host_port != 6981
     assert second.services[0].declared_container_name == "shop-backend"
     try:
-        with EmbeddedNats(tmp_path / "nats") as server:
+        with auth_nats(tmp_path / "nats") as server:
             settings = make_settings(tmp_path, server.url, tmp_path / "fleet")
             svc = ContainerService(settings, fleet)
             await svc.start()
-            bus = await Bus.connect(server.url, name="remap-test")
+            bus = await admin_bus(server.url, name="remap-test")
             try:
                 assert await svc.cache.wait_for(lambda: svc.cache.synced, 10)
                 for model in ("c-x", "c-y"):

@@ -32,8 +32,8 @@ from genfleet_common.messages import (
     StatusRequest,
     SystemInfo,
 )
-from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
+from genfleet_common.testing import admin_bus, auth_nats
 
 pytestmark = pytest.mark.docker
 REAL_SOCKET = "/var/run/docker.sock"
@@ -67,14 +67,14 @@ async def isolated(
     tmp_path: Path, test_fleet: Path, docker_engine: None, settings_factory: Callable[..., Settings]
 ) -> AsyncIterator[tuple[ContainerService, Bus, SocketForwarder]]:
     # Its own nats-server: this service must not join the queue group of the main one.
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         socket_path = tmp_path / "docker.sock"
         settings = settings_factory(
             tmp_path, server.url, test_fleet, docker_host=f"unix://{socket_path}"
         )
         svc = ContainerService(settings, Fleet.load(test_fleet))
         await svc.start()
-        bus = await Bus.connect(server.url, name="engine-test")
+        bus = await admin_bus(server.url, name="engine-test")
         forwarder = SocketForwarder(socket_path)
         yield svc, bus, forwarder
         await bus.close()

@@ -21,10 +21,8 @@ import pytest
 from container_svc import hostproc
 from container_svc.engine import Engine
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
 from genfleet_common.messages import Empty, HostAccess, SystemInfo
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import TEST_SECRET
+from genfleet_common.testing import TEST_SECRET, admin_bus, auth_nats, identities_of
 
 pytestmark = pytest.mark.docker
 
@@ -117,7 +115,7 @@ def test_what_container_svc_sees_of_the_docker_host(local_engine: docker.DockerC
 
 
 async def system_info(url: str) -> SystemInfo:
-    bus = await Bus.connect(url, name="tests-host-access")
+    bus = await admin_bus(url, name="tests-host-access")
     try:
         await bus.wait_ready(subjects.CONTAINER_SYSINFO)
         return await bus.request(subjects.CONTAINER_SYSINFO, Empty(), SystemInfo, timeout=10)
@@ -142,15 +140,16 @@ async def test_a_containerised_container_svc_says_at_start_what_it_cannot_see(
 ) -> None:
     """container-svc as the compose file runs it (on the host's network, so it reaches NATS
     on 127.0.0.1), once without the host's PID namespace and once with it."""
-    with EmbeddedNats(tmp_path / "nats") as nats:
+    with auth_nats(tmp_path / "nats") as nats:
         env = {
             "GENFLEET_NATS_URL": nats.url,
+            "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(nats.url)),
             "GENFLEET_FLEET_ROOT": str(test_fleet),
             "GENFLEET_STATE_DIR": "/tmp/state",  # inside the container
             "GENFLEET_SECRET_KEY": TEST_SECRET,
         }
         command = ["-m", "container_svc"]
-        fleet = (test_fleet,)
+        fleet = (test_fleet, identities_of(nats.url))  # and its seed
         with in_a_container(local_engine, command, env, fleet, network_mode="host") as svc:
             log = service_log_until(svc, "cannot see the Docker host's processes")
             assert log.count("cannot see the Docker host's processes") == 1  # once

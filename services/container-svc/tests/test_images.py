@@ -36,8 +36,7 @@ from genfleet_common.messages import (
     StatusReply,
     StatusRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 
 pytestmark = pytest.mark.docker
 PREFIX = "ti-"
@@ -64,11 +63,11 @@ async def built(
     compose(unbuilt, "down", "--rmi", "local")  # whatever an earlier run built
     made = compose(fleet.app(MODEL, 1), "build")
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-    with EmbeddedNats(tmp / "nats") as nats:
+    with auth_nats(tmp / "nats") as nats:
         service = ContainerService(make_settings(tmp, nats.url, root), fleet)
         await service.start()
         await service.cache.wait_for(lambda: service.cache.synced, 10)
-        bus = await Bus.connect(nats.url, name="images-tests")
+        bus = await admin_bus(nats.url, name="images-tests")
         try:
             yield Built(service, bus)
         finally:

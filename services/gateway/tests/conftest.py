@@ -28,12 +28,11 @@ from container_svc.service import ContainerService
 from container_svc.testing import down_all
 from gateway.testing import CHROMIUM, CHROMIUM_ARGS, LiveGateway, gateway_on
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.localmodel import PROJECT_MODELS
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
-from genfleet_common.testing import TEST_SECRET, make_settings
+from genfleet_common.testing import TEST_SECRET, admin_bus, auth_nats, make_settings
 from genfleet_common.testing import make_test_fleet as shared_test_fleet
 from perf_svc.service import PerfService
 from scan_svc.service import ScanService
@@ -54,7 +53,7 @@ def gw_make_settings() -> Callable[..., Settings]:
 # --- the main setup: container-svc and a gateway on one nats-server --------------------------
 @pytest.fixture(scope="session")
 def gw_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
-    with EmbeddedNats(tmp_path_factory.mktemp("gw-nats")) as server:
+    with auth_nats(tmp_path_factory.mktemp("gw-nats")) as server:
         yield server
 
 
@@ -95,7 +94,7 @@ async def gateway(
 async def last_seq(gw_settings: Settings) -> AsyncIterator[Callable[[], Awaitable[int]]]:
     """The EVENTS stream's last sequence now: `since=` that, and no event after it is missed
     however long the gateway takes to set up the socket's consumer."""
-    bus = await Bus.connect(gw_settings.nats_url, name="tests-seq")
+    bus = await admin_bus(gw_settings.nats_url, name="tests-seq")
 
     async def current() -> int:
         return int((await bus.js.stream_info(subjects.EVENTS_STREAM)).state.last_seq)
@@ -110,7 +109,7 @@ async def lonely(
     tmp_path_factory: pytest.TempPathFactory, gw_fleet: Path
 ) -> AsyncIterator[LiveGateway]:
     tmp = tmp_path_factory.mktemp("lonely")
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         async with gateway_on(make_settings(tmp, server.url, gw_fleet)) as live:
             yield live
 

@@ -18,8 +18,7 @@ from gateway.auth import Role
 from gateway.testing import LiveGateway, gateway_on
 from genfleet_common.fleet import Fleet
 from genfleet_common.localmodel import PROJECT_MODELS
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import auth_nats, make_settings
 
 MODEL = "g-gpt-4o"
 
@@ -34,7 +33,7 @@ async def ai_gateway(
             pytest.fail(reason)
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("gw-ai")
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         settings = make_settings(
             tmp, server.url, gw_fleet, ai_context=1024, ai_max_tokens=24, ai_retries=0,
             ai_threads=2,

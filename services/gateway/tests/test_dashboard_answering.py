@@ -21,8 +21,7 @@ from container_svc.service import ContainerService
 from container_svc.testing import compose, down_all
 from gateway.testing import LiveGateway, gateway_on, open_page, sign_in
 from genfleet_common.fleet import Fleet
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import MessyFleet, make_messy_fleet, make_settings
+from genfleet_common.testing import MessyFleet, auth_nats, make_messy_fleet, make_settings
 from genfleet_tools.standins import ensure_base_images
 
 pytestmark = pytest.mark.docker
@@ -44,7 +43,7 @@ async def messy_gateway(
     with ThreadPoolExecutor(2) as pool:
         built = list(pool.map(lambda a: compose(a, "build", timeout=900), apps))
     assert all(b.returncode == 0 for b in built), [b.stderr[-2000:] for b in built]
-    with EmbeddedNats(tmp / "nats") as nats:
+    with auth_nats(tmp / "nats") as nats:
         settings = make_settings(tmp, nats.url, truth.root, answer_timeout_s=10.0)
         service = ContainerService(settings, fleet)
         await service.start()

@@ -24,8 +24,13 @@ from container_svc.service import ContainerService
 from container_svc.testing import down_all
 from gateway.testing import LiveGateway, gateway_on, open_page
 from genfleet_common.fleet import Fleet
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_served_fleet, make_settings, served_compose, served_port
+from genfleet_common.testing import (
+    auth_nats,
+    make_served_fleet,
+    make_settings,
+    served_compose,
+    served_port,
+)
 from scan_svc.service import ScanService
 
 pytestmark = pytest.mark.docker
@@ -68,7 +73,7 @@ async def table_gateway(
     root = make_table_fleet(tmp / "fleet")
     fleet = Fleet.load(root)
     down_all(fleet.apps())
-    with EmbeddedNats(tmp / "nats") as nats:
+    with auth_nats(tmp / "nats") as nats:
         settings = make_settings(tmp, nats.url, root, answer_timeout_s=8.0)
         service = ContainerService(settings, fleet)
         await service.start()

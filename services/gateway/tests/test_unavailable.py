@@ -21,11 +21,10 @@ from container_svc.service import ContainerService
 from gateway.auth import Role
 from gateway.testing import LiveGateway, gateway_on
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import EngineEvent
-from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
+from genfleet_common.testing import admin_bus, auth_nats
 
 
 async def test_no_container_svc_gives_503_at_once(
@@ -72,7 +71,7 @@ async def test_log_follow_without_container_svc_closes_4503(lonely: LiveGateway)
 
 async def test_events_flow_without_container_svc(lonely: LiveGateway) -> None:
     """The gateway creates the EVENTS stream itself, so events work whoever starts first."""
-    bus = await Bus.connect(lonely.settings.nats_url, name="publisher")
+    bus = await admin_bus(lonely.settings.nats_url, name="publisher")
     try:
         since = (await bus.js.stream_info(subjects.EVENTS_STREAM)).state.last_seq
         query = f"kind=engine&since={since}&token={lonely.token(Role.VIEWER)}"
@@ -104,7 +103,7 @@ async def engineless(
     tmp_path: Path, gw_fleet: Path, gw_make_settings: Callable[..., Settings]
 ) -> AsyncIterator[LiveGateway]:
     """container-svc whose Docker engine is a socket that does not exist, and its gateway."""
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         settings = gw_make_settings(
             tmp_path, server.url, gw_fleet, docker_host=f"unix://{tmp_path}/missing.sock"
         )

@@ -14,7 +14,7 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import AppSpec
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings, make_test_fleet
+from genfleet_common.testing import admin_bus, auth_nats, make_settings, make_test_fleet
 from perf_svc.service import PerfService
 
 PREFIX, DIGIT = "p-", 3
@@ -62,7 +62,7 @@ async def perf_platform(
     from container_svc.service import ContainerService
 
     tmp = tmp_path_factory.mktemp("perf-svc")
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         settings = make_settings(
             tmp, server.url, perf_fleet, perf_max_duration_s=120.0, perf_stop_grace_s=5.0
         )
@@ -70,7 +70,7 @@ async def perf_platform(
         await containers.start()
         service = PerfService(settings, Fleet.load(perf_fleet))
         await service.start()
-        client = await Bus.connect(server.url, name="perf-tests")
+        client = await admin_bus(server.url, name="perf-tests")
         yield service, client, server
         await client.close()
         await service.stop()

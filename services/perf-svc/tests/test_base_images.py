@@ -27,8 +27,7 @@ from genfleet_common.messages import (
     PerfResult,
     PerfStatus,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 from perf_svc.service import PerfService
 
 pytestmark = pytest.mark.docker
@@ -49,14 +48,14 @@ async def platform(
     up = compose(fleet.app(MODEL, 1), "up", "--detach", "--build", "--wait")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     try:
-        with EmbeddedNats(tmp / "nats") as nats:
+        with auth_nats(tmp / "nats") as nats:
             settings = make_settings(tmp, nats.url, root)
             containers = ContainerService(settings, fleet)
             await containers.start()
             await containers.cache.wait_for(lambda: containers.cache.synced, 10)
             perf = PerfService(settings, Fleet.load(root))
             await perf.start()
-            bus = await Bus.connect(nats.url, name="perf-images-tests")
+            bus = await admin_bus(nats.url, name="perf-images-tests")
             try:
                 yield bus
             finally:

@@ -19,8 +19,7 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import JobRef, JobState, PerfRequest, PerfStatus
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, identities_of, make_settings
 
 if TYPE_CHECKING:
     from conftest import RunningApp  # a fixture's type
@@ -54,20 +53,21 @@ async def test_sigterm_requeues_the_test_to_another_worker(
 ) -> None:
     from container_svc.service import ContainerService
 
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         settings = make_settings(tmp_path, server.url, perf_fleet)
         containers = ContainerService(settings, Fleet.load(perf_fleet))
         await containers.start()
         env = {
             **os.environ,
             "GENFLEET_NATS_URL": server.url,
+            "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(server.url)),
             "GENFLEET_FLEET_ROOT": str(perf_fleet),
             "GENFLEET_STATE_DIR": str(tmp_path / "state"),
             "GENFLEET_SECRET_KEY": "test-only",
             "GENFLEET_LOG_LEVEL": "WARNING",
         }
         workers = [subprocess.Popen([sys.executable, "-m", "perf_svc"], env=env) for _ in range(2)]
-        bus = await Bus.connect(server.url, name="perf-term-test")
+        bus = await admin_bus(server.url, name="perf-term-test")
         try:
             await bus.wait_ready(subjects.PERF_START)
             request = PerfRequest(

@@ -33,8 +33,7 @@ from genfleet_common.messages import (
     SpecTestSummary,
     SpecVerdict,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings, make_test_fleet
+from genfleet_common.testing import admin_bus, auth_nats, make_settings, make_test_fleet
 from perf_svc.service import PerfService
 from perf_svc.spectests.files import find_files, spec_dir
 from perf_svc.spectests.runner import Targets, run_spectests
@@ -162,11 +161,11 @@ def st_apps(docker_engine: None, st_fleet: Path) -> Iterator[None]:
 @pytest.fixture(scope="module")
 async def st_bus(st_fleet: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bus]:
     tmp = tmp_path_factory.mktemp("spectest-svc")
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         settings = make_settings(tmp, server.url, st_fleet, spectest_reruns=1)
         service = PerfService(settings, Fleet.load(st_fleet))
         await service.start()
-        client = await Bus.connect(server.url, name="spectest-tests")
+        client = await admin_bus(server.url, name="spectest-tests")
         yield client
         await client.close()
         await service.stop()

@@ -35,8 +35,7 @@ from genfleet_common.messages import (
     ToolRun,
     ToolStatus,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 from scan_svc.service import ScanService
 
 pytestmark = pytest.mark.docker
@@ -64,14 +63,14 @@ async def platform(
     compose(fleet.app(MODEL, 2), "down", "--rmi", "local")
     made = compose(fleet.app(MODEL, 1), "build")
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-    with EmbeddedNats(tmp / "nats") as nats:
+    with auth_nats(tmp / "nats") as nats:
         settings = make_settings(tmp, nats.url, root)
         containers = ContainerService(settings, fleet)
         await containers.start()
         await containers.cache.wait_for(lambda: containers.cache.synced, 10)
         scans = ScanService(settings, Fleet.load(root))
         await scans.start()
-        bus = await Bus.connect(nats.url, name="audit-images-tests")
+        bus = await admin_bus(nats.url, name="audit-images-tests")
         try:
             yield Platform(bus, fleet)
         finally:

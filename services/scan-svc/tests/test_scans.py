@@ -37,7 +37,13 @@ from genfleet_common.messages import (
     ToolStatus,
 )
 from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings, make_test_fleet
+from genfleet_common.testing import (
+    admin_bus,
+    auth_nats,
+    identities_of,
+    make_settings,
+    make_test_fleet,
+)
 from scan_svc.service import ScanService
 
 STATIC = ["bandit", "semgrep", "detect-secrets"]
@@ -55,10 +61,10 @@ async def scanning(
     scan_fleet: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[ScanService, Bus, EmbeddedNats]]:
     tmp = tmp_path_factory.mktemp("scan-svc")
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         service = ScanService(make_settings(tmp, server.url, scan_fleet), Fleet.load(scan_fleet))
         await service.start()
-        client = await Bus.connect(server.url, name="scan-tests")
+        client = await admin_bus(server.url, name="scan-tests")
         yield service, client, server
         await client.close()
         await service.stop()
@@ -244,6 +250,7 @@ def worker_env(scan_fleet: Path, tmp_path: Path) -> Callable[[str], dict[str, st
         return {
             **os.environ,
             "GENFLEET_NATS_URL": nats_url,
+            "GENFLEET_NATS_IDENTITIES_DIR": str(identities_of(nats_url)),
             "GENFLEET_FLEET_ROOT": str(scan_fleet),
             "GENFLEET_STATE_DIR": str(tmp_path / "state"),
             "GENFLEET_SECRET_KEY": "test-only",
@@ -269,9 +276,9 @@ async def first_worker(bus: Bus, scan_id: str) -> tuple[ScanStatus, int]:
 async def test_a_killed_workers_scan_completes_on_another(
     tmp_path: Path, worker_env: Callable[..., dict[str, str]]
 ) -> None:
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         workers = [spawn_worker(worker_env(server.url)) for _ in range(2)]
-        bus = await Bus.connect(server.url, name="kill-test")
+        bus = await admin_bus(server.url, name="kill-test")
         try:
             await bus.wait_ready(subjects.SCAN_START)
             model, app = VULNERABLE
@@ -299,10 +306,10 @@ async def test_a_scan_whose_workers_keep_dying_ends_failed(
 ) -> None:
     """With one attempt allowed, the worker that takes over a dead worker's job ends it
     FAILED with the reason, instead of running it again (or leaving it SCANNING)."""
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         env = worker_env(server.url, GENFLEET_SCAN_MAX_ATTEMPTS="1")
         workers = [spawn_worker(env) for _ in range(2)]
-        bus = await Bus.connect(server.url, name="fail-test")
+        bus = await admin_bus(server.url, name="fail-test")
         try:
             await bus.wait_ready(subjects.SCAN_START)
             model, app = VULNERABLE
@@ -329,9 +336,9 @@ async def test_a_worker_stopped_mid_scan_exits_and_requeues_its_job(
 ) -> None:
     """Graceful shutdown: SIGTERM ends the worker promptly (exit 0), and its scan goes back
     to the queue at once (nak), to be completed by another worker."""
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         workers = [spawn_worker(worker_env(server.url)) for _ in range(2)]
-        bus = await Bus.connect(server.url, name="term-test")
+        bus = await admin_bus(server.url, name="term-test")
         try:
             await bus.wait_ready(subjects.SCAN_START)
             model, app = VULNERABLE

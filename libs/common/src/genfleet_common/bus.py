@@ -35,9 +35,11 @@ from genfleet_common.errors import (
     ServiceUnavailable,
     error_from_code,
 )
+from genfleet_common.identities import Identity, client_options
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import ErrorInfo, Reply
 from genfleet_common.metrics import BUS_HANDLED_SECONDS, observed_request
+from genfleet_common.settings import Settings
 
 Req = TypeVar("Req", bound=msgspec.Struct)
 Res = TypeVar("Res")
@@ -100,6 +102,20 @@ class Bus:
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             raise ServiceUnavailable(f"cannot reach NATS at {url}: {exc or 'timed out'}") from exc
         return cls(nc, replicas)
+
+    @classmethod
+    async def connect_as(
+        cls, settings: Settings, identity: Identity, *, name: str = "", **options: Any
+    ) -> Bus:
+        """Connect to settings.nats_url as `identity` (its seed, inbox, TLS: see
+        `identities.client_options`); `name` says which of its processes this is."""
+        return await cls.connect(
+            settings.nats_url,
+            name=name or identity.value,
+            replicas=settings.nats_replicas,
+            **client_options(settings, identity),
+            **options,
+        )
 
     async def close(self) -> None:
         """Graceful shutdown: stop taking messages, let in-flight handlers finish, drain."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from genfleet_common.errors import ServiceUnavailable
+from genfleet_common.identities import authorization_conf, ensure_identities
 
 
 def nats_server_binary() -> str:
@@ -30,9 +33,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A server's certificate and key, and the CA that signed it (and every other node's:
+    routes between nodes present and check certificates both ways)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    def block(self, *, verify: bool = False) -> dict[str, object]:
+        files: dict[str, object] = {
+            "cert_file": str(self.cert),
+            "key_file": str(self.key),
+            "ca_file": str(self.ca),
+        }
+        return {**files, "verify": True} if verify else files
+
+
 class EmbeddedNats:
     """nats-server with JetStream on 127.0.0.1, storing in `store_dir`; a node of a cluster
-    when given a name, a cluster port and the routes to every node (itself included)."""
+    when given a name, a cluster port and the routes to every node (itself included).
+
+    With `identities` (a directory of seeds, made there where missing) only those identities
+    connect, each with its permissions (genfleet_common.identities); with `tls`, clients
+    and routes use TLS.
+    """
 
     def __init__(
         self,
@@ -43,6 +69,8 @@ class EmbeddedNats:
         name: str = "",
         cluster_port: int | None = None,
         routes: Sequence[str] = (),
+        identities: Path | None = None,
+        tls: TlsFiles | None = None,
     ):
         self.store_dir = store_dir
         self.port = port or free_port()
@@ -50,32 +78,45 @@ class EmbeddedNats:
         self.name = name
         self.cluster_port = cluster_port
         self.routes = list(routes)
+        self.identities = identities
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
+
+    def config(self) -> str:
+        """The server's configuration file's text (values as JSON, which its format reads)."""
+        conf: dict[str, object] = {
+            "listen": f"127.0.0.1:{self.port}",
+            "http": f"127.0.0.1:{self.monitor_port}",
+            "jetstream": {"store_dir": str(self.store_dir)},
+        }
+        if self.name:
+            conf["server_name"] = self.name
+        if self.cluster_port is not None:
+            cluster: dict[str, object] = {
+                "name": "genfleet",
+                "listen": f"127.0.0.1:{self.cluster_port}",
+                "routes": self.routes,
+            }
+            if self.tls:
+                cluster["tls"] = self.tls.block(verify=True)
+            conf["cluster"] = cluster
+        if self.tls:
+            conf["tls"] = self.tls.block()
+        lines = [f"{key}: {json.dumps(value)}" for key, value in conf.items()]
+        if self.identities is not None:
+            lines.append(authorization_conf(ensure_identities(self.identities)))
+        return "\n".join(lines) + "\n"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = self.store_dir / "nats-server.log"
-        cmd = [
-            nats_server_binary(),
-            "-a", "127.0.0.1",
-            "-p", str(self.port),
-            "-m", str(self.monitor_port),
-            "-js",
-            "-sd", str(self.store_dir),
-            "-l", str(log),
-        ]  # fmt: skip
-        if self.name:
-            cmd += ["--name", self.name]
-        if self.cluster_port is not None:
-            cmd += [
-                "--cluster_name", "genfleet",
-                "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
-                "--routes", ",".join(self.routes),
-            ]  # fmt: skip
+        conf = self.store_dir / "nats-server.conf"
+        conf.write_text(self.config())
+        cmd = [nats_server_binary(), "-c", str(conf), "-l", str(log)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

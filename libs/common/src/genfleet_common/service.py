@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from genfleet_common.identities import Identity, MissingIdentity, client_options
 from genfleet_common.logs import get_logger, setup_logging
 from genfleet_common.metrics import serve_metrics
 from genfleet_common.settings import Settings, load_settings
@@ -32,9 +34,15 @@ def service_main(
 
 
 def service_settings(
-    name: str, *, fleet: str | None = None, nats: str | None = None, **overrides: Any
+    name: str,
+    *,
+    fleet: str | None = None,
+    nats: str | None = None,
+    check_identity: bool = True,
+    **overrides: Any,
 ) -> Settings:
-    """The settings, with what the command line gave (None: not given), and logging set up."""
+    """The settings, with what the command line gave (None: not given), and logging set up;
+    exits when the service has no bus identity (unless `check_identity` is off)."""
     settings = load_settings()
     given = {"fleet_root": fleet, "nats_url": nats, **overrides}
     for field, value in given.items():
@@ -43,6 +51,11 @@ def service_settings(
     setup_logging(
         settings.log_level, json_lines=settings.log_json, log_dir=settings.log_dir, service=name
     )
+    try:  # no identity: said now, in one line, rather than as a refused connection later
+        if check_identity:
+            client_options(settings, Identity(name))
+    except MissingIdentity as exc:
+        sys.exit(f"{name}: {exc.message}")
     if name != "gateway":  # the gateway serves /metrics on its own port
         serve_metrics(name, settings.metrics_port, settings.metrics_host)
     return settings

@@ -43,6 +43,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     nats_url: str = "nats://127.0.0.1:4222"
     request_timeout_s: float = 30.0  # default wait for a command reply
     nats_replicas: int = 1  # JetStream copies of streams, KV, object stores: 3 on a cluster
+    # Every bus client connects with its own nkey (genfleet_common.identities). The seed file
+    # ("": state_dir/identities/<identity>.seed); there is no default identity to fall back on
+    nats_auth: bool = True
+    nats_seed_file: str = ""
+    nats_identities_dir: str = ""  # seeds by identity (<identity>.seed); "": state_dir/identities
+    nats_tls_ca: str = ""  # the CA that signed the servers' certificates: TLS to NATS
     # fleet
     fleet_root: str = "examples/fleet"
     # docker

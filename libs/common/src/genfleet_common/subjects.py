@@ -89,6 +89,14 @@ def control(kind: str, job_id: str) -> str:
     return f"{PREFIX}.ctl.{kind}.{job_id}"
 
 
+DLQ_STREAM = "GENFLEET_DLQ"  # jobs that could not be decoded, kept a week
+
+
+def dead_letter(kind: str) -> str:
+    """Where a job of `kind` that does not decode is kept (stream DLQ_STREAM)."""
+    return f"{PREFIX}.dlq.{kind}"
+
+
 # --- requirements analysis (ai-svc): is each written requirement of an app met? -----------
 ANALYSIS = "analysis"
 ANALYSIS_QUEUE = "ai-svc"

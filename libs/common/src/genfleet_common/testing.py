@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from genfleet_common.bus import Bus
+from genfleet_common.identities import Identity, seed_path
+from genfleet_common.natsserver import EmbeddedNats, TlsFiles
 from genfleet_common.settings import Settings
 
 REPO = Path(__file__).resolve().parents[4]
@@ -54,9 +58,65 @@ def _add_batch_model(model: Path, port_digit: int) -> None:
     broken.write_text('raise SystemExit("deliberately broken for the batch test")\n')
 
 
+# --- a test's own nats-server, with authentication on ---------------------------------------------
+_IDENTITIES: dict[str, Path] = {}  # a test nats-server's URL -> the directory of its seeds
+
+
+def auth_nats(store_dir: Path, *, identities: Path | None = None, **options: Any) -> EmbeddedNats:
+    """A test's nats-server (not started) whose identities are made in `identities` (default
+    `store_dir/identities`; a cluster's nodes share theirs): the services a test starts with
+    `make_settings`/`service_env` of its URL connect each as its own identity, the test
+    itself through `admin_bus`."""
+    seeds = identities or store_dir / "identities"
+    server = EmbeddedNats(store_dir, identities=seeds, **options)
+    _IDENTITIES[server.url] = seeds
+    return server
+
+
+def make_tls(directory: Path) -> TlsFiles:
+    """A local CA and a certificate for 127.0.0.1 (scripts/make-ca.sh, as a deployment would)."""
+    subprocess.run(
+        ["bash", str(REPO / "scripts" / "make-ca.sh"), str(directory), "127.0.0.1", "localhost"],
+        check=True,
+        capture_output=True,
+    )
+    return TlsFiles(
+        ca=directory / "ca.crt", cert=directory / "server.crt", key=directory / "server.key"
+    )
+
+
+def identities_of(nats_url: str) -> Path:
+    """The seeds of the test nats-server at `nats_url` (started by `auth_nats`)."""
+    found = _seeds(nats_url)
+    if found is None:
+        raise KeyError(f"{nats_url} is no test nats-server of this process (see auth_nats)")
+    return found
+
+
+def _seeds(nats_url: str) -> Path | None:
+    return _IDENTITIES.get(nats_url.split(",")[0].strip())
+
+
+def _identities_setting(nats_url: str) -> dict[str, str]:
+    """Where a service a test starts finds its seed: none for a URL that is no test server
+    (e.g. one nobody listens on), whose services then have no identity, as in real life."""
+    seeds = _seeds(nats_url)
+    return {} if seeds is None else {"nats_identities_dir": str(seeds)}
+
+
+async def admin_bus(nats_url: str, *, name: str, replicas: int = 1, tls_ca: str = "") -> Bus:
+    """The test's own bus client: the admin identity (every subject) of `nats_url`'s server."""
+    seed = seed_path(identities_of(nats_url), Identity.ADMIN)
+    settings = Settings(
+        nats_url=nats_url, nats_seed_file=str(seed), nats_replicas=replicas, nats_tls_ca=tls_ca
+    )
+    return await Bus.connect_as(settings, Identity.ADMIN, name=name)
+
+
 def make_settings(tmp: Path, nats_url: str, fleet: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "nats_url": nats_url,
+        **_identities_setting(nats_url),
         "fleet_root": str(fleet),
         "state_dir": str(tmp / "state"),
         "secret_key": TEST_SECRET,
@@ -73,6 +133,7 @@ def service_env(nats_url: str, fleet: Path, state: Path, **settings: object) -> 
     return {
         **os.environ,
         "GENFLEET_NATS_URL": nats_url,
+        **{f"GENFLEET_{k.upper()}": v for k, v in _identities_setting(nats_url).items()},
         "GENFLEET_FLEET_ROOT": str(fleet),
         "GENFLEET_STATE_DIR": str(state),
         "GENFLEET_SECRET_KEY": TEST_SECRET,

@@ -18,6 +18,7 @@ from genfleet_common import subjects
 from genfleet_common.batches import BatchStore, batches_kv
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
+from genfleet_common.identities import Identity
 from genfleet_common.jobs import JobWorker, jobs_stream
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import Action, CampaignJob, Step
@@ -42,9 +43,7 @@ class CampaignService:
 
     async def start(self) -> Bus:
         settings = self.settings
-        bus = await Bus.connect(
-            settings.nats_url, name=f"campaign-svc {self.name}", replicas=settings.nats_replicas
-        )
+        bus = await Bus.connect_as(settings, Identity.CAMPAIGN, name=f"campaign-svc {self.name}")
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
         store = CampaignStore(await campaigns_kv(bus))

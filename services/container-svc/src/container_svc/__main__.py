@@ -12,6 +12,7 @@ from pathlib import Path
 import uvloop
 
 from container_svc.service import run
+from genfleet_common.identities import identities_dir
 from genfleet_common.logs import get_logger
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.service import add_service_arguments, service_settings
@@ -24,11 +25,18 @@ def main() -> None:
         "--embedded-nats", action="store_true", help="start a nats-server on 127.0.0.1:4222"
     )
     args = parser.parse_args()
-    settings = service_settings("container-svc", fleet=args.fleet, nats=args.nats)
+    settings = service_settings(
+        "container-svc",
+        fleet=args.fleet,
+        nats=args.nats,
+        check_identity=not args.embedded_nats,  # its server makes the identities
+    )
     if not args.embedded_nats:
         uvloop.run(run(settings))
         return
-    server = EmbeddedNats(Path(settings.state_dir) / "nats", port=4222)
+    # its own identities in the state dir (as `genfleet up` makes them)
+    state = Path(settings.state_dir)
+    server = EmbeddedNats(state / "nats", port=4222, identities=identities_dir(state))
     with server:
         settings.nats_url = server.url
         get_logger("container").info("embedded nats-server", extra={"url": server.url})

@@ -23,6 +23,7 @@ from genfleet_common import subjects
 from genfleet_common.batches import BatchStore, batches_kv
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
+from genfleet_common.identities import Identity
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import EngineEvent, StatusEvent
 from genfleet_common.service import run_until_signalled
@@ -109,9 +110,7 @@ class ContainerService:
             log.info("host access", extra={"processes": host.processes, "ports": host.ports})
 
     async def start(self) -> Bus:
-        bus = await Bus.connect(
-            self.settings.nats_url, name="container-svc", replicas=self.settings.nats_replicas
-        )
+        bus = await Bus.connect_as(self.settings, Identity.CONTAINER)
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
         self._tasks.append(asyncio.create_task(self._send_outbox(bus)))

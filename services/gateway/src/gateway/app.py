@@ -40,6 +40,7 @@ from gateway.routes import (
 )
 from genfleet_common.bus import Bus
 from genfleet_common.errors import ErrorCode
+from genfleet_common.identities import Identity
 from genfleet_common.settings import Settings
 from genfleet_common.streams import AUDIT_STREAM, EVENTS_STREAM
 
@@ -91,9 +92,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         owned = bus is None
-        connected = bus or await Bus.connect(
-            settings.nats_url, name="gateway", replicas=settings.nats_replicas
-        )
+        connected = bus or await Bus.connect_as(settings, Identity.GATEWAY)
         for stream in (EVENTS_STREAM, AUDIT_STREAM):
             try:
                 await connected.ensure_stream(stream)

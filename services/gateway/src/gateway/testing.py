@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.auth import Role, create_token
 from genfleet_common.bus import Bus
+from genfleet_common.identities import Identity
 from genfleet_common.natsserver import free_port
 from genfleet_common.settings import Settings
 
@@ -83,7 +84,7 @@ async def serve(app: FastAPI, settings: Settings) -> AsyncIterator[LiveGateway]:
 @contextlib.asynccontextmanager
 async def gateway_on(settings: Settings) -> AsyncIterator[LiveGateway]:
     """A gateway with its own bus connection to settings.nats_url, served on a free port."""
-    bus = await Bus.connect(settings.nats_url, name="gateway")
+    bus = await Bus.connect_as(settings, Identity.GATEWAY)
     try:
         async with serve(create_app(settings, bus), settings) as live:
             yield live

@@ -32,8 +32,8 @@ from genfleet_common.metrics import JOB_SECONDS, JOBS, JOBS_RUNNING, JOBS_WAITIN
 log = get_logger("jobs")
 
 DLQ_STREAM = StreamConfig(
-    name="GENFLEET_DLQ",
-    subjects=[f"{subjects.PREFIX}.dlq.>"],
+    name=subjects.DLQ_STREAM,
+    subjects=[subjects.dead_letter(">")],
     storage=StorageType.FILE,
     max_age=7 * 24 * 3600.0,
 )
@@ -191,7 +191,7 @@ class JobWorker(Generic[J]):
         except msgspec.DecodeError as exc:
             log.error("undecodable job", extra={"kind": self.kind, "error": str(exc)})
             await self.bus.nc.publish(
-                f"{subjects.PREFIX}.dlq.{self.kind}", msg.data, headers={"error": str(exc)[:500]}
+                subjects.dead_letter(self.kind), msg.data, headers={"error": str(exc)[:500]}
             )
             await msg.term()
             JOBS.labels(self.kind, "dead_lettered").inc()

@@ -8,6 +8,7 @@ from typing import Any
 
 from genfleet_common.bus import Bus, Commands
 from genfleet_common.fleet import Fleet
+from genfleet_common.identities import Identity
 from genfleet_common.jobs.commands import JobCommands
 from genfleet_common.jobs.lifecycle import Jobs
 from genfleet_common.jobs.queue import JobWorker
@@ -30,10 +31,8 @@ class JobService:
         self.worker: JobWorker[Any] | None = None
 
     async def connect(self) -> Bus:
-        bus = await Bus.connect(
-            self.settings.nats_url,
-            name=f"{self.service} {self.name}",
-            replicas=self.settings.nats_replicas,
+        bus = await Bus.connect_as(
+            self.settings, Identity(self.service), name=f"{self.service} {self.name}"
         )
         self.bus = bus
         await bus.ensure_stream(EVENTS_STREAM)
