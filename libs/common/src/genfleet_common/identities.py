@@ -7,7 +7,9 @@ anonymously (DESIGN.md).
 
 The rule, so that a new subject or bucket needs one line here and nothing else:
 - a service that *serves* command namespace N answers `genfleet.cmd.N.>` (any new verb of N
-  is covered), and may reply to the requests it gets (`allow_responses`), nothing else;
+  is covered), and may reply to the requests it gets (`allow_responses`), nothing else; a
+  namespace two services share (triage: marks in scan-svc, suggestions in ai-svc) is
+  *answered* subject by subject instead;
 - a service that *calls* N may request `genfleet.cmd.N.>`; one that only *asks* a few
   questions of another (an app's status, its images) may request those commands alone;
 - a service that *runs* job kind K queues and takes its jobs (`genfleet.job.K`, the
@@ -67,6 +69,7 @@ class Grant:
     """What one identity may do; see the module's docstring for the rule of each field."""
 
     serves: tuple[str, ...] = ()  # command namespaces: genfleet.cmd.<namespace>.>
+    answers: tuple[str, ...] = ()  # single command subjects of a namespace it shares
     calls: tuple[str, ...] = ()
     asks: tuple[str, ...] = ()  # single command subjects
     runs: tuple[str, ...] = ()  # job kinds
@@ -84,7 +87,7 @@ class Grant:
 JOB_SERVICES = (subjects.SCAN, subjects.PERF, subjects.SPECTEST, subjects.ANALYSIS)
 # what a scan or a load test reads of its app: where it runs, what its images installed
 APP_QUESTIONS = (subjects.CONTAINER_STATUS, subjects.CONTAINER_IMAGES)
-EVERY_NAMESPACE = (subjects.CONTAINER, *JOB_SERVICES, subjects.CAMPAIGN)
+EVERY_NAMESPACE = (subjects.CONTAINER, *JOB_SERVICES, subjects.CAMPAIGN, subjects.TRIAGE)
 
 GRANTS: Mapping[Identity, Grant] = {
     Identity.CONTAINER: Grant(
@@ -96,10 +99,11 @@ GRANTS: Mapping[Identity, Grant] = {
     ),
     Identity.SCAN: Grant(
         serves=(subjects.SCAN,),
+        answers=(subjects.TRIAGE_LIST, subjects.TRIAGE_SET, subjects.TRIAGE_REMOVE),
         asks=APP_QUESTIONS,
         runs=(subjects.SCAN,),
         emits=(subjects.SCAN,),
-        kv_writes=(subjects.SCAN_STATE_BUCKET,),
+        kv_writes=(subjects.SCAN_STATE_BUCKET, subjects.TRIAGE_BUCKET),
         objects_writes=(subjects.REPORTS_BUCKET,),
     ),
     Identity.PERF: Grant(
@@ -116,12 +120,14 @@ GRANTS: Mapping[Identity, Grant] = {
     ),
     Identity.AI: Grant(
         serves=(subjects.ANALYSIS,),
+        answers=(subjects.TRIAGE_SUGGEST, subjects.TRIAGE_SUGGESTION),
         runs=(subjects.ANALYSIS,),
         emits=(subjects.ANALYSIS,),
         kv_writes=(
             subjects.ANALYSIS_STATE_BUCKET,
             subjects.ANALYSIS_RESULTS_BUCKET,
             subjects.ANALYSIS_CACHE_BUCKET,
+            subjects.TRIAGE_BUCKET,  # the suggestions (it reads the findings seen there)
         ),
     ),
     Identity.CAMPAIGN: Grant(
@@ -130,7 +136,7 @@ GRANTS: Mapping[Identity, Grant] = {
         runs=(subjects.CAMPAIGN,),
         emits=(subjects.CAMPAIGN,),
         kv_writes=(subjects.CAMPAIGNS_BUCKET,),
-        kv_reads=(subjects.BATCHES_BUCKET,),  # its deploy steps' batches
+        kv_reads=(subjects.BATCHES_BUCKET, subjects.TRIAGE_BUCKET),  # batches, marks
         objects_writes=(subjects.REPORTS_BUCKET,),  # the campaign reports
     ),
     Identity.GATEWAY: Grant(
@@ -202,6 +208,7 @@ def permissions(identity: Identity) -> Permissions:
     streams: list[str] = list(g.streams)
     for namespace in g.serves:
         sub.append(subjects.command(namespace, ">"))
+    sub += g.answers
     for namespace in g.calls:
         pub.append(subjects.command(namespace, ">"))
     pub += g.asks
@@ -226,7 +233,7 @@ def permissions(identity: Identity) -> Permissions:
     return Permissions(
         publish=tuple(dict.fromkeys(pub)),
         subscribe=tuple(dict.fromkeys(sub)),
-        allow_responses=bool(g.serves),
+        allow_responses=bool(g.serves or g.answers),
     )
 
 
