@@ -1,0 +1,344 @@
+"""Faults, each made for real on real parts: a nats-server killed and started again (same
+port, same JetStream store) while a batch and a scan run and others wait; container-svc
+killed with SIGKILL in the middle of a batch. The services, the gateway and the CLI run as
+their own processes, as under `genfleet up`; nothing is mocked.
+
+The test fleet's models are `f-*` on host ports 1xxx (no other suite's), plus `f-served`:
+apps that need no build (python's http.server on the local python:3.11-slim image).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from container_svc.testing import down_all
+from gateway.auth import Role, create_token
+from genfleet_common import subjects
+from genfleet_common.batches import BatchStore, batches_kv
+from genfleet_common.bus import Bus
+from genfleet_common.errors import GenFleetError
+from genfleet_common.fleet import Fleet
+from genfleet_common.messages import (
+    Action,
+    BatchRequest,
+    BatchStatus,
+    JobRef,
+    JobState,
+    ScanRequest,
+    ScanStatus,
+    StatusReply,
+    StatusRequest,
+    ToolStatus,
+)
+from genfleet_common.natsserver import EmbeddedNats, free_port
+from genfleet_common.testing import TEST_SECRET, make_test_fleet, served_compose, service_env
+
+pytestmark = pytest.mark.docker
+PREFIX, DIGIT = "f-", 1  # host ports 1xxx: used by no other suite
+SERVED = f"{PREFIX}served"
+SERVED_APPS = 4
+SERVED_PORT = 1600  # app N: backend 1600 + 2N, frontend the next one
+VULNERABLE = (f"{PREFIX}llama-3.1-70b", 1)  # a scan of it finds things (vulnerabilities.toml)
+OTHER = (f"{PREFIX}gpt-4o", 1)
+SLOW_TOOLS = ["semgrep", "bandit"]  # semgrep runs a few seconds: long enough to be hit
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = make_test_fleet(tmp_path_factory.mktemp("faults") / "fleet", PREFIX, DIGIT)
+    for n in range(1, SERVED_APPS + 1):
+        app = root / "models" / SERVED / f"app{n}"
+        app.mkdir(parents=True)
+        port = SERVED_PORT + 2 * n
+        (app / "docker-compose.yml").write_text(served_compose(port, port + 1))
+    yield root
+    down_all(Fleet.load(root).apps())
+
+
+# --- the platform, as processes ----------------------------------------------------------
+@dataclass
+class Platform:
+    nats: EmbeddedNats
+    env: dict[str, str]
+    logs: Path
+    url: str = ""
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    spawned: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(self, module: str, *args: str) -> subprocess.Popen[bytes]:
+        out = (self.logs / f"{module}-{len(self.spawned)}.log").open("wb")
+        command = [sys.executable, "-m", module, *args]
+        proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.procs[module] = proc
+        self.spawned.append(proc)
+        return proc
+
+    def kill(self, module: str) -> None:
+        proc = self.procs.pop(module)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+
+    def restart_nats(self) -> None:
+        """SIGKILL (no goodbye to any client), then a new nats-server on the same port and
+        JetStream store, as `genfleet up` does."""
+        assert self.nats.proc is not None
+        self.nats.proc.send_signal(signal.SIGKILL)
+        self.nats.proc.wait(10)
+        self.nats.start()
+
+    def token(self, role: Role = Role.OPERATOR) -> str:
+        return create_token(TEST_SECRET, "fault-tests", role, 3600)
+
+    def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}{path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {self.token()}",
+                     "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    async def wait_http(self, path: str, timeout_s: float = 120) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                status, body = await asyncio.to_thread(self.http, "GET", path)
+            except OSError:
+                status, body = 0, None
+            if status == 200:
+                return body["data"]
+            assert time.monotonic() < deadline, f"GET {path}: {status} {body}"
+            await asyncio.sleep(0.3)
+
+
+@contextlib.asynccontextmanager
+async def platform(
+    tmp: Path, fleet: Path, *modules: str, **settings: object
+) -> AsyncIterator[tuple[Platform, Bus]]:
+    nats = EmbeddedNats(tmp / "nats", port=free_port(), monitor_port=free_port())
+    with nats:
+        port = free_port()
+        env = service_env(nats.url, fleet, tmp / "state", port=port, **settings)
+        logs = tmp / "logs"
+        logs.mkdir()
+        plat = Platform(nats, env, logs, url=f"http://127.0.0.1:{port}")
+        bus = await Bus.connect(nats.url, name="fault-tests")
+        try:
+            for module in modules:
+                plat.spawn(module)
+            if "gateway" in modules:
+                await plat.wait_http("/api/fleet")
+            yield plat, bus
+        finally:
+            await bus.close()
+            for proc in plat.procs.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in plat.spawned:
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+async def until(what: str, check: Any, timeout_s: float = 240, every_s: float = 0.2) -> Any:
+    """Poll `check` (async, may raise while the bus is away) until it returns a truthy value."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = await check()
+        except (GenFleetError, TimeoutError, OSError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"{what}: not within {timeout_s} s (last: {last!r})")
+
+
+async def container_svc_ready(bus: Bus) -> None:
+    async def answers() -> bool:
+        reply = await bus.request(
+            subjects.CONTAINER_STATUS, StatusRequest(model=SERVED), StatusReply, timeout=5
+        )
+        return reply.engine.available
+
+    await until("container-svc answers with its engine", answers)
+
+
+async def start_batch(bus: Bus, batch_id: str, action: Action = Action.START) -> None:
+    request = BatchRequest(action=action, model=SERVED, parallelism=1, batch_id=batch_id)
+    queued = await bus.request(subjects.CONTAINER_BATCH, request, BatchStatus, timeout=10)
+    assert queued.state == JobState.QUEUED
+
+
+async def scan(bus: Bus, target: tuple[str, int], scan_id: str) -> None:
+    model, app = target
+    request = ScanRequest(model=model, app=app, tools=SLOW_TOOLS, scan_id=scan_id)
+    await bus.request(subjects.SCAN_START, request, ScanStatus, timeout=10)
+
+
+async def scan_status(bus: Bus, scan_id: str) -> ScanStatus:
+    ref = JobRef(job_id=scan_id)
+    return await bus.request(subjects.SCAN_STATUS, ref, ScanStatus, timeout=5)
+
+
+# --- an event client, as the dashboard is one ----------------------------------------------
+class EventClient:
+    """/api/events for every kind; when the socket closes it connects again with the last
+    `seq` it saw (as docs/api.md tells clients to), so what it received can be checked for
+    gaps and repeats."""
+
+    def __init__(self, plat: Platform) -> None:
+        self.plat = plat
+        self.seqs: list[int] = []
+        self.frames: list[dict[str, Any]] = []
+        self.connections = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        base = self.plat.url.replace("http://", "ws://", 1)
+        while True:
+            query = f"token={self.plat.token(Role.VIEWER)}"
+            if self.seqs:
+                query += f"&since={self.seqs[-1]}"
+            try:
+                async with websockets.connect(f"{base}/api/events?{query}") as ws:
+                    self.connections += 1
+                    async for raw in ws:
+                        frame = json.loads(raw)
+                        self.seqs.append(frame["seq"])
+                        self.frames.append(frame)
+            except (OSError, websockets.WebSocketException):
+                pass
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        return [f["event"] for f in self.frames if f["subject"].split(".")[2] == kind]
+
+
+async def stream_last_seq(bus: Bus) -> int:
+    info = await bus.js.stream_info(subjects.EVENTS_STREAM)
+    return int(info.state.last_seq)
+
+
+# --- nats-server restarted ----------------------------------------------------------------
+async def test_nats_server_restarted_mid_batch_and_mid_scan(
+    fleet: Path, tmp_path: Path, docker_engine: None
+) -> None:
+    """One restart hits a running batch and a running scan, with one more of each queued
+    behind them: the services reconnect by themselves, all four jobs complete, and an event
+    client receives every event of the stream once, in order, across the restart."""
+    async with platform(
+        tmp_path, fleet, "container_svc", "scan_svc", "gateway", batch_concurrency=1
+    ) as (plat, bus):
+        await container_svc_ready(bus)
+        await bus.wait_ready(subjects.SCAN_START, timeout_s=60)
+        client = EventClient(plat)
+        client.start()
+        await until("the event socket is open", lambda: _true(client.connections))
+        kv = await batches_kv(bus)
+        store = BatchStore(kv)
+        try:
+            await start_batch(bus, "nats-running")
+            await start_batch(bus, "nats-queued", Action.STOP)  # waits: one batch at a time
+            await scan(bus, VULNERABLE, "natsrunningscan")
+            await scan(bus, OTHER, "natsqueuedscan")  # waits: one scan-svc, one scan at once
+
+            async def mid_flight() -> bool:
+                batch = await store.get("nats-running")
+                running = await scan_status(bus, "natsrunningscan")
+                return (
+                    batch.state == JobState.RUNNING
+                    and 1 <= batch.done < SERVED_APPS
+                    and running.state == JobState.RUNNING
+                    and bool(running.tools_running)
+                )
+
+            await until("a batch and a scan in the middle of their work", mid_flight, every_s=0.05)
+            before = await store.get("nats-running")
+            plat.restart_nats()
+
+            # every job completes, the running ones without starting again
+            async def batch_done(batch_id: str) -> BatchStatus | None:
+                status = await store.get(batch_id)
+                return status if status.state.done else None
+
+            async def scan_done(scan_id: str) -> ScanStatus | None:
+                status = await scan_status(bus, scan_id)
+                return status if status.state.done else None
+
+            ran = await until("the running batch ends", lambda: batch_done("nats-running"))
+            assert ran.state == JobState.COMPLETE, ran.error
+            assert ran.attempt == 1 and ran.worker == before.worker  # not taken over: it went on
+            assert ran.results[: before.done] == before.results  # done apps kept, none redone
+            assert sorted(ran.succeeded) == [f"{SERVED}/app{n}" for n in range(1, SERVED_APPS + 1)]
+            queued = await until("the queued batch ends", lambda: batch_done("nats-queued"))
+            assert queued.state == JobState.COMPLETE and len(queued.succeeded) == SERVED_APPS
+            for scan_id in ("natsrunningscan", "natsqueuedscan"):
+                done = await until(f"{scan_id} ends", lambda s=scan_id: scan_done(s))
+                assert done.state == JobState.COMPLETE, (scan_id, done.error)
+                ended = done.tool_status  # each tool ran to its end, none broke
+                assert set(ended) == set(SLOW_TOOLS), ended
+                assert all(
+                    t in (ToolStatus.FINDINGS, ToolStatus.NO_FINDINGS) for t in ended.values()
+                )
+            found = await scan_status(bus, "natsrunningscan")
+            assert found.tool_status["bandit"] == ToolStatus.FINDINGS  # kept through the restart
+
+            # the event client: every event of the stream, once, in order, none missing
+            last = await stream_last_seq(bus)
+            await until("the client has caught up", lambda: _true(client.seqs[-1:] == [last]))
+            first = client.seqs[0]
+            assert client.seqs == list(range(first, last + 1)), _gaps(client.seqs)
+            per_app = {
+                e["app"] for e in client.events("batch")
+                if e["batch_id"] == "nats-running" and e.get("app") is not None
+            }  # fmt: skip
+            assert per_app == set(range(1, SERVED_APPS + 1))  # no event lost at its source
+            finals = [
+                e["status"]["state"] for e in client.events("scan")
+                if e["status"]["scan_id"] == "natsrunningscan"
+            ]  # fmt: skip
+            assert finals[-1] == JobState.COMPLETE.value
+        finally:
+            await client.stop()
+
+
+async def _true(value: object) -> bool:
+    return bool(value)
+
+
+def _gaps(seqs: list[int]) -> str:
+    missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
+    repeated = len(seqs) - len(set(seqs))
+    return f"missing {missing[:20]} ({len(missing)}), repeated {repeated}"
