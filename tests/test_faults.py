@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import websockets
 
@@ -342,3 +344,125 @@ def _gaps(seqs: list[int]) -> str:
     missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
     repeated = len(seqs) - len(set(seqs))
     return f"missing {missing[:20]} ({len(missing)}), repeated {repeated}"
+
+
+# --- container-svc killed -----------------------------------------------------------------
+def project_truth(model: str, app: int) -> dict[str, bool]:
+    """What the Docker engine says of the app's containers: running, per service."""
+    client = docker.from_env()
+    try:
+        found = client.api.containers(
+            all=True, filters={"label": f"com.docker.compose.project=genfleet-{model}-app{app}"}
+        )
+    finally:
+        client.close()
+    return {c["Labels"]["com.docker.compose.service"]: c["State"] == "running" for c in found}
+
+
+def reported(plat: Platform) -> dict[int, dict[str, bool]]:
+    status, body = plat.http("GET", f"/api/apps?model={SERVED}")
+    assert status == 200, body
+    return {
+        a["app"]: {c["service"]: c["running"] for c in a["containers"] if c["exists"]}
+        for a in body["data"]["apps"]
+    }
+
+
+async def test_container_svc_killed_mid_batch(
+    fleet: Path, tmp_path: Path, docker_engine: None
+) -> None:
+    """SIGKILL of container-svc while `genfleet start MODEL` follows its batch: every call
+    that needs it answers 503 at once, the batch's state stays readable, and the CLI ends
+    with a clear error instead of waiting forever. A container-svc started again rebuilds
+    its status from the engine (also what changed while none ran), resumes the batch
+    without redoing the apps it had done, and the batch ends COMPLETE."""
+    down_all(Fleet.load(fleet).model(SERVED).apps)
+    async with platform(tmp_path, fleet, "container_svc", "gateway", batch_ack_wait_s=2) as (
+        plat,
+        bus,
+    ):
+        await container_svc_ready(bus)
+        store = BatchStore(await batches_kv(bus))
+        cli = [sys.executable, "-m", "genfleet_cli", "start", SERVED, "--parallelism", "1"]
+        cli += ["--url", plat.url, "--token", plat.token()]
+        follower = subprocess.Popen(
+            cli,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        try:
+
+            async def one_done() -> BatchStatus | None:
+                found = await store.recent(1)
+                if not found or found[0].action != Action.START or found[0].model != SERVED:
+                    return None
+                status = await store.get(found[0].batch_id)
+                return status if 1 <= status.done < SERVED_APPS else None
+
+            started = await until("the CLI's batch is under way", one_done, every_s=0.05)
+            plat.kill("container_svc")
+            orphan = await store.get(started.batch_id)
+            assert orphan.state == JobState.RUNNING and orphan.done < SERVED_APPS
+
+            # while none runs: a clear 503 at once, and the batch read as it is
+            status, body = await asyncio.to_thread(plat.http, "GET", "/api/apps")
+            assert status == 503 and "no service answers" in body["message"], body
+            stop = f"/api/models/{SERVED}/stop"
+            status, body = await asyncio.to_thread(plat.http, "POST", stop, {})
+            assert status == 503, body
+            status, body = await asyncio.to_thread(
+                plat.http, "GET", f"/api/batches/{started.batch_id}"
+            )
+            assert status == 200 and body["data"]["state"] == "RUNNING"
+            # the follower gives up with the reason, not a hang
+            out, err = await asyncio.to_thread(follower.communicate, timeout=180)
+            assert follower.returncode == 1, (out, err)
+            assert started.batch_id in err.decode() and "no container-svc has answered" in (
+                err.decode()
+            )
+
+            # what changes while none runs is seen by the next one: app1 stopped behind its back
+            first = started.results[0].app
+            client = docker.from_env()
+            try:
+                for c in client.api.containers(filters={
+                    "label": f"com.docker.compose.project=genfleet-{SERVED}-app{first}"
+                }):  # fmt: skip
+                    client.api.stop(c["Id"], timeout=1)
+            finally:
+                client.close()
+
+            plat.spawn("container_svc")
+            await container_svc_ready(bus)
+
+            async def over() -> BatchStatus | None:
+                status = await store.get(started.batch_id)
+                return status if status.state.done else None
+
+            final = await until("the batch ends", over)
+            assert final.state == JobState.COMPLETE and final.attempt >= 2, final.error
+            assert sorted(final.succeeded) == [
+                f"{SERVED}/app{n}" for n in range(1, SERVED_APPS + 1)
+            ]
+            assert final.results[: orphan.done] == orphan.results  # not acted on again
+
+            # every app as the engine has it (app `first` stopped, the others running)
+            truth = {n: project_truth(SERVED, n) for n in range(1, SERVED_APPS + 1)}
+            assert truth[first] == {"backend": False, "frontend": False}
+            assert all(all(t.values()) for n, t in truth.items() if n != first)
+
+            async def matches() -> bool:
+                return await asyncio.to_thread(reported, plat) == truth
+
+            await until("the status says what the engine has", matches)
+            shown = subprocess.run(
+                [sys.executable, "-m", "genfleet_cli", "batch", final.batch_id,
+                 "--url", plat.url, "--token", plat.token()],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert shown.returncode == 0 and f"{SERVED_APPS} ok, 0 failed" in shown.stdout
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+                follower.wait()
