@@ -58,6 +58,9 @@ SERVED_PORT = 1600  # app N: backend 1600 + 2N, frontend the next one
 VULNERABLE = (f"{PREFIX}llama-3.1-70b", 1)  # a scan of it finds things (vulnerabilities.toml)
 OTHER = (f"{PREFIX}gpt-4o", 1)
 SLOW_TOOLS = ["semgrep", "bandit"]  # semgrep runs a few seconds: long enough to be hit
+# Longer than a bus request's timeout (5 s for JetStream calls): what the services ask the bus
+# meanwhile fails and must be asked again once it is back.
+NATS_DOWN_S = 8.0
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +98,14 @@ class Platform:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
 
-    def restart_nats(self) -> None:
-        """SIGKILL (no goodbye to any client), then a new nats-server on the same port and
-        JetStream store, as `genfleet up` does."""
+    async def restart_nats(self, down_s: float) -> None:
+        """SIGKILL (no goodbye to any client), then, `down_s` later, a new nats-server on the
+        same port and JetStream store, as `genfleet up` does."""
         assert self.nats.proc is not None
         self.nats.proc.send_signal(signal.SIGKILL)
-        self.nats.proc.wait(10)
-        self.nats.start()
+        await asyncio.to_thread(self.nats.proc.wait, 10)
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(self.nats.start)
 
     def token(self, role: Role = Role.OPERATOR) -> str:
         return create_token(TEST_SECRET, "fault-tests", role, 3600)
@@ -258,8 +262,10 @@ async def test_nats_server_restarted_mid_batch_and_mid_scan(
     fleet: Path, tmp_path: Path, docker_engine: None
 ) -> None:
     """One restart hits a running batch and a running scan, with one more of each queued
-    behind them: the services reconnect by themselves, all four jobs complete, and an event
-    client receives every event of the stream once, in order, across the restart."""
+    behind them, and the bus stays away for NATS_DOWN_S: the services reconnect by
+    themselves, all four jobs complete (the running ones on their first worker, nothing
+    redone), and an event client receives every event of the stream once, in order, across
+    the restart."""
     async with platform(
         tmp_path, fleet, "container_svc", "scan_svc", "gateway", batch_concurrency=1
     ) as (plat, bus):
@@ -288,7 +294,7 @@ async def test_nats_server_restarted_mid_batch_and_mid_scan(
 
             await until("a batch and a scan in the middle of their work", mid_flight, every_s=0.05)
             before = await store.get("nats-running")
-            plat.restart_nats()
+            await plat.restart_nats(NATS_DOWN_S)
 
             # every job completes, the running ones without starting again
             async def batch_done(batch_id: str) -> BatchStatus | None:
