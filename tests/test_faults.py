@@ -98,13 +98,17 @@ class Platform:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
 
-    async def restart_nats(self, down_s: float) -> None:
-        """SIGKILL (no goodbye to any client), then, `down_s` later, a new nats-server on the
-        same port and JetStream store, as `genfleet up` does."""
+    async def kill_nats(self) -> float:
+        """SIGKILL: no goodbye to any client. When it happened (monotonic)."""
         assert self.nats.proc is not None
         self.nats.proc.send_signal(signal.SIGKILL)
         await asyncio.to_thread(self.nats.proc.wait, 10)
-        await asyncio.sleep(down_s)
+        return time.monotonic()
+
+    async def start_nats(self, killed_at: float, down_s: float) -> None:
+        """`down_s` after the kill, a new nats-server on the same port and JetStream store,
+        as `genfleet up` starts it again."""
+        await asyncio.sleep(max(0.0, killed_at + down_s - time.monotonic()))
         await asyncio.to_thread(self.nats.start)
 
     def token(self, role: Role = Role.OPERATOR) -> str:
@@ -294,7 +298,19 @@ async def test_nats_server_restarted_mid_batch_and_mid_scan(
 
             await until("a batch and a scan in the middle of their work", mid_flight, every_s=0.05)
             before = await store.get("nats-running")
-            await plat.restart_nats(NATS_DOWN_S)
+            killed_at = await plat.kill_nats()
+
+            # meanwhile the gateway says what is missing, and answers (503), never hangs
+            async def nats_away() -> bool:
+                status, body = await asyncio.to_thread(plat.http, "GET", "/api/health")
+                return status == 503 and body["data"]["nats"] is False
+
+            await until("the gateway's health says NATS is away", nats_away, timeout_s=60)
+            status, body = await asyncio.to_thread(plat.http, "GET", "/api/apps")
+            assert status == 503 and "NATS" in body["message"], body
+            status, body = await asyncio.to_thread(plat.http, "GET", "/api/batches/nats-running")
+            assert status == 503, body
+            await plat.start_nats(killed_at, NATS_DOWN_S)
 
             # every job completes, the running ones without starting again
             async def batch_done(batch_id: str) -> BatchStatus | None:
