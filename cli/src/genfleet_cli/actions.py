@@ -156,10 +156,11 @@ def follow(
                     lost_since = None
                 elif lost_since is None:
                     lost_since = time.monotonic()
-                    print(
-                        f"container-svc is not answering: batch {batch_id} waits for one to"
-                        " resume it", file=sys.stderr,
-                    )  # fmt: skip
+                    note = f"container-svc is not answering: batch {batch_id} waits for one"
+                    if progress is not None:  # above the live bar, not through it
+                        progress.console.print(note, markup=False)
+                    else:
+                        print(note, file=sys.stderr)
                 elif time.monotonic() - lost_since >= LOST_S:
                     raise BatchLost(
                         f"batch {batch_id} is {status['state']} ({status['done']} of"
