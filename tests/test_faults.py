@@ -55,6 +55,8 @@ PREFIX, DIGIT = "f-", 1  # host ports 1xxx: used by no other suite
 SERVED = f"{PREFIX}served"
 SERVED_APPS = 6
 SERVED_PORT = 1600  # app N: backend 1600 + 2N, frontend the next one
+DEAF = f"{PREFIX}deaf"  # app1's backend listens on 8080, 5000 is published: it never answers
+DEAF_PORT = 1690
 VULNERABLE = (f"{PREFIX}llama-3.1-70b", 1)  # a scan of it finds things (vulnerabilities.toml)
 OTHER = (f"{PREFIX}gpt-4o", 1)
 SLOW_TOOLS = ["semgrep", "bandit"]  # semgrep runs a few seconds: long enough to be hit
@@ -71,6 +73,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         app.mkdir(parents=True)
         port = SERVED_PORT + 2 * n
         (app / "docker-compose.yml").write_text(served_compose(port, port + 1))
+    deaf = root / "models" / DEAF / "app1"
+    deaf.mkdir(parents=True)
+    (deaf / "docker-compose.yml").write_text(served_compose(DEAF_PORT, DEAF_PORT + 1, 8080))
     yield root
     down_all(Fleet.load(root).apps())
 
@@ -493,3 +498,44 @@ async def test_container_svc_killed_mid_batch(
             if follower.poll() is None:
                 follower.kill()
                 follower.wait()
+
+
+async def test_container_svc_killed_mid_action(
+    fleet: Path, tmp_path: Path, docker_engine: None
+) -> None:
+    """SIGKILL of container-svc while one app's start waits for the app to answer (which it
+    never does): the caller gets a clear 503 within seconds, not a timeout minutes later;
+    a container-svc started again reports the app as the engine has it."""
+    async with platform(tmp_path, fleet, "container_svc", "gateway", answer_timeout_s=300) as (
+        plat,
+        bus,
+    ):
+        await container_svc_ready(bus)
+        start = asyncio.create_task(
+            asyncio.to_thread(plat.http, "POST", f"/api/apps/{DEAF}/1/start", {})
+        )
+        try:
+
+            async def deaf_runs() -> bool:
+                return await asyncio.to_thread(project_truth, DEAF, 1) == {
+                    "backend": True, "frontend": True,
+                }  # fmt: skip
+
+            await until("the app runs (and does not answer)", deaf_runs)
+            assert not start.done()  # still waiting for its backend to answer
+            plat.kill("container_svc")
+            status, body = await asyncio.wait_for(start, 120)  # its 60 s HTTP wait: not a hang
+            assert status == 503, body
+            assert "container-svc stopped while it worked on" in body["message"]
+
+            plat.spawn("container_svc")
+            await container_svc_ready(bus)
+            reply = await bus.request(
+                subjects.CONTAINER_STATUS, StatusRequest(model=DEAF, app=1), StatusReply, timeout=5
+            )
+            (app,) = reply.apps
+            assert {c.service: c.running for c in app.containers} == project_truth(DEAF, 1)
+        finally:
+            if not start.done():
+                await asyncio.gather(start, return_exceptions=True)
+            down_all(Fleet.load(fleet).model(DEAF).apps)
