@@ -231,6 +231,7 @@ class EventClient:
         self.frames: list[dict[str, Any]] = []
         self.connections = 0
         self._task: asyncio.Task[None] | None = None
+        self._ws: Any = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -244,6 +245,7 @@ class EventClient:
             try:
                 async with websockets.connect(f"{base}/api/events?{query}") as ws:
                     self.connections += 1
+                    self._ws = ws
                     async for raw in ws:
                         frame = json.loads(raw)
                         self.seqs.append(frame["seq"])
@@ -251,6 +253,11 @@ class EventClient:
             except (OSError, websockets.WebSocketException):
                 pass
             await asyncio.sleep(0.2)
+
+    async def drop(self) -> None:
+        """Close the socket (as a network cut would): it connects again with `since`."""
+        if self._ws is not None:
+            await self._ws.close()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -280,9 +287,12 @@ async def test_nats_server_restarted_mid_batch_and_mid_scan(
     ) as (plat, bus):
         await container_svc_ready(bus)
         await bus.wait_ready(subjects.SCAN_START, timeout_s=60)
-        client = EventClient(plat)
+        client = EventClient(plat)  # stays connected through the restart
+        cut = EventClient(plat)  # loses its socket while the bus is away, then resumes
         client.start()
-        await until("the event socket is open", lambda: _true(client.connections))
+        cut.start()
+        await until("the event sockets are open", lambda: _true(client.connections))
+        await until("the event sockets are open", lambda: _true(cut.connections))
         kv = await batches_kv(bus)
         store = BatchStore(kv)
         try:
@@ -316,6 +326,7 @@ async def test_nats_server_restarted_mid_batch_and_mid_scan(
                 return status == 503 and body["data"]["nats"] is False
 
             await until("the gateway's health says NATS is away", nats_away, timeout_s=60)
+            await cut.drop()  # its new socket is refused (4503) until the bus is back
             status, body = await asyncio.to_thread(plat.http, "GET", "/api/apps")
             assert status == 503 and "NATS" in body["message"], body
             status, body = await asyncio.to_thread(plat.http, "GET", "/api/batches/nats-running")
@@ -351,9 +362,11 @@ async def test_nats_server_restarted_mid_batch_and_mid_scan(
 
             # the event client: every event of the stream, once, in order, none missing
             last = await stream_last_seq(bus)
-            await until("the client has caught up", lambda: _true(client.seqs[-1:] == [last]))
-            first = client.seqs[0]
-            assert client.seqs == list(range(first, last + 1)), _gaps(client.seqs)
+            for each in (client, cut):
+                await until("the client has caught up", lambda c=each: _true(c.seqs[-1:] == [last]))
+                first = each.seqs[0]
+                assert each.seqs == list(range(first, last + 1)), _gaps(each.seqs)
+            assert client.connections == 1 and cut.connections >= 2
             per_app = {
                 e["app"] for e in client.events("batch")
                 if e["batch_id"] == "nats-running" and e.get("app") is not None
@@ -366,6 +379,7 @@ async def test_nats_server_restarted_mid_batch_and_mid_scan(
             assert finals[-1] == JobState.COMPLETE.value
         finally:
             await client.stop()
+            await cut.stop()
 
 
 async def _true(value: object) -> bool:
