@@ -44,6 +44,13 @@ def one(api: Api, action: str, model: str, number: int, *, wait: bool, as_json: 
 
 
 POLL_S = 5.0  # a batch read by id this often while no event comes (the socket may be gone)
+# No container-svc for this long (it died and nothing started it again): following a batch
+# that only a container-svc can take on would hang, so the CLI says so and returns.
+LOST_S = 20.0
+
+
+class BatchLost(Exception):
+    """The followed batch is not over, and no container-svc answers to resume it."""
 
 
 def batch(
@@ -73,7 +80,11 @@ def batch(
     with api.websocket("/api/events", kind="batch", model=model) as ws:
         if _post(api, path, body) is None:
             return False
-        final = follow(api, ws, batch_id, f"{action} {model}", bars=not as_json)
+        try:
+            final = follow(api, ws, batch_id, f"{action} {model}", bars=not as_json)
+        except BatchLost as lost:
+            print(f"genfleet: {lost}", file=sys.stderr)
+            return False
     return report(final, as_json=as_json)
 
 
@@ -85,8 +96,12 @@ def show(api: Api, batch_id: str, *, watch: bool, as_json: bool) -> bool:
     if watch and status["state"] not in DONE:
         where = status["model"] or None  # None: a fleet batch's events come from every model
         with api.websocket("/api/events", kind="batch", model=where) as ws:
-            status = follow(api, ws, batch_id, f"{status['action']} {where or 'the fleet'}",
-                            bars=not as_json, start=status)  # fmt: skip
+            try:
+                status = follow(api, ws, batch_id, f"{status['action']} {where or 'the fleet'}",
+                                bars=not as_json, start=status)  # fmt: skip
+            except BatchLost as lost:
+                print(f"genfleet: {lost}", file=sys.stderr)
+                return False
     return report(status, as_json=as_json)
 
 
@@ -95,7 +110,8 @@ def follow(
 ) -> Any:
     """The batch's events until it is over, as a progress bar (on stderr) when `bars`; then
     the batch read by id. Without events for a while (or without the socket) it is read by
-    id, so a lost socket only slows the bar."""
+    id, so a lost socket only slows the bar. BatchLost when no container-svc has answered
+    for LOST_S while the batch is not over (a restarted one resumes it: following goes on)."""
     import contextlib
     import time
 
@@ -118,6 +134,7 @@ def follow(
             if start is not None:
                 progress.update(bar, completed=start["done"], total=start["total"])
         polled = time.monotonic()
+        lost_since: float | None = None
         while True:
             frame = None if ws.closed else ws.recv(timeout_s=1.0)
             event = (frame or {}).get("event") or {}
@@ -135,6 +152,22 @@ def follow(
                 status = _get(api, batch_id)
                 if status is None or status["state"] in DONE:
                     break
+                if _container_svc_answers(api):
+                    lost_since = None
+                elif lost_since is None:
+                    lost_since = time.monotonic()
+                    note = f"container-svc is not answering: batch {batch_id} waits for one"
+                    if progress is not None:  # above the live bar, not through it
+                        progress.console.print(note, markup=False)
+                    else:
+                        print(note, file=sys.stderr)
+                elif time.monotonic() - lost_since >= LOST_S:
+                    raise BatchLost(
+                        f"batch {batch_id} is {status['state']} ({status['done']} of"
+                        f" {status['total']} apps done), but no container-svc has answered for"
+                        f" {LOST_S:g} s: it is resumed when one runs again; follow it then with"
+                        f" `genfleet batch {batch_id} --watch`"
+                    )
                 if ws.closed:
                     time.sleep(1.0)
     return _get(api, batch_id)
@@ -172,6 +205,16 @@ def _post(api: Api, path: str, body: dict[str, Any]) -> Any:
     except ApiError as exc:
         print(f"genfleet: {exc.message}", file=sys.stderr)
         return None
+
+
+def _container_svc_answers(api: Api) -> bool:
+    """Whether the gateway's health check reaches a container-svc (True when it cannot be
+    told: only a clear "no" counts)."""
+    try:
+        api.get("/api/health")
+    except ApiError as exc:
+        return not (isinstance(exc.data, dict) and exc.data.get("container_svc") is False)
+    return True
 
 
 def _get(api: Api, batch_id: str) -> Any:

@@ -2,7 +2,8 @@
 and the service recovers by itself when the engine comes back.
 
 The engine is made unreachable for real: container-svc is pointed at a unix socket that is
-a forwarder to the real engine's socket, and the forwarder is not running at first.
+a forwarder to the real engine's socket, and the forwarder is not running at first. An
+engine that really stops and starts again (a private dockerd): test_engine_restart.py.
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ async def batches_kv(bus: Bus) -> KeyValue:
 
 
 class BatchStore(Records[BatchStatus]):
-    def __init__(self, kv: KeyValue) -> None:
-        super().__init__(kv, BatchStatus, "batch", "batch")
+    def __init__(self, kv: KeyValue, *, outage_s: float = 0) -> None:
+        # outage_s: see Records; container-svc, which runs batches, waits out a bus restart
+        super().__init__(kv, BatchStatus, "batch", "batch", outage_s=outage_s)
 
     async def add(self, status: BatchStatus) -> None:
         """Record a new batch; Conflict when its id is taken (a caller's own id, reused)."""

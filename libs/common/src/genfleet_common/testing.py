@@ -29,8 +29,8 @@ TEST_SECRET = "genfleet-tests-only-secret-key-0123456789"  # noqa: S105 - >= 32 
 
 
 def make_test_fleet(dest: Path, prefix: str, port_digit: int) -> Path:
-    if port_digit not in (2, 3, 4, 6, 7, 8, 9):
-        raise ValueError("port_digit 2..4 or 6..9: the demo fleet itself uses 5xxx")
+    if port_digit not in (1, 2, 3, 4, 6, 7, 8, 9):
+        raise ValueError("port_digit 1..4 or 6..9: the demo fleet itself uses 5xxx")
     shutil.copytree(DEMO_FLEET, dest, ignore=shutil.ignore_patterns("__pycache__", ".*"))
     for model in sorted((dest / "models").iterdir()):
         renamed = model.with_name(prefix + model.name)

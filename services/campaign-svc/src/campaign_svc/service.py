@@ -20,6 +20,7 @@ from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.identities import Identity
 from genfleet_common.jobs import JobWorker, jobs_stream
+from genfleet_common.jobs.records import OUTAGE_S
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import Action, CampaignJob, Step
 from genfleet_common.service import run_until_signalled
@@ -48,7 +49,7 @@ class CampaignService:
         await bus.ensure_stream(EVENTS_STREAM)
         store = CampaignStore(await campaigns_kv(bus))
         reports = await bus.ensure_object_store(subjects.REPORTS_BUCKET)
-        batches = BatchStore(await batches_kv(bus))
+        batches = BatchStore(await batches_kv(bus), outage_s=OUTAGE_S)
         steps: dict[Step, StepJob] = {
             Step.DEPLOY: Batch(bus, settings, batches, Action.START),
             Step.SCAN: Scan(bus, settings, reports, Step.SCAN),

@@ -22,7 +22,7 @@ from nats.js.kv import KeyValue
 from genfleet_common import subjects
 from genfleet_common.bus import Bus
 from genfleet_common.errors import Conflict, NotFound
-from genfleet_common.jobs.records import Records, prepend_id, read_ids
+from genfleet_common.jobs.records import OUTAGE_S, Records, prepend_id, read_ids
 from genfleet_common.messages import CampaignStatus, Step, StepRecord
 
 RECENT_KEY = "recent"
@@ -44,10 +44,13 @@ def step_id(campaign_id: str, model: str, app: int, step: Step) -> str:
 class CampaignStore:
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
+        # campaign-svc runs campaigns: their records outlast a nats-server's restart
         self.campaigns: Records[CampaignStatus] = Records(
-            kv, CampaignStatus, "campaign", "campaign"
+            kv, CampaignStatus, "campaign", "campaign", outage_s=OUTAGE_S
         )
-        self.steps: Records[StepRecord] = Records(kv, StepRecord, "step", "campaign step")
+        self.steps: Records[StepRecord] = Records(
+            kv, StepRecord, "step", "campaign step", outage_s=OUTAGE_S
+        )
 
     # --- campaigns -------------------------------------------------------------------------
     async def add(self, status: CampaignStatus, records: list[StepRecord]) -> None:

@@ -24,6 +24,7 @@ from genfleet_common.batches import BatchStore, batches_kv
 from genfleet_common.bus import Bus
 from genfleet_common.fleet import Fleet
 from genfleet_common.identities import Identity
+from genfleet_common.jobs.records import OUTAGE_S
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import EngineEvent, StatusEvent
 from genfleet_common.service import run_until_signalled
@@ -129,7 +130,7 @@ class ContainerService:
         actions = Actions(self.settings, self.engine, self.cache, compose, bus.publish)
         self.batches = Batches(
             bus,
-            BatchStore(await batches_kv(bus)),
+            BatchStore(await batches_kv(bus), outage_s=OUTAGE_S),  # outlasts a NATS restart
             self.fleet,
             actions,
             self.settings,

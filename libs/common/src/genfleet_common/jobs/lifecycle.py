@@ -36,6 +36,7 @@ from genfleet_common import subjects
 from genfleet_common.bus import Bus, encode
 from genfleet_common.errors import GenFleetError
 from genfleet_common.jobs.queue import Job, JobContext, JobWorker, jobs_stream
+from genfleet_common.jobs.records import OUTAGE_S
 from genfleet_common.jobs.store import JobStore
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import JobState, JobStatus, KindMessages, Message
@@ -163,7 +164,10 @@ class Jobs(Generic[J, S]):
     ) -> None:
         self.bus = bus
         self.kind = kind
-        self.store: JobStore[S] = JobStore(kv, kind.status_type, kind.noun, kind.name)
+        # the service runs these jobs: their records outlast a nats-server's restart
+        self.store: JobStore[S] = JobStore(
+            kv, kind.status_type, kind.noun, kind.name, outage_s=OUTAGE_S
+        )
         self.worker_name = worker_name
         self.ack_wait_s = ack_wait_s
         self.max_attempts = max_attempts

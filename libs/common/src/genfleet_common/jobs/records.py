@@ -4,30 +4,69 @@ revision check, and lists of ids kept newest first.
 A revision-checked update reads the value with its revision and writes only if nobody wrote
 in between, else reads again: two writers (a stop, a worker's progress) never overwrite each
 other's change.
+
+The services that run jobs make their records outlast a nats-server's restart (`outage_s`):
+nats-py holds a request while it reconnects, but one that waits longer than its timeout
+fails, and a job whose progress write failed would end ERROR for no fault of its own. Such a
+call is made again until the bus is back (a write that had landed before its answer was
+lost is then seen by the revision check). Readers that answer users (the gateway) do not
+wait: they say the bus is unavailable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Generic, TypeVar
 
 import msgspec
+import nats.errors
 import nats.js.errors
 from nats.js.kv import KeyValue
 
 from genfleet_common.errors import NotFound
 
 T = TypeVar("T", bound=msgspec.Struct)
+R = TypeVar("R")
+# What a KV call raises while the nats-server is away or just back (JetStream not ready yet)
+BUS_AWAY: tuple[type[BaseException], ...] = (
+    TimeoutError,  # nats.errors.TimeoutError is one
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.ServiceUnavailableError,
+)
+OUTAGE_S = 120.0  # a job's record waits this long for the bus (a restart takes seconds)
+RETRY_EVERY_S = 0.5
 _enc = msgspec.json.Encoder()
 _ids = msgspec.json.Decoder(list[str])
 
 
+async def outlasting(call: Callable[[], Awaitable[R]], outage_s: float) -> R:
+    """`call()`, made again while it fails because the bus is away, for up to `outage_s`."""
+    deadline = time.monotonic() + outage_s
+    while True:
+        try:
+            return await call()
+        except BUS_AWAY:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(RETRY_EVERY_S)
+
+
 class Records(Generic[T]):
-    def __init__(self, kv: KeyValue, record_type: type[T], prefix: str, noun: str) -> None:
+    def __init__(
+        self, kv: KeyValue, record_type: type[T], prefix: str, noun: str, *, outage_s: float = 0
+    ) -> None:
         self.kv = kv
         self.noun = noun  # "scan", "batch", ...: in messages
+        self.outage_s = outage_s  # how long a call waits for the bus to be back (see above)
         self._prefix = prefix  # in keys: "<prefix>.<id>"
         self._decode = msgspec.json.Decoder(record_type)
+
+    async def outlasting(self, call: Callable[[], Awaitable[R]]) -> R:
+        return await outlasting(call, self.outage_s)
 
     def key(self, record_id: str) -> str:
         return f"{self._prefix}.{record_id}"
@@ -38,19 +77,21 @@ class Records(Generic[T]):
     async def _entry(self, record_id: str) -> tuple[T, int]:
         """The record and its revision; NotFound when there is none."""
         try:
-            entry = await self.kv.get(self.key(record_id))
+            entry = await self.outlasting(lambda: self.kv.get(self.key(record_id)))
         except nats.js.errors.KeyNotFoundError as exc:
             raise NotFound(f"no {self.noun} {record_id}") from exc
         assert entry.value is not None and entry.revision is not None
         return self._decode.decode(entry.value), entry.revision
 
     async def put(self, record_id: str, record: T) -> None:
-        await self.kv.put(self.key(record_id), _enc.encode(record))
+        data = _enc.encode(record)
+        await self.outlasting(lambda: self.kv.put(self.key(record_id), data))
 
     async def put_new(self, record_id: str, record: T) -> bool:
         """Write a new record; False (nothing written) when the id is taken."""
         try:
-            await self.kv.create(self.key(record_id), _enc.encode(record))
+            data = _enc.encode(record)
+            await self.outlasting(lambda: self.kv.create(self.key(record_id), data))
         except nats.js.errors.KeyWrongLastSequenceError:
             return False
         return True
@@ -63,8 +104,11 @@ class Records(Generic[T]):
             changed = change(msgspec.structs.replace(current))
             if changed is None:
                 return current
+            write = partial(
+                self.kv.update, self.key(record_id), _enc.encode(changed), last=revision
+            )
             try:
-                await self.kv.update(self.key(record_id), _enc.encode(changed), last=revision)
+                await self.outlasting(write)
                 return changed
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue

@@ -31,9 +31,11 @@ def _app_key(kind: str, model: str, app: int) -> str:
 class JobStore(Records[S]):
     """get, update (revision-checked) and the rest of a record: see Records."""
 
-    def __init__(self, kv: KeyValue, status_type: type[S], noun: str, key: str) -> None:
+    def __init__(
+        self, kv: KeyValue, status_type: type[S], noun: str, key: str, *, outage_s: float = 0
+    ) -> None:
         # noun: "scan", "load test", ...: in messages; key: the kind's name, in keys
-        super().__init__(kv, status_type, key, noun)
+        super().__init__(kv, status_type, key, noun, outage_s=outage_s)
 
     async def create(self, status: S) -> None:
         """Record a new job and claim its app; Busy when the app has one in progress,
@@ -54,7 +56,7 @@ class JobStore(Records[S]):
 
     async def running(self, model: str, app: int) -> str | None:
         try:
-            entry = await self.kv.get(_app_key("running", model, app))
+            entry = await self.outlasting(lambda: self.kv.get(_app_key("running", model, app)))
         except nats.js.errors.KeyNotFoundError:
             return None
         return entry.value.decode() if entry.value else None
@@ -62,7 +64,8 @@ class JobStore(Records[S]):
     async def release(self, status: S) -> None:
         """The app may have a new job (this one is over)."""
         if await self.running(status.model, status.app) == status.job_id:
-            await self.kv.delete(_app_key("running", status.model, status.app))
+            key = _app_key("running", status.model, status.app)
+            await self.outlasting(lambda: self.kv.delete(key))
 
     async def history(self, model: str, app: int) -> list[S]:
         found = []
