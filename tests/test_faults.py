@@ -48,7 +48,14 @@ from genfleet_common.messages import (
     ToolStatus,
 )
 from genfleet_common.natsserver import EmbeddedNats, free_port
-from genfleet_common.testing import TEST_SECRET, make_test_fleet, served_compose, service_env
+from genfleet_common.testing import (
+    TEST_SECRET,
+    admin_bus,
+    auth_nats,
+    make_test_fleet,
+    served_compose,
+    service_env,
+)
 
 pytestmark = pytest.mark.docker
 PREFIX, DIGIT = "f-", 1  # host ports 1xxx: used by no other suite
@@ -149,14 +156,14 @@ class Platform:
 async def platform(
     tmp: Path, fleet: Path, *modules: str, **settings: object
 ) -> AsyncIterator[tuple[Platform, Bus]]:
-    nats = EmbeddedNats(tmp / "nats", port=free_port(), monitor_port=free_port())
+    nats = auth_nats(tmp / "nats", port=free_port(), monitor_port=free_port())
     with nats:
         port = free_port()
         env = service_env(nats.url, fleet, tmp / "state", port=port, **settings)
         logs = tmp / "logs"
         logs.mkdir()
         plat = Platform(nats, env, logs, url=f"http://127.0.0.1:{port}")
-        bus = await Bus.connect(nats.url, name="fault-tests")
+        bus = await admin_bus(nats.url, name="fault-tests")
         try:
             for module in modules:
                 plat.spawn(module)

@@ -251,8 +251,13 @@ async def test_a_caller_reaches_a_server_and_gets_its_reply(
 def test_every_called_namespace_is_served_and_every_kind_run_by_one_service() -> None:
     served = [n for g in GRANTS.values() for n in g.serves]
     assert len(served) == len(set(served)), "a namespace served by two identities"
+    # a namespace shared subject by subject (triage) is answered by each of its services
+    answered = {a.split(".")[2] for g in GRANTS.values() for a in g.answers}
+    assert not answered & set(served), "a namespace both served whole and answered in part"
     for identity, grant in GRANTS.items():
         for namespace in grant.calls:
-            assert namespace in served, (identity, namespace)
+            assert namespace in served or namespace in answered, (identity, namespace)
+    every_answer = [a for g in GRANTS.values() for a in g.answers]
+    assert len(every_answer) == len(set(every_answer)), "a subject answered by two identities"
     runs = [k for g in GRANTS.values() for k in g.runs]
     assert len(runs) == len(set(runs))

@@ -11,9 +11,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from genfleet_common.bus import Bus
 from genfleet_common.jobs.records import BUS_AWAY, Records
-from genfleet_common.natsserver import EmbeddedNats
+from genfleet_common.testing import admin_bus, auth_nats
 
 DOWN_S = 7.0  # longer than a JetStream request's 5 s timeout
 
@@ -24,9 +23,9 @@ class Note(msgspec.Struct):
 
 
 async def test_a_write_waits_for_a_restarted_nats_server(tmp_path: Path) -> None:
-    server = EmbeddedNats(tmp_path / "nats").start()
+    server = auth_nats(tmp_path / "nats").start()
     try:
-        bus = await Bus.connect(server.url, name="records-outage")
+        bus = await admin_bus(server.url, name="records-outage")
         try:
             kv = await bus.ensure_kv("records-outage")
             patient = Records(kv, Note, "note", "note", outage_s=60)

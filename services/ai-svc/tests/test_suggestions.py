@@ -27,8 +27,7 @@ from genfleet_common.messages import (
     SuggestionStatus,
     SuggestRequest,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 from genfleet_common.triage import TriageStore
 
 from .conftest import PREFIX, TEST_SETTINGS
@@ -103,13 +102,13 @@ async def bus(
     tmp_path_factory: pytest.TempPathFactory, ai_fleet: Path, model_file: Path
 ) -> AsyncIterator[Bus]:
     tmp = tmp_path_factory.mktemp("suggest")
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         settings = make_settings(
             tmp, server.url, ai_fleet, ai_suggest_timeout_s=120.0, **TEST_SETTINGS
         )
         service = AiService(settings, Fleet.load(ai_fleet))
         await service.start()
-        client = await Bus.connect(server.url, name="suggest-tests")
+        client = await admin_bus(server.url, name="suggest-tests")
         yield client
         await client.close()
         await service.stop()

@@ -13,12 +13,10 @@ import pytest
 from container_svc.service import ContainerService
 from container_svc.testing import down_all, run_batch
 from genfleet_common import subjects
-from genfleet_common.bus import Bus
 from genfleet_common.errors import Conflict
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import Action, ActionRequest, ActionResult, BatchRequest
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings
+from genfleet_common.testing import admin_bus, auth_nats, make_settings
 
 pytestmark = pytest.mark.docker
 
@@ -54,10 +52,10 @@ async def test_an_app_that_would_get_the_host_is_never_started(
     assert list(fleet.app("k-free", 1).host_access) == reasons
     engine = docker.from_env()
     try:
-        with EmbeddedNats(tmp_path / "nats") as server:
+        with auth_nats(tmp_path / "nats") as server:
             svc = ContainerService(make_settings(tmp_path, server.url, tmp_path / "fleet"), fleet)
             await svc.start()
-            bus = await Bus.connect(server.url, name="confinement-test")
+            bus = await admin_bus(server.url, name="confinement-test")
             try:
                 assert await svc.cache.wait_for(lambda: svc.cache.synced, 10)
                 with pytest.raises(Conflict) as refused_alone:

@@ -46,9 +46,8 @@ from genfleet_common.messages import (
     StatusRequest,
     SystemInfo,
 )
-from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
-from genfleet_common.testing import make_served_fleet
+from genfleet_common.testing import admin_bus, auth_nats, make_served_fleet
 
 pytestmark = pytest.mark.docker
 IMAGE = "python:3.11-slim"  # what the served apps run (a local stand-in on this machine)
@@ -177,13 +176,13 @@ async def on_private_engine(
 ) -> AsyncIterator[tuple[ContainerService, Bus]]:
     fleet = make_served_fleet(tmp_path / "fleet", {MODEL: "#4c78a8"}, 2, BASE_PORT)
     # its own nats-server: this container-svc must not join the main one's queue group
-    with EmbeddedNats(tmp_path / "nats") as server:
+    with auth_nats(tmp_path / "nats") as server:
         settings = settings_factory(
             tmp_path, server.url, fleet, docker_host=dockerd.host, health_timeout_s=60.0
         )
         svc = ContainerService(settings, Fleet.load(fleet))
         await svc.start()
-        bus = await Bus.connect(server.url, name="engine-restart-test")
+        bus = await admin_bus(server.url, name="engine-restart-test")
         try:
             yield svc, bus
         finally:

@@ -41,8 +41,7 @@ from genfleet_common.messages import (
     ScanStatus,
     Severity,
 )
-from genfleet_common.natsserver import EmbeddedNats
-from genfleet_common.testing import make_settings, make_test_fleet
+from genfleet_common.testing import admin_bus, auth_nats, make_settings, make_test_fleet
 from scan_svc.service import ScanService
 
 PREFIX = "sc-"
@@ -71,7 +70,7 @@ async def platform(
     root = make_test_fleet(tmp / "fleet", PREFIX, port_digit=4)
     fleet = Fleet.load(root)
     app = fleet.app(DAST_MODEL, DAST_APP)
-    with EmbeddedNats(tmp / "nats") as nats:
+    with auth_nats(tmp / "nats") as nats:
         settings = make_settings(tmp, nats.url, root)
         containers = ContainerService(settings, fleet)
         scans = ScanService(settings, Fleet.load(root))
@@ -81,7 +80,7 @@ async def platform(
             await containers.start()
             await containers.cache.wait_for(lambda: containers.cache.synced, 10)
             await scans.start()
-            bus = await Bus.connect(nats.url, name="corroboration-tests")
+            bus = await admin_bus(nats.url, name="corroboration-tests")
             yield Platform(bus, fleet)
             await bus.close()
         finally:

@@ -32,9 +32,8 @@ from genfleet_common.messages import (
     TriageSetRequest,
     TriageState,
 )
-from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.objects import ReportFormat
-from genfleet_common.testing import make_settings, make_test_fleet
+from genfleet_common.testing import admin_bus, auth_nats, make_settings, make_test_fleet
 from scan_svc.service import ScanService
 
 # No app is started here (static analysis only), so the port digit is never bound.
@@ -48,10 +47,10 @@ SQLI = 89
 async def bus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bus]:
     tmp = tmp_path_factory.mktemp("triage")
     fleet = make_test_fleet(tmp / "fleet", PREFIX, port_digit=4)
-    with EmbeddedNats(tmp / "nats") as server:
+    with auth_nats(tmp / "nats") as server:
         service = ScanService(make_settings(tmp, server.url, fleet), Fleet.load(fleet))
         await service.start()
-        client = await Bus.connect(server.url, name="triage-tests")
+        client = await admin_bus(server.url, name="triage-tests")
         yield client
         await client.close()
         await service.stop()
