@@ -87,6 +87,31 @@ def test_container_svc_runs_in_the_hosts_pid_namespace_and_network_and_reaches_n
             assert url == ("nats://127.0.0.1:4222" if on_host else "nats://nats:4222"), name
 
 
+def test_the_platform_publishes_nothing_an_app_container_can_reach() -> None:
+    """Apps run in their own compose projects, each on its own bridge network (an app that
+    would join another network, the host's or a container's is never started: fleet
+    hostaccess). What the platform publishes is on the host's loopback only, which no
+    bridge network reaches (tests/test_supervision.py checks that from a real app container
+    under `genfleet up`); its services on the host's network listen on no public address."""
+    config = subprocess.run(
+        [compose_binary(), "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
+        env={**os.environ, "GENFLEET_SECRET_KEY": "x" * 32},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    services = json.loads(config.stdout)["services"]
+    published = [(n, p) for n, s in services.items() for p in s.get("ports", [])]
+    assert published, "NATS and the gateway are published for the host's own clients"
+    for name, port in published:
+        assert port.get("host_ip") == "127.0.0.1", (name, port)
+    for name, service in services.items():
+        if service.get("network_mode") == "host":  # its metrics, if any, on the loopback
+            host = service.get("environment", {}).get("GENFLEET_METRICS_HOST", "127.0.0.1")
+            assert host == "127.0.0.1", name
+            assert "GENFLEET_HOST" not in service.get("environment", {}), name
+
+
 def installed_config(text: str, etc: Path) -> Path:
     """A deployment's nats.conf as installed in `etc` (its /etc/nats): beside it the
     generated authorization (`genfleet nats-identities`) and TLS files (scripts/make-ca.sh)."""
