@@ -55,6 +55,51 @@ MODEL = "te-served"
 BASE_PORT = 1700  # host ports 1700..1703: no other suite's
 # Not the main engine's pool (scripts/setup.sh gives it 10.213.0.0/16): no overlapping routes.
 ADDRESS_POOL = {"base": "10.247.0.0/16", "size": 24}
+# Its default bridge, made by the test, not docker0 (the main engine's). A dockerd started
+# again on its old state deletes the interface named docker0 whatever its own bridge is (it
+# clears its stale default network so), which breaks the main engine's plain `docker run`
+# ("could not find bridge docker0"): MainBridge puts it back as it was.
+BRIDGE, BRIDGE_ADDRESS = "gfengine0", "10.247.255.1/24"
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+
+
+def make_bridge() -> None:
+    if _ip("link", "show", BRIDGE).returncode != 0:
+        made = _ip("link", "add", "name", BRIDGE, "type", "bridge")
+        assert made.returncode == 0, made.stderr
+        _ip("addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE)
+    _ip("link", "set", BRIDGE, "up")
+
+
+def remove_bridge() -> None:
+    _ip("link", "delete", BRIDGE)
+
+
+class MainBridge:
+    """The main engine's docker0 as it was before the private engine started (None: none)."""
+
+    def __init__(self) -> None:
+        shown = _ip("-j", "addr", "show", "docker0")
+        self.addresses: list[str] | None = None
+        if shown.returncode == 0:
+            (link,) = json.loads(shown.stdout)
+            self.addresses = [
+                f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"] if "local" in a
+            ]
+
+    def restore(self) -> None:
+        if self.addresses is None or _ip("link", "show", "docker0").returncode == 0:
+            return
+        _ip("link", "add", "name", "docker0", "type", "bridge")
+        for address in self.addresses:
+            _ip("addr", "add", address, "dev", "docker0")
+        _ip("link", "set", "docker0", "up")
+
+    def intact(self) -> bool:
+        return (self.addresses is None) == (_ip("link", "show", "docker0").returncode != 0)
 
 
 class PrivateDockerd:
@@ -64,6 +109,7 @@ class PrivateDockerd:
         self.root = root
         self.socket = root / "docker.sock"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.main_bridge = MainBridge()
 
     @property
     def host(self) -> str:
@@ -79,7 +125,7 @@ class PrivateDockerd:
             "--data-root", str(self.root / "data"),
             "--exec-root", str(self.root / "exec"),
             "--pidfile", str(self.root / "docker.pid"),
-            "--bridge=none",  # no docker0 of its own; compose makes each app's network
+            "--bridge", BRIDGE,  # not docker0 (the main engine's), not none (see BRIDGE)
             "--iptables=false", "--ip6tables=false",  # leave the host's rules to the main one
         ]  # fmt: skip
         with (self.root / "dockerd.log").open("ab") as log:
@@ -89,6 +135,7 @@ class PrivateDockerd:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"private dockerd did not start: {self.log_tail()}")
             time.sleep(0.2)
+        self.main_bridge.restore()
 
     def stop(self) -> None:
         """SIGTERM, as `systemctl stop docker` does: its containers are stopped with it."""
@@ -148,6 +195,7 @@ def dockerd(docker_engine: None) -> Iterator[PrivateDockerd]:
     root = Path(tempfile.mkdtemp(prefix="gf-engine-", dir="/tmp"))
     engine = PrivateDockerd(root)
     try:
+        make_bridge()
         engine.start()
         engine.load(IMAGE)
         yield engine
@@ -156,6 +204,10 @@ def dockerd(docker_engine: None) -> Iterator[PrivateDockerd]:
             _remove_containers(engine)
         engine.stop()
         shutil.rmtree(root, ignore_errors=True)
+        remove_bridge()
+    engine.main_bridge.restore()
+    # the main engine's bridge is as it was: other tests' `docker run` needs it
+    assert engine.main_bridge.intact()
 
 
 def _remove_containers(engine: PrivateDockerd) -> None:
