@@ -25,8 +25,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from genfleet_common.errors import ServiceUnavailable
 from genfleet_common.fleet import Fleet
 from genfleet_common.messages import (
+    AppImages,
     AppSpec,
     Finding,
     ScanJob,
@@ -58,10 +60,13 @@ async def scan_app(fleet: Fleet, toolbox: Toolbox, model: str, app: int) -> Scan
     async def is_running(_: AppSpec, __: str) -> str:
         return "static scan only"
 
+    async def images(_: AppSpec, __: bool) -> AppImages:
+        raise ServiceUnavailable("no container-svc in this bench: static tools only")
+
     scan = Scan(
         job, status,
         fleet=fleet, toolbox=toolbox, publish=publish,
-        is_running=is_running, tool_timeout_s=TOOL_TIMEOUT_S,
+        is_running=is_running, images=images, tool_timeout_s=TOOL_TIMEOUT_S,
     )  # fmt: skip
     return await scan.run()
 

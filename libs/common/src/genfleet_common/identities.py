@@ -147,7 +147,12 @@ GRANTS: Mapping[Identity, Grant] = {
         kv_reads=(subjects.BATCHES_BUCKET, subjects.PLATFORM_BUCKET),
         objects_reads=(subjects.REPORTS_BUCKET, subjects.PERF_RESULTS_BUCKET),
         publishes=(subjects.AUDIT,),
-        subscribes=(subjects.log_stream(">"),),
+        # log lines; status and engine events, after which a fleet status it keeps is stale
+        subscribes=(
+            subjects.log_stream(">"),
+            subjects.event_filter("status"),
+            subjects.event_filter("engine"),
+        ),
     ),
     Identity.CLI: Grant(emits=("platform",), kv_writes=(subjects.PLATFORM_BUCKET,)),
 }

@@ -104,12 +104,14 @@ def create_app(
                 )
         # no request is served before every revoked token id is known
         await ctx.revocations.start(connected)
+        await ctx.status_reads.start(connected)
         ctx.attach(connected)
         log.info("gateway ready", extra={"nats": settings.nats_url})
         try:
             yield
         finally:
             ctx.detach()
+            await ctx.status_reads.stop()
             await ctx.revocations.stop()
             if owned:
                 await connected.close()

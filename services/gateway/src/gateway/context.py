@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.commands import Commands
+from gateway.statusreads import StatusReads
 from genfleet_common.bus import Bus
 from genfleet_common.errors import ServiceUnavailable
 from genfleet_common.settings import Settings
@@ -19,6 +20,7 @@ class Context:
         self._bus: Bus | None = None
         self._commands: Commands | None = None
         self.revocations: Revocations  # set by create_app
+        self.status_reads = StatusReads()  # started with the bus, in the app's lifespan
 
     def attach(self, bus: Bus) -> None:
         self._bus = bus

@@ -82,7 +82,7 @@ def register(app: FastAPI, ctx: Context) -> None:
         event-fed cache."""
         if model is not None:
             validate_model_name(model)
-        return ok(await ctx.commands.call(subjects.CONTAINER_STATUS, StatusRequest(model=model)))
+        return ok(await ctx.status_reads.read(ctx.commands, StatusRequest(model=model)))
 
     @app.get(
         "/api/apps/{model}/{app}",
@@ -93,9 +93,7 @@ def register(app: FastAPI, ctx: Context) -> None:
     async def app_status(model: ModelPath, app: AppPath) -> Response:
         """One app's status: state, health and each container."""
         model, app = model_app(model, app)
-        raw = await ctx.commands.call(
-            subjects.CONTAINER_STATUS, StatusRequest(model=model, app=app)
-        )
+        raw = await ctx.status_reads.read(ctx.commands, StatusRequest(model=model, app=app))
         apps = decode(raw, _Apps).apps
         if not apps:
             raise NotFound(f"unknown app {model}/app{app}")
