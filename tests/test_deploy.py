@@ -62,9 +62,8 @@ def test_each_compose_service_gets_its_own_nats_identity_and_no_other() -> None:
     )
 
 
-def test_container_svc_runs_in_the_hosts_pid_namespace_and_network_and_reaches_nats() -> None:
-    """It reads the apps' processes in the host's /proc and probes the ports they publish on
-    the host's 127.0.0.1: both need the host's namespaces (the resolved compose file)."""
+def resolved_services() -> dict[str, Any]:
+    """The platform compose file's services as compose resolves them (`config`)."""
     config = subprocess.run(
         [compose_binary(), "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
         env={**os.environ, "GENFLEET_SECRET_KEY": "x" * 32},
@@ -72,7 +71,14 @@ def test_container_svc_runs_in_the_hosts_pid_namespace_and_network_and_reaches_n
         text=True,
         check=True,
     )
-    services = json.loads(config.stdout)["services"]
+    services: dict[str, Any] = json.loads(config.stdout)["services"]
+    return services
+
+
+def test_container_svc_runs_in_the_hosts_pid_namespace_and_network_and_reaches_nats() -> None:
+    """It reads the apps' processes in the host's /proc and probes the ports they publish on
+    the host's 127.0.0.1: both need the host's namespaces (the resolved compose file)."""
+    services = resolved_services()
     svc = services["container-svc"]
     assert svc["pid"] == "host" and svc["network_mode"] == "host"
     assert "/var/run/docker.sock" in {v["target"] for v in svc["volumes"]}
@@ -93,14 +99,7 @@ def test_the_platform_publishes_nothing_an_app_container_can_reach() -> None:
     hostaccess). What the platform publishes is on the host's loopback only, which no
     bridge network reaches (tests/test_supervision.py checks that from a real app container
     under `genfleet up`); its services on the host's network listen on no public address."""
-    config = subprocess.run(
-        [compose_binary(), "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
-        env={**os.environ, "GENFLEET_SECRET_KEY": "x" * 32},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    services = json.loads(config.stdout)["services"]
+    services = resolved_services()
     published = [(n, p) for n, s in services.items() for p in s.get("ports", [])]
     assert published, "NATS and the gateway are published for the host's own clients"
     for name, port in published:

@@ -11,11 +11,10 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from gateway.testing import LiveGateway, open_page, sign_in
+from gateway.testing import LiveGateway, app_running, open_page, sign_in
 from perf_svc.service import PerfService
 
 pytestmark = pytest.mark.docker
@@ -30,12 +29,8 @@ CARD_LINE = r"load test {} · \d+ RPS · p95 \d+ ms · (0|<0\.1|[\d.]+)% failed$
 
 @pytest.fixture(scope="module")
 async def running(gateway: LiveGateway) -> AsyncIterator[None]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=600) as client:
-        operator = gateway.auth("operator")
-        r = await client.post(f"/api/apps/{MODEL}/2/start", headers=operator, json={})
-        assert r.status_code == 200 and r.json()["data"]["ok"], r.text
+    async with app_running(gateway, MODEL, 2):
         yield
-        await client.post(f"/api/apps/{MODEL}/2/stop", headers=operator, json={})
 
 
 async def test_perf_view_runs_a_test_live_and_compares(

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from gateway.testing import LiveGateway, open_page, sign_in
+from gateway.testing import LiveGateway, app_running, open_page, sign_in
 from perf_svc.service import PerfService
 
 pytestmark = pytest.mark.docker
@@ -25,12 +25,8 @@ KEY = f"{MODEL}/app1"
 
 @pytest.fixture(scope="module")
 async def running(gateway: LiveGateway) -> AsyncIterator[None]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=600) as client:
-        operator = gateway.auth("operator")
-        r = await client.post(f"/api/apps/{MODEL}/1/start", headers=operator, json={})
-        assert r.status_code == 200 and r.json()["data"]["ok"], r.text
+    async with app_running(gateway, MODEL, 1):
         yield
-        await client.post(f"/api/apps/{MODEL}/1/stop", headers=operator, json={})
 
 
 async def test_spectest_view_runs_an_apps_checks_live(

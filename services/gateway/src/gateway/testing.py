@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -103,6 +104,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@contextlib.asynccontextmanager
+async def app_running(live: LiveGateway, model: str, app: int) -> AsyncIterator[None]:
+    """One app of the test fleet started through the gateway (answering), stopped after."""
+    async with httpx.AsyncClient(base_url=live.url, timeout=600) as client:
+        operator = live.auth("operator")
+        r = await client.post(f"/api/apps/{model}/{app}/start", headers=operator, json={})
+        assert r.status_code == 200 and r.json()["data"]["ok"], r.text
+        try:
+            yield
+        finally:
+            await client.post(f"/api/apps/{model}/{app}/stop", headers=operator, json={})
 
 
 async def open_page(browser: Browser) -> tuple[Page, list[str]]:
