@@ -539,17 +539,6 @@ def test_images_say_what_a_built_app_installed(platform: Platform) -> None:
     assert missing.returncode == 2 and "app9" in missing.stderr
 
 
-def test_doctor_and_down(platform: Platform) -> None:
-    doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
-    assert doctor.returncode == 0, doctor.stdout
-    assert "Docker engine" in doctor.stdout and "FAIL" not in doctor.stdout
-    down = platform.cli("down")
-    assert down.returncode == 0, down.stderr
-    assert platform.proc.wait(30) == 0  # stopped cleanly, children drained
-    again = platform.cli("apps")
-    assert again.returncode != 0 and "no running GenFleet" in again.stderr
-
-
 def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> None:
     """genfleet triage: a false positive set on a scanned finding shows in the scan's report
     (raw and triaged figures), is listed, and bad marks are refused with the reason."""
@@ -605,3 +594,15 @@ def test_triage_marks_a_finding_and_the_report_shows_it(platform: Platform) -> N
     assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
     listed = platform.cli("triage", "list", "--model", MODEL, "--json")
     assert json.loads(listed.stdout)["marks"] == []
+
+
+def test_doctor_and_down(platform: Platform) -> None:
+    """Last in this file: it stops the platform the tests above share."""
+    doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
+    assert doctor.returncode == 0, doctor.stdout
+    assert "Docker engine" in doctor.stdout and "FAIL" not in doctor.stdout
+    down = platform.cli("down")
+    assert down.returncode == 0, down.stderr
+    assert platform.proc.wait(30) == 0  # stopped cleanly, children drained
+    again = platform.cli("apps")
+    assert again.returncode != 0 and "no running GenFleet" in again.stderr

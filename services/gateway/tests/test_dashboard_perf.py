@@ -77,6 +77,8 @@ async def test_perf_view_runs_a_test_live_and_compares(
     # a long second test, stopped from the page: STOPPED with the stats so far
     await run("2", "120")
     await expect(state).to_have_text("RUNNING", timeout=30_000)
+    # stopped once it has stats to keep (a test stopped before its first sample has none)
+    await expect(rps_path).to_have_attribute("d", re.compile(r"^M[\d.]+,[\d.]+ L"), timeout=30_000)
     await page.get_by_test_id("perf-stop").click()
     await expect(state).to_have_text("STOPPED", timeout=30_000)
     await expect(result).to_be_visible(timeout=30_000)

@@ -86,6 +86,9 @@ SIDE_EFFECTS: dict[tuple[str, str], str] = {
     ("POST", "/api/perf"): "model",
     ("POST", "/api/analyses"): "model",
     ("POST", "/api/campaigns"): "models",  # [] would be every model
+    ("POST", "/api/spectests"): "model",
+    ("POST", "/api/triage/marks"): "model",  # and a fingerprint no scan ever reported: 404
+    ("POST", "/api/apps/{model}/{app}/findings/{fingerprint}/suggestion"): "path",
 }
 # POST routes that only touch what they name by a generated id (unknown: 404) or make a token:
 # safe to fuzz with the real services behind. Any other POST route, excluded ones and routes
@@ -95,6 +98,7 @@ HARMLESS_POSTS = {
     "/api/scans/{scan_id}/stop",
     "/api/perf/{test_id}/stop",
     "/api/analyses/{analysis_id}/stop",
+    "/api/spectests/{run_id}/stop",
     "/api/campaigns/{campaign_id}/pause",
     "/api/campaigns/{campaign_id}/resume",
     "/api/campaigns/{campaign_id}/stop",
@@ -107,6 +111,8 @@ EXCLUDED = {
     # every app of the fleet: no parameter can aim it elsewhere, so a valid request would
     # start, stop or rebuild the whole shared test fleet (minutes, and other tests' apps)
     ("POST", "/api/fleet/{action}"): "acts on the whole fleet",
+    # the whole labelled set of the fleet, whatever the body: minutes of the local model
+    ("POST", "/api/calibrations"): "calibrates the judge on every labelled app",
 }
 
 

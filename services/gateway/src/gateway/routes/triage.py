@@ -83,8 +83,9 @@ def register(app: FastAPI, ctx: Context) -> None:
         responses=answers(TriageMark, 400, 401, 403, 404, 422, 503), openapi_extra=SET.doc,
     )  # fmt: skip
     async def set_mark(
-        request: Annotated[TriageSetRequest, Depends(SET)],
+        # the token first: a caller without one learns nothing of the body's rules (401/403)
         who: Annotated[Principal, Depends(require(Role.OPERATOR))],
+        request: Annotated[TriageSetRequest, Depends(SET)],
     ) -> Response:
         """Mark a finding by its fingerprint: false_positive, accepted_risk (`expires`
         required) or confirmed, with a note; for one app (`model`, `app`) or the whole fleet
