@@ -439,19 +439,19 @@ def remove_fleet(fleet: Fleet) -> None:
 
 
 @contextlib.contextmanager
-def platform(tmp: Path, root: Path) -> Iterator[tuple[str, str]]:
-    """A nats-server with authentication on, container-svc and the gateway (each connected
-    as its own identity) for the fleet at `root`: yields the NATS and gateway URLs."""
+def platform(
+    tmp: Path, root: Path, modules: tuple[str, ...] = ("container_svc", "gateway")
+) -> Iterator[tuple[str, str]]:
+    """A nats-server with authentication on, and container-svc and the gateway (or only the
+    `modules` given), each connected as its own identity, for the fleet at `root`: yields the
+    NATS and gateway URLs."""
     with auth_nats(tmp / "nats") as nats_server:
         port = free_port()
         env = {
             **service_env(nats_server.url, root, tmp / "state", port=port),
             "GENFLEET_SECRET_KEY": SECRET,
         }
-        services = [
-            subprocess.Popen([sys.executable, "-m", name], env=env)
-            for name in ("container_svc", "gateway")
-        ]
+        services = [subprocess.Popen([sys.executable, "-m", name], env=env) for name in modules]
         try:
             yield nats_server.url, f"http://127.0.0.1:{port}"
         finally:
@@ -498,7 +498,7 @@ async def bus_rtt_phase(results: dict[str, Any]) -> None:
     (an app's status is the same round trip whether its containers run or not)."""
     with tempfile.TemporaryDirectory(prefix="genfleet-bench-") as tmp:
         root = make_bench_fleet(Path(tmp) / "fleet", 1, 2)
-        with platform(Path(tmp), root) as (nats_url, _):
+        with platform(Path(tmp), root, ("container_svc",)) as (nats_url, _):
             bus = await admin_bus(nats_url, name="bench")
             try:
                 await bus.wait_ready(subjects.CONTAINER_STATUS)

@@ -15,6 +15,7 @@ from container_svc.testing import down_all, run_batch
 from genfleet_common import subjects
 from genfleet_common.errors import Conflict
 from genfleet_common.fleet import Fleet
+from genfleet_common.fleet.testing import add_app, new_fleet
 from genfleet_common.messages import Action, ActionRequest, ActionResult, BatchRequest
 from genfleet_common.testing import admin_bus, auth_nats, make_settings
 
@@ -40,11 +41,10 @@ ORDINARY = """services:
 async def test_an_app_that_would_get_the_host_is_never_started(
     docker_engine: None, tmp_path: Path
 ) -> None:
-    for number, compose in ((1, ESCAPING), (2, ORDINARY)):
-        folder = tmp_path / "fleet" / "models" / "k-free" / f"app{number}"
-        folder.mkdir(parents=True)
-        (folder / "docker-compose.yml").write_text(compose)
-    fleet = Fleet.load(tmp_path / "fleet")
+    root = new_fleet(tmp_path)
+    add_app(root, "k-free", 1, ESCAPING)
+    add_app(root, "k-free", 2, ORDINARY)
+    fleet = Fleet.load(root)
     reasons = [
         "service 'backend': network_mode: host",
         "service 'backend': volumes: the host's /var/run/docker.sock",
@@ -53,7 +53,7 @@ async def test_an_app_that_would_get_the_host_is_never_started(
     engine = docker.from_env()
     try:
         with auth_nats(tmp_path / "nats") as server:
-            svc = ContainerService(make_settings(tmp_path, server.url, tmp_path / "fleet"), fleet)
+            svc = ContainerService(make_settings(tmp_path, server.url, root), fleet)
             await svc.start()
             bus = await admin_bus(server.url, name="confinement-test")
             try:

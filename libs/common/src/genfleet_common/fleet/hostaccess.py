@@ -24,17 +24,28 @@ Interp = Callable[[str], str]
 
 _NAMESPACES = ("network_mode", "pid", "ipc", "userns_mode", "cgroup")
 # capabilities that let a process leave its container or reach the host's network stack
-_CAPABILITIES = {"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "NET_ADMIN"}
-_CAPABILITIES |= {"DAC_READ_SEARCH", "SYS_BOOT", "BPF", "PERFMON"}
-_LOOSENED = {"seccomp": "unconfined", "apparmor": "unconfined", "label": "disable"}
-_LOOSENED["systempaths"] = "unconfined"
+_CAPABILITIES = frozenset(
+    {
+        "ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "NET_ADMIN",
+        "DAC_READ_SEARCH", "SYS_BOOT", "BPF", "PERFMON",
+    }
+)  # fmt: skip
 # compose takes both spellings: "seccomp:unconfined" and "seccomp=unconfined"
-_UNCONFINED = frozenset(f"{key}{sep}{value}" for key, value in _LOOSENED.items() for sep in ":=")
+_UNCONFINED = frozenset(
+    f"{option}{sep}{value}"
+    for option, value in {
+        "seccomp": "unconfined",
+        "apparmor": "unconfined",
+        "label": "disable",
+        "systempaths": "unconfined",
+    }.items()
+    for sep in ":="
+)
 # host folders a container must not see (the Docker socket lives under /run and /var/run)
-_HOST_FOLDERS = [
-    *("/", "/proc", "/sys", "/dev", "/etc", "/root", "/boot", "/run", "/var/run"),
-    *("/var/lib/docker", "/var/lib/containerd", "/usr", "/lib", "/bin", "/sbin"),
-]
+_HOST_FOLDERS = (
+    "/", "/proc", "/sys", "/dev", "/etc", "/root", "/boot", "/run", "/var/run",
+    "/var/lib/docker", "/var/lib/containerd", "/usr", "/lib", "/bin", "/sbin",
+)  # fmt: skip
 
 
 def _text(value: object, interp: Interp) -> str:
