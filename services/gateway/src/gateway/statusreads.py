@@ -41,7 +41,7 @@ _encoder = msgspec.json.Encoder()
 class StatusReads:
     def __init__(self) -> None:
         self._kept: dict[bytes, tuple[float, msgspec.Raw]] = {}
-        self._flying: dict[tuple[int, bytes], asyncio.Future[msgspec.Raw]] = {}
+        self._flying: dict[tuple[int, bytes], asyncio.Future[msgspec.Raw]] = {}  # in the air
         self._generation = 0
         self._subs: list[Subscription] = []
         self._live = False
@@ -91,22 +91,26 @@ class StatusReads:
         kept = self._kept.get(key)
         if kept is not None and time.monotonic() - kept[0] < MAX_AGE_S:
             return kept[1]
-        generation = self._generation
-        flying = self._flying.get((generation, key))
-        if flying is not None:
-            return await asyncio.shield(flying)
-        future: asyncio.Future[msgspec.Raw] = asyncio.get_running_loop().create_future()
-        self._flying[(generation, key)] = future
+        flight = (self._generation, key)
+        task = self._flying.get(flight)
+        if task is None:
+            # a task of its own: an asker who goes away (its client disconnected) does not
+            # cancel the answer the others wait for
+            task = asyncio.ensure_future(self._ask(commands, request, flight))
+            self._flying[flight] = task
+            task.add_done_callback(lambda done: self._landed(flight, done))
+        return await asyncio.shield(task)
+
+    async def _ask(
+        self, commands: Commands, request: StatusRequest, flight: tuple[int, bytes]
+    ) -> msgspec.Raw:
         asked = time.monotonic()
-        try:
-            raw = await commands.call(subjects.CONTAINER_STATUS, request)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning without waiters
-            raise
-        finally:
-            del self._flying[(generation, key)]
-        future.set_result(raw)
-        if self._usable() and generation == self._generation:
-            self._kept[key] = (asked, raw)
+        raw = await commands.call(subjects.CONTAINER_STATUS, request)
+        if self._usable() and flight[0] == self._generation:  # no change since it was asked
+            self._kept[flight[1]] = (asked, raw)
         return raw
+
+    def _landed(self, flight: tuple[int, bytes], task: asyncio.Future[msgspec.Raw]) -> None:
+        del self._flying[flight]
+        if not task.cancelled():
+            task.exception()  # retrieved: every asker may have gone, the error is theirs
