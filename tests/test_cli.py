@@ -601,6 +601,7 @@ def test_doctor_and_down(platform: Platform) -> None:
     doctor = platform.cli("doctor", "--fleet", str(platform.fleet))
     assert doctor.returncode == 0, doctor.stdout
     assert "Docker engine" in doctor.stdout and "FAIL" not in doctor.stdout
+    assert "app network guard" in doctor.stdout  # root here: the packet filter can be set
     down = platform.cli("down")
     assert down.returncode == 0, down.stderr
     assert platform.proc.wait(30) == 0  # stopped cleanly, children drained

@@ -4,6 +4,7 @@ Kubernetes manifests (parsed and checked here: no cluster runs on these machines
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import yaml
 from genfleet_common.composebin import compose_binary
 from genfleet_common.identities import AUTH_CONF, Identity, authorization_conf, ensure_identities
 from genfleet_common.natsserver import nats_server_binary
+from genfleet_common.settings import load_settings
 from genfleet_common.testing import make_tls
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,3 +220,29 @@ def test_the_kubernetes_nats_config_parses(tmp_path: Path) -> None:
     assert secrets == {"genfleet-nats-auth", "genfleet-nats-tls"}
     script = (K8S / "make-secrets.sh").read_text()
     assert all(name in script for name in (*secrets, "genfleet-nats-ca", "genfleet-nats-$"))
+
+
+def test_container_svc_starts_no_app_whose_networks_it_cannot_guard() -> None:
+    """The network guard (container_svc/netguard.py, tested for real in container-svc's
+    test_netguard) is required where GenFleet is deployed: container-svc gets the capability
+    it needs, and in Kubernetes the cluster's ranges the apps may not reach."""
+    svc = resolved_services()["container-svc"]
+    assert svc["environment"]["GENFLEET_APPS_NETWORK_GUARD"] == "required"
+    assert svc["cap_add"] == ["NET_ADMIN"]
+
+    workload = next(w for w in workloads() if w["metadata"]["name"] == "container-svc")
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+    settings = load_settings(
+        {
+            "GENFLEET_SECRET_KEY": "x",
+            "GENFLEET_APPS_NETWORK_GUARD": env["GENFLEET_APPS_NETWORK_GUARD"],
+            "GENFLEET_APPS_BLOCKED_NETWORKS": env["GENFLEET_APPS_BLOCKED_NETWORKS"],
+        }
+    )
+    assert settings.apps_network_guard == "required"
+    blocked = [ipaddress.ip_network(n) for n in settings.apps_blocked_networks]
+    # kubeadm's default pod and Service ranges are among them
+    for default in ("10.244.0.0/16", "10.96.0.0/12"):
+        assert ipaddress.ip_network(default) in blocked

@@ -180,7 +180,35 @@ def _ai_model(settings: Settings) -> Check:
     )  # fmt: skip
 
 
+def _network_guard(settings: Settings) -> Check:
+    """Whether container-svc can keep the apps' networks from this host (its network guard:
+    the host's packet filter, which needs root or CAP_NET_ADMIN)."""
+    name, mode = "app network guard", settings.apps_network_guard
+    if mode == "off":
+        return Check(
+            name, False, "off: an app can reach what listens on this host's addresses",
+            "set apps_network_guard = auto (GENFLEET_APPS_NETWORK_GUARD)", warning=True,
+        )  # fmt: skip
+    try:
+        listed = subprocess.run(
+            ["iptables", "-w", "5", "-t", "mangle", "-S", "PREROUTING"],
+            capture_output=True, text=True, timeout=15, check=False,
+        )  # fmt: skip
+        said = (listed.stderr or listed.stdout).strip().splitlines()
+        problem = "" if listed.returncode == 0 else said[-1] if said else "iptables failed"
+    except (OSError, subprocess.SubprocessError) as exc:
+        problem = str(exc)
+    if not problem:
+        return Check(name, True, f"{mode}: the packet filter can be set (iptables)")
+    return Check(
+        name, False, f"{mode}: the packet filter cannot be set here ({problem})",
+        "run GenFleet as root or with CAP_NET_ADMIN (Debian: apt-get install iptables)"
+        + ("" if mode == "required" else "; until then apps run unguarded"),
+        warning=mode != "required",
+    )  # fmt: skip
+
+
 def run_checks(settings: Settings, fleet_root: str) -> list[Check]:
     engine, info = _engine(settings)
     checks = [engine, _compose(), _nats(), *_ports(settings), *_fleet(fleet_root, info)]
-    return [*checks, _ai_model(settings)]
+    return [*checks, _network_guard(settings), _ai_model(settings)]

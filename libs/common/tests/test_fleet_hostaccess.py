@@ -62,6 +62,8 @@ networks:
   legacy:
     external:
       name: other_net
+  lan:
+    driver: macvlan
 """
 
 
@@ -87,6 +89,7 @@ def test_an_app_that_would_reach_the_host_says_every_reason(tmp_path: Path) -> N
         "service 'frontend': ipc: host",
         "networks: genfleet_default is external (not the app's own network)",
         "networks: other_net is external (not the app's own network)",
+        "networks: lan has driver macvlan (only bridge networks are guarded)",
     )
     # said where a user looks first: the fleet's warnings (genfleet doctor)
     assert "m/app2: service 'backend': network_mode: host: never started" in fleet.warnings
@@ -106,3 +109,14 @@ def test_a_socket_anywhere_and_a_system_folder_below_the_root_count(tmp_path: Pa
         "service 'api': volumes: the host's /proc/1",
         "service 'api': volumes: the host's /run/containerd",
     )
+
+
+def test_the_engines_shared_bridge_is_not_an_apps_own_network(tmp_path: Path) -> None:
+    root = new_fleet(tmp_path)
+    add_app(root, "m", 1, "services:\n  api:\n    image: x\n    network_mode: bridge\n")
+    add_app(root, "m", 2, "services:\n  api:\n    image: x\n    network_mode: none\n")
+    fleet = load_fleet(root)
+    assert fleet.app("m", 1).host_access == (
+        "service 'api': network_mode: bridge (the engine's shared network, not the app's own)",
+    )
+    assert fleet.app("m", 2).host_access == ()

@@ -74,6 +74,9 @@ TOOL_RUNS = Counter("genfleet_tool_runs", "Analyzer runs, by tool and outcome", 
 ENGINE_EVENTS = Counter(
     "genfleet_engine_events", "Docker engine events seen, by type and action", ["type", "action"]
 )
+EVENTS_UNSENT = Counter(
+    "genfleet_events_unsent", "Events given up after failed publishes, by kind", ["kind"]
+)
 ENGINE_AVAILABLE = Gauge("genfleet_engine_available", "1 while the Docker engine answers")
 HTTP_SECONDS = Histogram(
     "genfleet_http_request_seconds",

@@ -9,9 +9,10 @@ generated once and stored (mode 0600) in the state directory, so two installs ne
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -69,6 +70,15 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     batch_concurrency: int = 4  # batches one container-svc runs at once (more wait, QUEUED)
     batch_ack_wait_s: float = 30.0  # a container-svc silent this long is dead: batch resumed
     batch_max_attempts: int = 3  # deliveries of one batch before it ends FAILED
+    # The apps' own networks reach nothing of the host or the platform (container-svc's
+    # network guard, iptables): "auto" guards them where container-svc may (root or
+    # CAP_NET_ADMIN on the host's network) and says so where not; "required" starts no app
+    # unguarded; "off" leaves them be.
+    apps_network_guard: Literal["auto", "required", "off"] = "auto"
+    # Besides every address of the Docker host itself, the networks (CIDRs) the apps may not
+    # reach: where the platform runs when it is not on that host (a cluster's pod and
+    # Service ranges, its nodes).
+    apps_blocked_networks: list[str] = msgspec.field(default_factory=list)
     # scans
     scan_tool_timeout_s: float = 300.0  # one analyzer run
     scan_ack_wait_s: float = 30.0  # a worker silent this long is taken for dead: job redelivered
@@ -134,7 +144,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         }[action]
 
 
-_LIST_FIELDS = {"cors_origins"}
+_LIST_FIELDS = {"cors_origins", "apps_blocked_networks"}
 
 
 def _from_env(environ: dict[str, str]) -> dict[str, Any]:
@@ -178,6 +188,11 @@ def load_settings(
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"invalid settings: {exc}") from exc
+    for cidr in settings.apps_blocked_networks:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise InvalidInput(f"invalid settings: apps_blocked_networks: {exc}") from exc
     if not settings.secret_key:
         settings.secret_key = stored_secret_key(Path(settings.state_dir))
     return settings

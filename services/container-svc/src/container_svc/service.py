@@ -9,6 +9,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import nats.errors
+
 from container_svc import hostproc
 from container_svc.actions import Actions
 from container_svc.batches import Batches
@@ -18,6 +20,7 @@ from container_svc.handlers import Handlers
 from container_svc.hostproc import Listener
 from container_svc.images import Images
 from container_svc.logs import Logs
+from container_svc.netguard import NetGuard
 from container_svc.status import Checks, StatusCache
 from genfleet_common import subjects
 from genfleet_common.batches import BatchStore, batches_kv
@@ -27,11 +30,15 @@ from genfleet_common.identities import Identity
 from genfleet_common.jobs.records import OUTAGE_S
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import EngineEvent, StatusEvent
+from genfleet_common.metrics import EVENTS_UNSENT
 from genfleet_common.service import run_until_signalled
 from genfleet_common.settings import Settings
 from genfleet_common.streams import EVENTS_STREAM
 
 log = get_logger("container")
+
+SEND_ATTEMPTS = 4  # an event's publishes before it is given up (0.1 + 0.2 + 0.4 s apart)
+SEND_RETRY_S = 0.1
 
 
 class ContainerService:
@@ -39,6 +46,7 @@ class ContainerService:
         self.settings = settings
         self.fleet = fleet
         self.engine = Engine(settings.docker_host, settings.docker_timeout_s)
+        self.guard = NetGuard(settings)
         self._outbox: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         checks = Checks(
             answer_timeout_s=settings.answer_timeout_s,
@@ -72,9 +80,24 @@ class ContainerService:
         )
 
     async def _send_outbox(self, bus: Bus) -> None:
+        """One event that cannot be sent (the client's buffer full in a long bus outage, an
+        event that does not encode) is tried again, then given up, logged and counted: it is
+        never the end of this loop, or no status event would leave again."""
         while True:
             subject, event = await self._outbox.get()
-            await bus.publish(subject, event)
+            for attempt in range(SEND_ATTEMPTS):
+                try:
+                    await bus.publish(subject, event)
+                    break
+                except nats.errors.ConnectionClosedError:
+                    return  # the service is stopping
+                except Exception:
+                    if attempt < SEND_ATTEMPTS - 1:
+                        await asyncio.sleep(SEND_RETRY_S * 2**attempt)
+                        continue
+                    kind = subject.split(".")[2] if subject.count(".") >= 2 else subject
+                    EVENTS_UNSENT.labels(kind).inc()
+                    log.exception("event not sent", extra={"subject": subject})
 
     async def _resync(self) -> None:
         """A full list call now and then: a safety net should an engine event ever be lost."""
@@ -104,11 +127,21 @@ class ContainerService:
             pass  # still no engine: keep waiting
         bridges = await asyncio.to_thread(self.engine.bridge_interfaces)
         host = await asyncio.to_thread(hostproc.host_access, self.settings.docker_host, bridges)
+        host.network_guard = await asyncio.to_thread(self.guard.ensure)
+        guard_problem = self.guard.problem()
+        if guard_problem is not None:
+            host.problems.append(guard_problem)
         self.cache.host = host
         for problem in host.problems:
             log.warning(problem, extra={"check": "host access"})
-        if not host.problems:
-            log.info("host access", extra={"processes": host.processes, "ports": host.ports})
+        log.info(
+            "host access",
+            extra={
+                "processes": host.processes,
+                "ports": host.ports,
+                "network_guard": host.network_guard,
+            },
+        )
 
     async def start(self) -> Bus:
         bus = await Bus.connect_as(self.settings, Identity.CONTAINER)
@@ -127,7 +160,7 @@ class ContainerService:
         self.logs = Logs(self.engine, self.cache, bus)
         overrides = Path(self.settings.state_dir) / "compose-overrides"
         compose = Compose(self.settings.docker_host, overrides)
-        actions = Actions(self.settings, self.engine, self.cache, compose, bus.publish)
+        actions = Actions(self.settings, self.engine, self.cache, compose, bus.publish, self.guard)
         self.batches = Batches(
             bus,
             BatchStore(await batches_kv(bus), outage_s=OUTAGE_S),  # outlasts a NATS restart

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
-from genfleet_common.fleet.hostaccess import external_networks, service_host_access
+from genfleet_common.fleet.hostaccess import network_host_access, service_host_access
 from genfleet_common.fleet.interpolation import ComposeError, Lookup, interpolate, read_dotenv
 from genfleet_common.fleet.names import show
 from genfleet_common.fleet.paths import inside
@@ -70,12 +71,27 @@ def _parse_service(name: str, raw: object, interp: Interp, problems: list[str]) 
     )
 
 
-def _parse_compose(
-    document: object, lookup: Lookup, problems: list[str]
-) -> tuple[tuple[ServiceSpec, ...], tuple[str, ...]]:
-    """The services of a loaded compose document, and what in it would give the app the host
-    (see hostaccess). Only the fields read here are interpolated, which also keeps a YAML
-    alias bomb from being walked node by node."""
+class _Parsed(NamedTuple):
+    services: tuple[ServiceSpec, ...]
+    host_access: tuple[str, ...]  # see hostaccess
+    networks: tuple[str, ...]  # the keys of its own networks (`networks:`), not `external` ones
+
+
+def _own_networks(document: dict[object, object]) -> tuple[str, ...]:
+    networks = document.get("networks")
+    if not isinstance(networks, dict):
+        return ()
+    return tuple(
+        str(key)
+        for key, spec in networks.items()
+        if not (isinstance(spec, dict) and spec.get("external") not in (None, False))
+    )
+
+
+def _parse_compose(document: object, lookup: Lookup, problems: list[str]) -> _Parsed:
+    """The services of a loaded compose document, what in it would give the app the host
+    (see hostaccess) and its networks. Only the fields read here are interpolated, which also
+    keeps a YAML alias bomb from being walked node by node."""
     if document is None:
         raise ComposeError("empty compose file")
     if not isinstance(document, dict):
@@ -88,7 +104,7 @@ def _parse_compose(
     services = document.get("services")  # `version:` and `name:` are accepted and unused
     if services is None:
         problems.append("no services")
-        return (), ()
+        return _Parsed((), (), ())
     if not isinstance(services, dict):
         raise ComposeError("services is not a mapping")
     parsed = tuple(
@@ -100,11 +116,11 @@ def _parse_compose(
         if isinstance(raw, dict)
         for reason in service_host_access(str(name), raw, interp)
     ]
-    host_access += external_networks(document, interp)
+    host_access += network_host_access(document, interp)
     problems.extend(
         f"variable {name} is not set; using an empty string" for name in sorted(missing)
     )
-    return parsed, tuple(host_access)
+    return _Parsed(parsed, tuple(host_access), _own_networks(document))
 
 
 def _compose_file(app_dir: Path, root: Path, problems: list[str]) -> Path:
@@ -123,7 +139,7 @@ def _compose_file(app_dir: Path, root: Path, problems: list[str]) -> Path:
 
 def _read_app(
     app_dir: Path, root: Path, environ: Mapping[str, str], problems: list[str]
-) -> tuple[Path, tuple[ServiceSpec, ...], tuple[str, ...]]:
+) -> tuple[Path, _Parsed]:
     """The compose file of an app and its services; ComposeError when compose would refuse
     to run it."""
     compose_file = _compose_file(app_dir, root, problems)
@@ -151,7 +167,7 @@ def _read_app(
         # PyYAML's constructors let ValueError, KeyError, ... escape on odd explicit tags
         # (`!!float abc`), and deep nesting ends in RecursionError: still just a bad file.
         raise ComposeError(f"{compose_file.name} is not valid YAML: {exc!r}") from exc
-    return compose_file, *_parse_compose(document, lookup, problems)
+    return compose_file, _parse_compose(document, lookup, problems)
 
 
 def load_app(
@@ -166,7 +182,7 @@ def load_app(
     problems: list[str] = []
     app: AppSpec | None = None
     try:
-        compose_file, services, host_access = _read_app(app_dir, root, environ, problems)
+        compose_file, parsed = _read_app(app_dir, root, environ, problems)
     except ComposeError as exc:
         problems.append(f"{exc}; app skipped")
     except OSError as exc:
@@ -179,9 +195,10 @@ def load_app(
             number=number,
             path=str(app_dir),
             compose_file=str(compose_file),
-            services=services,
-            host_access=host_access,
+            services=parsed.services,
+            host_access=parsed.host_access,
+            networks=parsed.networks,
         )
-        problems.extend(f"{reason}: never started" for reason in host_access)
+        problems.extend(f"{reason}: never started" for reason in parsed.host_access)
     warnings.extend(f"{model}/app{number}: {problem}" for problem in problems)
     return app

@@ -9,8 +9,12 @@ them is never started (its actions are refused with the reasons): the host's net
 IPC, user or cgroup namespace (`network_mode: host` reaches every port bound on the host's
 loopback, NATS and the gateway included); another container's namespaces (`container:<name>`
 could be a platform container); `privileged`, powerful capabilities, unconfined seccomp or
-AppArmor, host devices; bind mounts of the Docker socket or of the host's system folders; and
-networks declared `external` (an existing network, which may be the platform's own).
+AppArmor, host devices; bind mounts of the Docker socket or of the host's system folders;
+networks declared `external` (an existing network, which may be the platform's own); and any
+network but the app's own bridges: `network_mode: bridge` (the engine's shared default
+network) or a network `driver` other than `bridge` (macvlan and ipvlan put a container on the
+host's own LAN, past the host's firewall). Each app network is a bridge that container-svc's
+network guard keeps from the host and the platform (see `networks`).
 
 Each reason names the service and the setting as written, so a researcher can see why.
 """
@@ -92,6 +96,8 @@ def service_host_access(name: str, raw: dict[object, object], interp: Interp) ->
         value = _text(raw.get(key), interp)
         if value == "host" or value.startswith("container:"):
             reasons.append(f"{key}: {value}")
+    if _text(raw.get("network_mode"), interp) in ("bridge", "default"):
+        reasons.append("network_mode: bridge (the engine's shared network, not the app's own)")
     if _truthy(raw.get("privileged"), interp):
         reasons.append("privileged: true")
     caps = raw.get("cap_add")
@@ -119,17 +125,24 @@ def service_host_access(name: str, raw: dict[object, object], interp: Interp) ->
     return [f"service {name!r}: {reason}" for reason in reasons]
 
 
-def external_networks(document: dict[object, object], interp: Interp) -> list[str]:
-    """Networks the compose file declares `external`: not its own, maybe the platform's."""
+def network_host_access(document: dict[object, object], interp: Interp) -> list[str]:
+    """Networks the compose file declares that are not bridges of its own: `external` ones
+    (not its own, maybe the platform's) and other drivers (macvlan, ipvlan: the host's LAN)."""
     networks = document.get("networks")
     if not isinstance(networks, dict):
         return []
     found = []
     for key, spec in networks.items():
-        external = spec.get("external") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            continue
+        external = spec.get("external")
         # `external: {name: x}` is compose's older spelling of `external: true` + `name: x`
-        if isinstance(spec, dict) and (isinstance(external, dict) or _truthy(external, interp)):
+        if isinstance(external, dict) or _truthy(external, interp):
             old = external.get("name") if isinstance(external, dict) else None
             name = _text(spec.get("name") or old, interp) or str(key)
             found.append(f"networks: {name} is external (not the app's own network)")
+            continue
+        driver = _text(spec.get("driver"), interp)
+        if driver not in ("", "bridge"):
+            found.append(f"networks: {key} has driver {driver} (only bridge networks are guarded)")
     return found

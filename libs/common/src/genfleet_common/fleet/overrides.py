@@ -17,7 +17,8 @@ The rules:
 
 An app's `AppSpec` carries its effective ports and names (what every service uses: health
 probes, DAST, load tests, placement); `declared_host_port` / `declared_container_name` keep
-the compose file's where they differ. `override_file` is the compose file that makes it so.
+the compose file's where they differ. `override_file` is the compose file that makes it so
+(and that names the app's networks: `networks`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from genfleet_common.fleet.networks import networks_override
 from genfleet_common.messages import AppSpec, PortBinding, ServiceSpec
 
 DEFAULT_REMAP_RANGE = (20000, 29999)
@@ -138,20 +140,24 @@ def _short_port(binding: PortBinding) -> str:
     return f"{host}{binding.host_port}:{binding.container_port}/{binding.protocol}"
 
 
-def override_file(app: AppSpec) -> str | None:
-    """The compose override that runs `app` on its effective ports and names (None when it
-    needs none). `!override` replaces the service's whole `ports:` list, which compose would
-    otherwise merge with the declared one; `!reset` drops a `container_name`."""
-    if not is_remapped(app):
-        return None
-    lines = ["# made by GenFleet: ports or names this app declares are an earlier app's"]
-    lines.append("services:")
-    for service in app.services:
-        remapped_ports = any(b.declared_host_port is not None for b in service.ports)
-        if not remapped_ports and service.declared_container_name is None:
-            continue
+def override_file(app: AppSpec) -> str:
+    """The compose override every command on `app` is given: its networks' bridge names (see
+    `networks`), and its effective ports and names where they differ from the declared ones.
+    `!override` replaces the service's whole `ports:` list, which compose would otherwise
+    merge with the declared one; `!reset` drops a `container_name`."""
+    lines = ["# made by GenFleet: the app's network names, and its ports or names if remapped"]
+    lines += networks_override(app)
+    remapped = [
+        s
+        for s in app.services
+        if s.declared_container_name is not None
+        or any(b.declared_host_port is not None for b in s.ports)
+    ]
+    if remapped:
+        lines.append("services:")
+    for service in remapped:
         lines.append(f"  {json.dumps(service.name)}:")
-        if remapped_ports:
+        if any(b.declared_host_port is not None for b in service.ports):
             # Entries with no fixed host port carry no binding here and are not kept.
             lines.append("    ports: !override")
             lines += [f"      - {json.dumps(_short_port(b))}" for b in service.ports]

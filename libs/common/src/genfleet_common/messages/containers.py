@@ -241,10 +241,13 @@ class HostAccess(Struct, kw_only=True):
     `processes`: the containers' processes (the host's PID namespace): where an app that does
     not answer really listens is read there, else its diagnosis is `unknown`. `ports`: the
     ports containers publish on the host's 127.0.0.1 (the host's network): without them no
-    app answers a probe. `problems`: what it cannot see and what to do, in sentences."""
+    app answers a probe. `network_guard`: the apps' own networks are kept from the host and
+    the platform (container-svc's network guard; None: off). `problems`: what it cannot see
+    or do and what to do about it, in sentences."""
 
     processes: bool | None = None
     ports: bool | None = None
+    network_guard: bool | None = None
     problems: list[str] = msgspec.field(default_factory=list)
 
 

@@ -41,6 +41,9 @@ class AppSpec(Struct, frozen=True, kw_only=True):
     # Docker socket, privileged, ...: genfleet_common.fleet.hostaccess): such an app is
     # never started, and these are the reasons.
     host_access: tuple[str, ...] = ()
+    # The keys of the networks its compose file declares (besides compose's `default`): each
+    # one gets a bridge name GenFleet gives it (genfleet_common.fleet.networks).
+    networks: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
