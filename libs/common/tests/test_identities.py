@@ -27,8 +27,10 @@ from genfleet_common.identities import (
     new_seed,
     seed_path,
 )
+from genfleet_common.jobs.queue import jobs_stream
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.settings import Settings
+from genfleet_common.streams import EVENTS_STREAM
 from genfleet_common.testing import identities_of
 
 T = TypeVar("T")
@@ -188,6 +190,30 @@ async def test_no_identity_publishes_another_ones_events_or_serves_its_commands(
     # nor reads the replies meant for another identity, nor deletes a stream
     await client.subscribe_refused(f"_INBOX.{Identity.ADMIN.value}.>")
     await client.publish_refused(f"$JS.API.STREAM.DELETE.{subjects.EVENTS_STREAM}")
+
+
+async def test_only_a_streams_owner_changes_its_configuration(
+    as_identity: dict[Identity, Client],
+) -> None:
+    """A scan worker cannot shorten what the events stream keeps, the gateway cannot change
+    a job queue or a bucket; each still makes the streams it uses where they are missing
+    and uses them as their owners set them (Bus.ensure_stream), with no violation."""
+    scan, gateway = as_identity[Identity.SCAN], as_identity[Identity.GATEWAY]
+    update = "$JS.API.STREAM.UPDATE."
+    await scan.publish_refused(update + subjects.EVENTS_STREAM)
+    await scan.publish_refused(update + subjects.DLQ_STREAM)
+    await gateway.publish_refused(update + subjects.jobs_stream(subjects.SCAN))
+    await gateway.publish_refused(update + f"KV_{subjects.BATCHES_BUCKET}")
+    await scan.publish_refused(update + f"KV_{subjects.SCAN_STATE_BUCKET}")  # even its own
+
+    for client in (scan, gateway, as_identity[Identity.CONTAINER]):
+        await client.bus.ensure_stream(EVENTS_STREAM)
+    own_queue = jobs_stream(subjects.jobs_stream(subjects.SCAN), subjects.job(subjects.SCAN))
+    await scan.bus.ensure_stream(own_queue)  # it sets its own queue's configuration
+    await scan.bus.nc.flush()
+    await asyncio.sleep(0.2)
+    assert not scan.errors and not gateway.errors
+    assert not as_identity[Identity.CONTAINER].errors
 
 
 async def test_only_a_buckets_writers_write_it(as_identity: dict[Identity, Client]) -> None:

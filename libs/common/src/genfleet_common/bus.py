@@ -35,7 +35,7 @@ from genfleet_common.errors import (
     ServiceUnavailable,
     error_from_code,
 )
-from genfleet_common.identities import Identity, client_options
+from genfleet_common.identities import Identity, client_options, configures_stream
 from genfleet_common.logs import get_logger
 from genfleet_common.messages import ErrorInfo, Reply
 from genfleet_common.metrics import BUS_HANDLED_SECONDS, observed_request
@@ -61,8 +61,9 @@ def error_reply(err: GenFleetError) -> bytes:
 
 
 class Bus:
-    def __init__(self, nc: Client, replicas: int = 1) -> None:
+    def __init__(self, nc: Client, replicas: int = 1, identity: Identity | None = None) -> None:
         self.nc = nc
+        self.identity = identity  # None: connected without one (a server that checks none)
         # JetStream copies of every stream, KV and object store this bus creates: 3 on a
         # 3-node cluster, so that losing one node loses nothing
         self.replicas = replicas
@@ -109,13 +110,15 @@ class Bus:
     ) -> Bus:
         """Connect to settings.nats_url as `identity` (its seed, inbox, TLS: see
         `identities.client_options`); `name` says which of its processes this is."""
-        return await cls.connect(
+        bus = await cls.connect(
             settings.nats_url,
             name=name or identity.value,
             replicas=settings.nats_replicas,
             **client_options(settings, identity),
             **options,
         )
+        bus.identity = identity
+        return bus
 
     async def close(self) -> None:
         """Graceful shutdown: stop taking messages, let in-flight handlers finish, drain."""
@@ -237,7 +240,9 @@ class Bus:
         except nats.js.errors.NotFoundError:
             await self.js.add_stream(config)
             return
-        await self.js.update_stream(config)
+        if configures_stream(self.identity, name):
+            await self.js.update_stream(config)
+        # else: its owner keeps its configuration (identities); this client uses it as it is
 
     async def ensure_kv(
         self, bucket: str, *, history: int = 1, ttl_s: float | None = None

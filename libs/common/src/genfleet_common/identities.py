@@ -24,10 +24,13 @@ The rule, so that a new subject or bucket needs one line here and nothing else:
 What the JetStream API permissions do and do not prevent: the API's subjects name the
 operation and the stream (`$JS.API.STREAM.INFO.<stream>`, `$JS.API.CONSUMER.CREATE.<stream>.>`),
 so an identity reaches only the streams, buckets and stores it is given here. On those it
-may read any message, make and delete consumers and create or change the stream's
-configuration (every service creates what it needs when it starts first, so the order of
-start-up does not matter); deleting a stream is given to nobody. `$JS.API.INFO` (account
-limits and usage) and `$JS.API.STREAM.NAMES` (which streams exist) are open to all.
+may read any message, make and delete consumers, and create the stream (every service creates
+what it needs when it starts first, with the same configuration, so the order of start-up
+does not matter). Only a stream's owner changes its configuration: a job queue's runner, the
+events stream's container-svc, the audit stream's gateway (`configures`); the others use it
+as it is (`Bus.ensure_stream`). KV buckets and object stores are never changed once made,
+and deleting a stream is given to nobody. `$JS.API.INFO` (account limits and usage) and
+`$JS.API.STREAM.NAMES` (which streams exist) are open to all.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ class Grant:
     runs: tuple[str, ...] = ()  # job kinds
     emits: tuple[str, ...] = ()  # event kinds
     reads_events: bool = False  # consumers on the EVENTS stream (resumable event feeds)
-    streams: tuple[str, ...] = ()  # further streams it uses through the JetStream API
+    # streams it owns besides its job queues: it uses them and sets their configuration
+    configures: tuple[str, ...] = ()
     kv_writes: tuple[str, ...] = ()
     kv_reads: tuple[str, ...] = ()
     objects_writes: tuple[str, ...] = ()
@@ -92,6 +96,8 @@ EVERY_NAMESPACE = (subjects.CONTAINER, *JOB_SERVICES, subjects.CAMPAIGN, subject
 GRANTS: Mapping[Identity, Grant] = {
     Identity.CONTAINER: Grant(
         serves=(subjects.CONTAINER,),
+        # the events stream: whoever starts first makes it, container-svc keeps it up to date
+        configures=(subjects.EVENTS_STREAM,),
         runs=(subjects.BATCH,),
         emits=("status", "engine", "action", subjects.BATCH),
         kv_writes=(subjects.BATCHES_BUCKET,),
@@ -142,7 +148,7 @@ GRANTS: Mapping[Identity, Grant] = {
     Identity.GATEWAY: Grant(
         calls=EVERY_NAMESPACE,
         reads_events=True,
-        streams=(subjects.AUDIT_STREAM,),
+        configures=(subjects.AUDIT_STREAM,),
         kv_writes=(subjects.TOKENS_BUCKET,),  # revocations
         kv_reads=(subjects.BATCHES_BUCKET, subjects.PLATFORM_BUCKET),
         objects_reads=(subjects.REPORTS_BUCKET, subjects.PERF_RESULTS_BUCKET),
@@ -174,13 +180,26 @@ def objects_stream(bucket: str) -> str:
     return f"OBJ_{bucket}"
 
 
-def stream_api(stream: str) -> list[str]:
-    """Using a stream: its info, creating or updating it, reading its messages, its
-    consumers (create, info, delete, next message), acks and flow control."""
+def configured_streams(identity: Identity) -> frozenset[str]:
+    """The streams whose configuration `identity` sets: its job queues and what it
+    `configures` (admin: every stream, `configures_stream`)."""
+    grant = GRANTS.get(identity, Grant())
+    return frozenset((*(subjects.jobs_stream(k) for k in grant.runs), *grant.configures))
+
+
+def configures_stream(identity: Identity | None, stream: str) -> bool:
+    """Whether `identity` (None: a client without one, on a server that checks none) may
+    change `stream`'s configuration."""
+    return identity in (None, Identity.ADMIN) or stream in configured_streams(identity)
+
+
+def stream_api(stream: str, *, configures: bool = False) -> list[str]:
+    """Using a stream: its info, creating it (and updating it: `configures`), reading its
+    messages, its consumers (create, info, delete, next message), acks and flow control."""
     return [
         f"{JS_API}.STREAM.INFO.{stream}",
         f"{JS_API}.STREAM.CREATE.{stream}",
-        f"{JS_API}.STREAM.UPDATE.{stream}",
+        *([f"{JS_API}.STREAM.UPDATE.{stream}"] if configures else []),
         f"{JS_API}.STREAM.MSG.GET.{stream}",
         f"{JS_API}.DIRECT.GET.{stream}",
         f"{JS_API}.DIRECT.GET.{stream}.>",
@@ -210,7 +229,7 @@ def permissions(identity: Identity) -> Permissions:
     # account usage, and stream names by subject (nats-py looks an object's stream up so)
     pub: list[str] = [f"{JS_API}.INFO", f"{JS_API}.STREAM.NAMES"]
     sub: list[str] = [f"{inbox_prefix(identity)}.>"]
-    streams: list[str] = list(g.streams)
+    streams: list[str] = list(g.configures)
     for namespace in g.serves:
         sub.append(subjects.command(namespace, ">"))
     sub += g.answers
@@ -232,7 +251,7 @@ def permissions(identity: Identity) -> Permissions:
     streams += [kv_stream(b) for b in (*g.kv_writes, *g.kv_reads)]
     streams += [objects_stream(b) for b in (*g.objects_writes, *g.objects_reads)]
     for stream in dict.fromkeys(streams):  # once each, in order
-        pub += stream_api(stream)
+        pub += stream_api(stream, configures=configures_stream(identity, stream))
     pub += g.publishes
     sub += g.subscribes
     return Permissions(

@@ -1,7 +1,8 @@
 """JetStream stream configs shared by the services that create them.
 
 Every service that needs a stream calls `Bus.ensure_stream` with the config from here, so
-whichever starts first creates it and none of them changes the other's settings.
+whichever starts first creates it; only its owner (identities: `configures`) changes the
+configuration of one that exists.
 """
 
 from __future__ import annotations
