@@ -7,7 +7,8 @@ import asyncio
 import msgspec
 import pytest
 
-from genfleet_common.bus import Bus
+from genfleet_common import bus as bus_module
+from genfleet_common.bus import Abandoned, Bus
 from genfleet_common.errors import (
     ActionTimeout,
     InvalidInput,
@@ -134,3 +135,70 @@ async def test_jetstream_resources_are_created_idempotently(bus: Bus) -> None:
     await store.put("report.json", b"{}")
     same = await bus.ensure_object_store("test-objects")
     assert (await same.get("report.json")).data == b"{}"
+
+
+# --- long requests: the service that took one says it still works on it ------------------------
+SLOW = "genfleet.cmd.testwork.slow"
+
+
+@pytest.fixture
+def quick_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch of a long request in seconds rather than tens of seconds."""
+    monkeypatch.setattr(bus_module, "WORKING_AFTER_S", 0.5)
+    monkeypatch.setattr(bus_module, "WORKING_EVERY_S", 0.2)
+    monkeypatch.setattr(bus_module, "WORKING_SILENCE_S", 1.0)
+
+
+async def test_a_long_request_is_answered_however_long_the_service_works(
+    nats_server: EmbeddedNats, bus: Bus, quick_watch: None
+) -> None:
+    """3 s of work, three times the silence that ends a watched request: the service's
+    notices keep it waiting for the answer."""
+    server = await admin_bus(nats_server.url, name="working-server")
+    try:
+
+        async def slow(req: Echo) -> Echo:
+            await asyncio.sleep(req.delay)
+            return Echo(text="done")
+
+        await server.serve(SLOW, Echo, slow, queue="tests")
+        await bus.wait_ready(SLOW)  # (an invalid request: answered at once)
+        reply = await bus.request(SLOW, Echo(text="x", delay=3.0), Echo, timeout=30)
+        assert reply.text == "done"
+    finally:
+        await server.close()
+
+
+async def test_a_long_request_ends_at_once_when_its_service_stops(
+    nats_server: EmbeddedNats, bus: Bus, quick_watch: None
+) -> None:
+    """The service that took the request dies; another serves the subject at once (a
+    restarted one), which cannot answer the lost request: the caller hears so within the
+    silence, not at its 60 s timeout."""
+    taken, never = asyncio.Event(), asyncio.Event()
+    first = await admin_bus(nats_server.url, name="working-first")
+    second = await admin_bus(nats_server.url, name="working-second")
+    try:
+
+        async def stuck(_: Echo) -> Echo:
+            taken.set()
+            await never.wait()
+            return Echo(text="too late")
+
+        async def fresh(_: Echo) -> Echo:
+            return Echo(text="not this one")
+
+        await first.serve(SLOW, Echo, stuck, queue="tests")
+        await bus.wait_ready(SLOW)
+        started = asyncio.get_running_loop().time()
+        asking = asyncio.create_task(bus.request(SLOW, Echo(text="x"), Echo, timeout=60))
+        await asyncio.wait_for(taken.wait(), 10)
+        await first.nc.close()  # as SIGKILL: no reply, no more notices
+        await second.serve(SLOW, Echo, fresh, queue="tests")
+        with pytest.raises(Abandoned) as lost:
+            await asyncio.wait_for(asking, 30)
+        assert asyncio.get_running_loop().time() - started < 10
+        assert SLOW in lost.value.message and lost.value.code == "unavailable"
+    finally:
+        never.set()
+        await second.close()

@@ -287,3 +287,24 @@ def test_every_called_namespace_is_served_and_every_kind_run_by_one_service() ->
     assert len(every_answer) == len(set(every_answer)), "a subject answered by two identities"
     runs = [k for g in GRANTS.values() for k in g.runs]
     assert len(runs) == len(set(runs))
+
+
+async def test_a_long_commands_notices_go_from_who_answers_to_who_asks(
+    as_identity: dict[Identity, Client],
+) -> None:
+    """container-svc says it still works on a command; the gateway (a caller) hears it; a
+    scan worker cannot speak for container-svc, and ai-svc (no caller of it) cannot listen."""
+    subject = subjects.working(subjects.CONTAINER, "ab" * 12)
+    container, gateway = as_identity[Identity.CONTAINER], as_identity[Identity.GATEWAY]
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on(msg: nats.aio.msg.Msg) -> None:
+        await got.put(msg.data)
+
+    sub = await gateway.bus.nc.subscribe(subject, cb=on)
+    await gateway.bus.nc.flush()
+    assert await until_answered(lambda: container.bus.nc.publish(subject, b""), got.get) == b""
+    assert not container.errors and not gateway.errors
+    await sub.unsubscribe()
+    await as_identity[Identity.SCAN].publish_refused(subject)
+    await as_identity[Identity.AI].subscribe_refused(subject)

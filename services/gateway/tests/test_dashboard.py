@@ -60,6 +60,8 @@ async def test_dashboard_start_logs_stop(browser: Browser, gateway: LiveGateway)
             card = section.locator(f'[data-app="{spec["name"]}/app{app["number"]}"]')
             await expect(card).to_have_count(1)
     await expect(page.locator("#sys-engine")).to_have_attribute("data-state", "available")
+    # the tests run as root: container-svc's network guard is set, and the strip says so
+    await expect(page.locator("#sys-guard")).to_have_attribute("data-state", "guarded")
 
     card = page.locator(f'[data-app="{key}"]')
     badge = card.get_by_test_id("badge")

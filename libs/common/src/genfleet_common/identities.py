@@ -12,6 +12,8 @@ The rule, so that a new subject or bucket needs one line here and nothing else:
   *answered* subject by subject instead;
 - a service that *calls* N may request `genfleet.cmd.N.>`; one that only *asks* a few
   questions of another (an app's status, its images) may request those commands alone;
+- while it works on a long command, who answers N says so on `genfleet.working.N.<token>`,
+  and who calls or asks N may hear it there (`Bus.request`);
 - a service that *runs* job kind K queues and takes its jobs (`genfleet.job.K`, the
   stream `GENFLEET_K_JOBS`), stops them (`genfleet.ctl.K.>`) and dead-letters them;
 - a service publishes events of the kinds it *emits* only (`genfleet.evt.<kind>.>`);
@@ -233,9 +235,14 @@ def permissions(identity: Identity) -> Permissions:
     for namespace in g.serves:
         sub.append(subjects.command(namespace, ">"))
     sub += g.answers
+    # a long command's "still working" notices: sent by who answers, heard by who asks
+    for namespace in dict.fromkeys((*g.serves, *(a.split(".")[2] for a in g.answers))):
+        pub.append(subjects.working(namespace, ">"))
     for namespace in g.calls:
         pub.append(subjects.command(namespace, ">"))
     pub += g.asks
+    for namespace in dict.fromkeys((*g.calls, *(a.split(".")[2] for a in g.asks))):
+        sub.append(subjects.working(namespace, ">"))
     for kind in g.runs:
         pub += [subjects.job(kind), subjects.control(kind, ">"), subjects.dead_letter(kind)]
         sub.append(subjects.control(kind, ">"))

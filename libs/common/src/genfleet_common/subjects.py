@@ -18,6 +18,12 @@ def command(service: str, verb: str) -> str:
     return f"{PREFIX}.cmd.{service}.{verb}"
 
 
+def working(service: str, token: str) -> str:
+    """Where the service that took a long command says, every few seconds, that it still
+    works on it: the caller named `token` in the request (Bus.request, long timeouts)."""
+    return f"{PREFIX}.working.{service}.{token}"
+
+
 CONTAINER_STATUS = command(CONTAINER, "status")
 CONTAINER_ACTION = command(CONTAINER, "action")
 CONTAINER_BATCH = command(CONTAINER, "batch")  # queue a batch (a job: see BATCH below)

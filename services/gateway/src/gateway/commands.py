@@ -7,34 +7,23 @@ the client unchanged, so it decodes only the reply's envelope and keeps `data` a
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import msgspec
 import nats.errors
-from nats.aio.msg import Msg
 
 from genfleet_common import subjects
-from genfleet_common.bus import Bus, encode
+from genfleet_common.bus import Abandoned, Bus, encode
 from genfleet_common.errors import (
     ActionTimeout,
     GenFleetError,
     ServiceUnavailable,
     error_from_code,
 )
-from genfleet_common.messages import Empty, ErrorInfo
+from genfleet_common.messages import ErrorInfo
 from genfleet_common.metrics import observed_request
 
 T = TypeVar("T")
-
-# A container command that may run long (one app's start waits for its health: minutes) is
-# watched: when no container-svc answers at all any more (it died), the caller hears so within
-# seconds instead of at the end of the long timeout. One started again meanwhile cannot
-# answer the lost request either; then the timeout still ends it.
-WATCH_AFTER_S = 15.0
-WATCH_EVERY_S = 2.0
-_WATCHED = subjects.command(subjects.CONTAINER, "")
 
 
 class RawReply(msgspec.Struct, kw_only=True):
@@ -75,14 +64,16 @@ class Commands:
         if not nc.is_connected:
             raise ServiceUnavailable("the message bus (NATS) is not reachable")
         timeout = self.timeout_s if timeout_s is None else timeout_s
+        service = subject.split(".")[2] if subject.count(".") >= 3 else subject
         try:
-            pending = nc.request(subject, encode(request), timeout=timeout)
-            if timeout > WATCH_AFTER_S and subject.startswith(_WATCHED):
-                msg = await self._watched(subject, pending)
-            else:
-                msg = await pending
+            # a long one ends at once if the service that took it stops (Bus.request_msg)
+            msg = await self.bus.request_msg(subject, encode(request), timeout=timeout)
+        except Abandoned as exc:
+            raise ServiceUnavailable(
+                f"{service}-svc stopped while it worked on {subject}: what it did is unknown"
+                + ("; read the app's status" if service == subjects.CONTAINER else "")
+            ) from exc
         except nats.errors.NoRespondersError as exc:
-            service = subject.split(".")[2] if subject.count(".") >= 3 else subject
             raise ServiceUnavailable(
                 f"{service}-svc is not running (no service answers {subject})"
             ) from exc
@@ -98,30 +89,3 @@ class Commands:
             err = reply.error or ErrorInfo(code="internal", message="error reply without error")
             raise error_from_code(err.code, err.message, err.detail)
         return reply.data
-
-    async def _watched(self, subject: str, pending: Awaitable[Msg]) -> Msg:
-        """The reply, unless container-svc is gone meanwhile (ServiceUnavailable)."""
-        task = asyncio.ensure_future(pending)
-        try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=WATCH_EVERY_S)
-                if done:
-                    return task.result()
-                if await self._none_answers(subjects.CONTAINER_FLEET):
-                    raise ServiceUnavailable(
-                        f"container-svc stopped while it worked on {subject}: what it did is"
-                        " unknown; read the app's status"
-                    )
-        finally:
-            task.cancel()
-
-    async def _none_answers(self, subject: str) -> bool:
-        """True only when the server says nobody serves `subject` (a slow answer, or a bus
-        that is away, says nothing about the service)."""
-        try:
-            await self.bus.nc.request(subject, encode(Empty()), timeout=WATCH_EVERY_S)
-        except nats.errors.NoRespondersError:
-            return True
-        except (nats.errors.Error, TimeoutError):
-            return False
-        return False

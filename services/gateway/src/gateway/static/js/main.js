@@ -210,6 +210,16 @@ function renderSystem(info) {
   $("#sys-containers").textContent = `${c.running} running / ${c.total}`;
   const a = info.apps_total;
   $("#sys-apps").textContent = `${a.running} running, ${a.partial} partial, ${a.stopped} stopped`;
+  renderGuard(info.host);
+}
+
+// container-svc's network guard: the apps' networks reach nothing of the host (docs/security.md)
+function renderGuard(host) {
+  const el = $("#sys-guard");
+  const guarded = host ? host.network_guard : undefined;
+  el.dataset.state = guarded === true ? "guarded" : guarded === false ? "unguarded" : guarded === null ? "off" : "unknown";
+  el.textContent = { guarded: "guarded", unguarded: "NOT guarded", off: "guard off", unknown: "–" }[el.dataset.state];
+  el.title = (host?.problems || []).join("\n");
 }
 
 function renderEngine(engine, version = "") {
