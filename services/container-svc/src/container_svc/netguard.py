@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 
 CHAIN = "GENFLEET-APPS"
 TABLE = "mangle"
-RECHECK_S = 1.0  # rules are looked at again before a bring-up at most this often
+# Before an app is brought up, the rules are looked at again (and made again if someone
+# removed them) at most this often: a look costs a few iptables runs, a start should not.
+RECHECK_S = 30.0
 IPV6 = Path("/proc/net/if_inet6")  # absent: the kernel has no IPv6, nothing to guard there
 
 
@@ -100,7 +102,7 @@ class NetGuard:
         them), or, with "required", the app is refused."""
         if self.mode == "off":
             return
-        if time.monotonic() - self._checked_at >= RECHECK_S or not self.guarded:
+        if self.guarded is None or time.monotonic() - self._checked_at >= RECHECK_S:
             await asyncio.to_thread(self.ensure)
         if self.mode == "required" and not self.guarded:
             raise Conflict(
