@@ -1,7 +1,8 @@
 """The network guard, for real: from inside a running app's container, nothing that listens
 on any address of the Docker host answers, nor anything in a network named in
 `apps_blocked_networks` (where a cluster's platform would run: here a network namespace with
-a listener, standing in for a pod network); the app's own services, and a network not named,
+a listener, standing in for a pod network, and a Service address that a DNAT rule sends on
+to it, as kube-proxy would); the app's own services, and a network not named,
 still answer, and the host still reaches the port the app publishes. A container that is no
 app's, on an ordinary Docker network, reaches all of them: what the app cannot reach is the
 guard's doing.
@@ -47,6 +48,10 @@ APP = """services:
     init: true
 """
 BLOCKED, ELSEWHERE = "10.77.61.0/24", "10.78.61.0/24"  # host side .1, the namespace's .2
+# A cluster's Service range: its address is translated (DNAT, as kube-proxy does) to the
+# listener in ELSEWHERE, a network the apps may reach: only a guard that judges the address
+# the app asked for, before translation, keeps it out.
+SERVICES, SERVICE_IP = "10.96.61.0/24", "10.96.61.10"
 PORT = 6972  # what every listener of the test listens on
 
 PROBE = """
@@ -59,6 +64,12 @@ for target in sys.argv[1:]:
     except OSError:
         print(target, "not reached")
 """
+
+
+SERVICE_DNAT = [
+    "-d", SERVICE_IP, "-p", "tcp", "--dport", str(PORT),
+    "-j", "DNAT", "--to-destination", f"{ELSEWHERE.replace('.0/24', '.2')}:{PORT}",
+]  # fmt: skip
 
 
 def _ip(*args: str) -> None:
@@ -89,8 +100,12 @@ def platform_network() -> Iterator[None]:
             stderr=subprocess.DEVNULL,
         )
         _wait_listening(BLOCKED.replace(".0/24", ".2"))
+        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-I", "PREROUTING", *SERVICE_DNAT],
+                       check=True, capture_output=True, timeout=15)  # fmt: skip
         yield
     finally:
+        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-D", "PREROUTING", *SERVICE_DNAT],
+                       check=False, capture_output=True, timeout=15)  # fmt: skip
         if server is not None:
             server.kill()
             server.wait()
@@ -173,6 +188,7 @@ async def test_an_app_reaches_nothing_of_the_host_or_the_platform(
     host = f"{BLOCKED.replace('.0/24', '.1')}:{PORT}"  # the host's own address on the veth
     platform = f"{BLOCKED.replace('.0/24', '.2')}:{PORT}"
     elsewhere = f"{ELSEWHERE.replace('.0/24', '.2')}:{PORT}"
+    service = f"{SERVICE_IP}:{PORT}"
     control_net = engine.networks.create(f"gf-control-{secrets.token_hex(3)}", driver="bridge")
     try:
         with auth_nats(tmp_path / "nats") as server, platform_network(), host_listener():
@@ -181,7 +197,7 @@ async def test_an_app_reaches_nothing_of_the_host_or_the_platform(
                 server.url,
                 root,
                 apps_network_guard="required",
-                apps_blocked_networks=[BLOCKED],
+                apps_blocked_networks=[BLOCKED, SERVICES],
             )
             svc = ContainerService(settings, fleet)
             await svc.start()
@@ -202,7 +218,7 @@ async def test_an_app_reaches_nothing_of_the_host_or_the_platform(
                 prober = engine.containers.get("genfleet-k-guard-app1-prober-1")
                 gateway = next(iter(prober.attrs["NetworkSettings"]["Networks"].values()))
                 own_host = f"{gateway['Gateway']}:{PORT}"  # the host, on the app's bridge
-                targets = ["backend:8000", own_host, host, platform, elsewhere]
+                targets = ["backend:8000", own_host, host, platform, service, elsewhere]
                 assert reached(prober, targets) == {"backend:8000", elsewhere}
 
                 control = engine.containers.run(
@@ -216,8 +232,8 @@ async def test_an_app_reaches_nothing_of_the_host_or_the_platform(
                 try:
                     control_net.reload()
                     gateway_ip = control_net.attrs["IPAM"]["Config"][0]["Gateway"]
-                    seen = reached(control, [f"{gateway_ip}:{PORT}", host, platform, elsewhere])
-                    assert seen == {f"{gateway_ip}:{PORT}", host, platform, elsewhere}
+                    others = [f"{gateway_ip}:{PORT}", host, platform, service, elsewhere]
+                    assert reached(control, others) == set(others)
                 finally:
                     control.kill()
             finally:
@@ -226,10 +242,11 @@ async def test_an_app_reaches_nothing_of_the_host_or_the_platform(
     finally:
         down_all(fleet.apps())
         control_net.remove()
-        # the rule for BLOCKED goes; the other stays, as every container-svc leaves it
-        blocked_rule = netguard.rules([BLOCKED], 4)[1]
-        subprocess.run(
-            ["iptables", "-w", "5", "-t", "mangle", "-D", netguard.CHAIN, *blocked_rule],
-            capture_output=True,
-            check=False,
-        )
+        # the rules for this test's networks go; the other stays, as every container-svc
+        # leaves it
+        for rule in netguard.rules([BLOCKED, SERVICES], 4)[1:]:
+            subprocess.run(
+                ["iptables", "-w", "5", "-t", "mangle", "-D", netguard.CHAIN, *rule],
+                capture_output=True,
+                check=False,
+            )
