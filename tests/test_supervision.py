@@ -19,7 +19,7 @@ import docker
 import nats
 import pytest
 
-from container_svc.testing import down_all
+from container_svc.testing import down_all, probe_from
 from genfleet_cli.supervisor import RestartPolicy, Supervisor
 from genfleet_common.fleet import Fleet
 from genfleet_common.identities import Identity, seed_path
@@ -219,25 +219,6 @@ async def test_up_runs_the_bus_with_authentication_each_process_as_itself(up: Up
     # (`up`'s own client, the CLI identity, reports restarts: the test above reads them)
 
 
-PROBE = """
-import json, os, socket, sys
-host, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
-reached = {}
-for port in ports:
-    s = socket.socket()
-    s.settimeout(3)
-    try:
-        s.connect((host, port))
-        reached[port] = True
-    except OSError:
-        reached[port] = False
-    finally:
-        s.close()
-sock = [p for p in ("/var/run/docker.sock", "/run/docker.sock") if os.path.exists(p)]
-print(json.dumps({"reached": reached, "docker_sock": sock}))
-"""
-
-
 def test_an_app_container_reaches_nothing_of_the_platform(up: Up) -> None:
     """From inside a real app's running container: neither NATS nor the gateway answers on
     the host's address of the app's network, and no Docker socket is there."""
@@ -262,15 +243,9 @@ def test_an_app_container_reaches_nothing_of_the_platform(up: Up) -> None:
         )
         nats_port = int(instance["nats_url"].rsplit(":", 1)[1])
         gateway_port = int(up.url.rsplit(":", 1)[1])
-        code, output = backend.exec_run(
-            ["python", "-c", PROBE, host, str(nats_port), str(gateway_port)]
-        )
-        assert code == 0, output
-        seen = json.loads(output.decode().strip().splitlines()[-1])
-        assert seen == {
-            "reached": {str(nats_port): False, str(gateway_port): False},
-            "docker_sock": [],
-        }
+        targets = [f"{host}:{nats_port}", f"{host}:{gateway_port}"]
+        seen = probe_from(backend, targets)
+        assert seen.reached == dict.fromkeys(targets, False) and seen.docker_sock == []
     finally:
         subprocess.run([*cli, "stop", "u-gpt-4o", "1"], env=env, capture_output=True, timeout=200)
         down_all(Fleet.load(up.log.parent / "fleet").apps())

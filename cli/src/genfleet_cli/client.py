@@ -52,35 +52,22 @@ class Api:
     ) -> Any:
         """`body`: the Struct the gateway decodes it into (genfleet_common.messages); a dict
         only for a body that has none."""
-        if query:
-            path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=timeout_s or self.timeout_s)
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
         payload = None
         if body is not None:
             import msgspec  # only calls with a body need it
 
             payload = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-        except OSError as exc:
-            raise ApiError(0, "unavailable", f"cannot reach GenFleet at {self.url}: {exc}") from exc
-        finally:
-            conn.close()
+        status, raw = self._send(method, path, query, payload, headers, timeout_s)
         try:
             envelope = json.loads(raw)
         except ValueError as exc:
-            raise ApiError(
-                response.status, "internal", f"not JSON from {path}: {raw[:200]!r}"
-            ) from exc
+            raise ApiError(status, "internal", f"not JSON from {path}: {raw[:200]!r}") from exc
         if not envelope.get("success"):
             error = envelope.get("error") or {}
             raise ApiError(
-                response.status,
+                status,
                 str(error.get("code", "error")),
                 str(envelope.get("message") or error.get("detail") or "request failed"),
                 envelope.get("data"),
@@ -89,19 +76,8 @@ class Api:
 
     def download(self, path: str, timeout_s: float | None = None, **query: Any) -> bytes:
         """A file (not an envelope), e.g. a scan report; errors still come as envelopes."""
-        if query:
-            path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=timeout_s or self.timeout_s)
-        try:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
-            response = conn.getresponse()
-            raw = response.read()
-        except OSError as exc:
-            raise ApiError(0, "unavailable", f"cannot reach GenFleet at {self.url}: {exc}") from exc
-        finally:
-            conn.close()
-        if response.status == 200:
+        status, raw = self._send("GET", path, query, None, {}, timeout_s)
+        if status == 200:
             return raw
         try:
             envelope = json.loads(raw)
@@ -109,10 +85,38 @@ class Api:
             envelope = {}
         error = envelope.get("error") or {}
         raise ApiError(
-            response.status,
+            status,
             str(error.get("code", "error")),
-            str(envelope.get("message") or f"HTTP {response.status}"),
+            str(envelope.get("message") or f"HTTP {status}"),
         )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None,
+        payload: bytes | None,
+        headers: dict[str, str],
+        timeout_s: float | None,
+    ) -> tuple[int, bytes]:
+        """One HTTP exchange with the token: the status and the body as bytes."""
+        if query:
+            path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        conn = cls(self.host, self.port, timeout=timeout_s or self.timeout_s)
+        try:
+            conn.request(
+                method,
+                path,
+                body=payload,
+                headers={"Authorization": f"Bearer {self.token}", **headers},
+            )
+            response = conn.getresponse()
+            return response.status, response.read()
+        except OSError as exc:
+            raise ApiError(0, "unavailable", f"cannot reach GenFleet at {self.url}: {exc}") from exc
+        finally:
+            conn.close()
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -25,7 +26,7 @@ import pytest
 from container_svc import netguard
 from container_svc.netguard import NetGuard
 from container_svc.service import ContainerService
-from container_svc.testing import down_all
+from container_svc.testing import down_all, probe_from
 from genfleet_common import subjects
 from genfleet_common.errors import Conflict
 from genfleet_common.fleet import Fleet
@@ -53,17 +54,6 @@ BLOCKED, ELSEWHERE = "10.77.61.0/24", "10.78.61.0/24"  # host side .1, the names
 # the app asked for, before translation, keeps it out.
 SERVICES, SERVICE_IP = "10.96.61.0/24", "10.96.61.10"
 PORT = 6972  # what every listener of the test listens on
-
-PROBE = """
-import socket, sys
-for target in sys.argv[1:]:
-    host, port = target.rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=1.5).close()
-        print(target, "reached")
-    except OSError:
-        print(target, "not reached")
-"""
 
 
 SERVICE_DNAT = [
@@ -144,13 +134,8 @@ def host_listener() -> Iterator[None]:
         sock.close()
 
 
-def reached(container: docker.models.containers.Container, targets: list[str]) -> set[str]:
-    result = container.exec_run(["python", "-c", PROBE, *targets])
-    lines = result.output.decode().splitlines()
-    assert len(lines) == len(targets), lines
-    return {
-        target for target, verdict in (line.split(" ", 1) for line in lines) if verdict == "reached"
-    }
+def reached(container: Any, targets: list[str]) -> set[str]:
+    return {target for target, yes in probe_from(container, targets).reached.items() if yes}
 
 
 def test_rules_say_what_they_drop() -> None:

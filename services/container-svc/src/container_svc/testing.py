@@ -1,5 +1,6 @@
 """Compose for GenFleet's own tests: run a command on an app, bring apps down afterwards;
-a batch run to its end over the bus; and a fleet built on a substitute base image.
+a batch run to its end over the bus; a fleet built on a substitute base image; and what a
+running container reaches (the apps' confinement).
 
 Tests of every service start real demo apps; they all run Compose the way container-svc
 does (its binary, one project per app) and all leave no containers behind.
@@ -13,6 +14,7 @@ import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
@@ -171,3 +173,32 @@ def _write(folder: Path, files: dict[str, str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).write_text(text)
+
+
+# --- what a container reaches ------------------------------------------------------------------
+PROBE = """
+import json, os, socket, sys
+reached = {}
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=1.5).close()
+        reached[target] = True
+    except OSError:
+        reached[target] = False
+sock = [p for p in ("/var/run/docker.sock", "/run/docker.sock") if os.path.exists(p)]
+print(json.dumps({"reached": reached, "docker_sock": sock}))
+"""
+
+
+class Probed(msgspec.Struct):
+    reached: dict[str, bool]  # "host:port" -> whether a TCP connection was accepted
+    docker_sock: list[str]  # the Docker sockets found in the container
+
+
+def probe_from(container: Any, targets: list[str]) -> Probed:
+    """From inside a running container (with python): which `host:port` targets accept a
+    connection, and whether a Docker socket is there."""
+    code, output = container.exec_run(["python", "-c", PROBE, *targets])
+    assert code == 0, output
+    return msgspec.json.decode(output.decode().strip().splitlines()[-1], type=Probed)

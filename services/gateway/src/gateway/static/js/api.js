@@ -60,33 +60,15 @@ export const seg = (value) => encodeURIComponent(String(value));
  * success=false: the result is in error.data).
  */
 export async function api(method, path, body) {
-  const headers = { Accept: "application/json", Authorization: `Bearer ${getToken()}` };
+  const headers = { Accept: "application/json" };
   const init = { method, headers };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch (err) {
-    throw new ApiError(0, "network", `gateway not reachable (${err.message})`);
-  }
-  let envelope = null;
-  try {
-    envelope = await response.json();
-  } catch {
-    envelope = null;
-  }
-  if (response.status === 401) {
-    unauthorizedHandler();
-    throw new ApiError(401, "unauthenticated", envelope?.message || "please sign in");
-  }
-  if (!response.ok || !envelope || envelope.success !== true) {
-    const code = envelope?.error?.code || `http_${response.status}`;
-    const message = envelope?.message || response.statusText || "request failed";
-    throw new ApiError(response.status, code, message, envelope?.data ?? null);
-  }
+  const response = await send(path, init);
+  const envelope = await envelopeOf(response);
+  if (!response.ok || !envelope || envelope.success !== true) throw failure(response, envelope);
   return envelope.data;
 }
 
@@ -95,26 +77,8 @@ export async function api(method, path, body) {
  * token. Resolves with {blob, filename}; rejects with an ApiError as `api` does.
  */
 export async function apiFile(path) {
-  let response;
-  try {
-    response = await fetch(path, { headers: { Authorization: `Bearer ${getToken()}` } });
-  } catch (err) {
-    throw new ApiError(0, "network", `gateway not reachable (${err.message})`);
-  }
-  if (!response.ok) {
-    let envelope = null;
-    try {
-      envelope = await response.json();
-    } catch {
-      envelope = null;
-    }
-    if (response.status === 401) {
-      unauthorizedHandler();
-      throw new ApiError(401, "unauthenticated", envelope?.message || "please sign in");
-    }
-    const code = envelope?.error?.code || `http_${response.status}`;
-    throw new ApiError(response.status, code, envelope?.message || response.statusText || "request failed");
-  }
+  const response = await send(path, {});
+  if (!response.ok) throw failure(response, await envelopeOf(response));
   const disposition = response.headers.get("Content-Disposition") || "";
   const match = /filename="?([^";]+)"?/.exec(disposition);
   return { blob: await response.blob(), filename: match ? match[1] : "" };
@@ -145,4 +109,33 @@ export function newId(prefix) {
   const bytes = new Uint8Array(8);
   crypto.getRandomValues(bytes);
   return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// --- what `api` and `apiFile` share ----------------------------------------------------------
+async function send(path, init) {
+  const headers = { ...(init.headers || {}), Authorization: `Bearer ${getToken()}` };
+  try {
+    return await fetch(path, { ...init, headers });
+  } catch (err) {
+    throw new ApiError(0, "network", `gateway not reachable (${err.message})`);
+  }
+}
+
+async function envelopeOf(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+// The error an answer that is not a success stands for; a 401 signs the user out first.
+function failure(response, envelope) {
+  if (response.status === 401) {
+    unauthorizedHandler();
+    return new ApiError(401, "unauthenticated", envelope?.message || "please sign in");
+  }
+  const code = envelope?.error?.code || `http_${response.status}`;
+  const message = envelope?.message || response.statusText || "request failed";
+  return new ApiError(response.status, code, message, envelope?.data ?? null);
 }
