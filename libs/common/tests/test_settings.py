@@ -45,10 +45,27 @@ def test_explicit_secret_key_wins(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "match"),
-    [("port = 'abc'", "invalid settings"), ("nope = 1", "invalid settings"), ("x = [", "TOML")],
+    [
+        ("port = 'abc'", "invalid settings"),
+        ("nope = 1", "invalid settings"),
+        ("x = [", "TOML"),
+        ("apps_network_guard = 'maybe'", "invalid settings"),
+        ("apps_blocked_networks = ['10.96.0.0/12', '10.300.0.0/16']", "10.300.0.0/16"),
+    ],
 )
 def test_bad_settings_are_clear_errors(tmp_path: Path, content: str, match: str) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(content)
     with pytest.raises(InvalidInput, match=match):
         load_settings({"GENFLEET_STATE_DIR": str(tmp_path)}, config_file=str(config))
+
+
+def test_blocked_networks_come_from_the_environment_comma_separated(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "GENFLEET_STATE_DIR": str(tmp_path),
+            "GENFLEET_APPS_BLOCKED_NETWORKS": "10.244.0.0/16, fd00::/64",
+        }
+    )
+    assert settings.apps_blocked_networks == ["10.244.0.0/16", "fd00::/64"]
+    assert settings.apps_network_guard == "auto"  # the default guards where it can
