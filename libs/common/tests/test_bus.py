@@ -7,8 +7,8 @@ import asyncio
 import msgspec
 import pytest
 
-from genfleet_common import bus as bus_module
-from genfleet_common.bus import Abandoned, Bus
+from genfleet_common import working
+from genfleet_common.bus import Bus
 from genfleet_common.errors import (
     ActionTimeout,
     InvalidInput,
@@ -19,6 +19,7 @@ from genfleet_common.errors import (
 from genfleet_common.messages import Empty, Reply, StatusRequest
 from genfleet_common.natsserver import EmbeddedNats
 from genfleet_common.testing import admin_bus
+from genfleet_common.working import Abandoned
 
 
 class Echo(msgspec.Struct):
@@ -144,9 +145,10 @@ SLOW = "genfleet.cmd.testwork.slow"
 @pytest.fixture
 def quick_watch(monkeypatch: pytest.MonkeyPatch) -> None:
     """The watch of a long request in seconds rather than tens of seconds."""
-    monkeypatch.setattr(bus_module, "WORKING_AFTER_S", 0.5)
-    monkeypatch.setattr(bus_module, "WORKING_EVERY_S", 0.2)
-    monkeypatch.setattr(bus_module, "WORKING_SILENCE_S", 1.0)
+    monkeypatch.setattr(working, "WATCHED_OVER_S", 1.0)
+    monkeypatch.setattr(working, "WORKING_AFTER_S", 0.5)
+    monkeypatch.setattr(working, "WORKING_EVERY_S", 0.2)
+    monkeypatch.setattr(working, "WORKING_SILENCE_S", 1.0)
 
 
 async def test_a_long_request_is_answered_however_long_the_service_works(

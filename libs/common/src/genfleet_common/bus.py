@@ -5,13 +5,7 @@ drains: subscriptions stop taking new messages, in-flight handlers finish, then 
 connection closes. Handlers run as one task per message, so a long action never blocks a
 status query arriving on the same subject.
 
-A long command (a request with a timeout over WORKING_AFTER_S: an app's start waits for its
-health, minutes) says who asked in its WORKING_HEADER, "<token> <seconds>". The service that
-took it publishes an empty notice on `subjects.working(<namespace>, token)` every <seconds>
-while it works on it. A caller still waiting after WORKING_AFTER_S listens there, and a
-silence of WORKING_SILENCE_S while its own connection stays up means the service that took
-the request stopped (SIGKILL, a crash): no other, not even one started again, can answer it,
-so the request ends at once with `Abandoned` instead of at its timeout.
+A long command tells its caller that it still works on it (`working`).
 """
 
 from __future__ import annotations
@@ -19,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import math
-import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -38,7 +29,7 @@ from nats.js.api import ObjectStoreConfig, StreamConfig
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
-from genfleet_common import subjects
+from genfleet_common import working
 from genfleet_common.errors import (
     ActionTimeout,
     GenFleetError,
@@ -61,16 +52,6 @@ Commands = dict[str, tuple[type[Any], Handler[Any]]]
 
 log = get_logger("bus")
 _encoder = msgspec.json.Encoder()
-
-WORKING_HEADER = "GenFleet-Working"
-WORKING_AFTER_S = 15.0  # a request still unanswered then is watched
-WORKING_EVERY_S = 2.0  # how often the service that took it says it still works on it
-WORKING_SILENCE_S = 10.0  # heard nothing this long, connected all along: it stopped
-_TOKEN = re.compile(r"[0-9a-f]{16,64}")
-
-
-class Abandoned(ServiceUnavailable):
-    """The service that took a request stopped before it answered: what it did is unknown."""
 
 
 def encode(msg: Any) -> bytes:
@@ -189,34 +170,12 @@ class Bus:
         for subject, (request_type, handler) in commands.items():
             await self.serve(subject, request_type, handler, queue=queue)
 
-    def _working_notices(self, msg: Msg) -> asyncio.Task[None] | None:
-        """While a long command's handler runs: the notices its caller asked for, if any."""
-        asked = (msg.headers or {}).get(WORKING_HEADER, "")
-        token, _, every = asked.partition(" ")
-        parts = msg.subject.split(".")
-        try:
-            interval = float(every)
-        except ValueError:
-            return None
-        if not _TOKEN.fullmatch(token) or len(parts) < 4 or not math.isfinite(interval):
-            return None  # a token from a caller never reaches a subject unchecked
-        subject = subjects.working(parts[2], token)
-        interval = min(max(interval, 0.2), 60.0)
-
-        async def notify() -> None:
-            while True:
-                await asyncio.sleep(interval)  # a quick answer sends none
-                with contextlib.suppress(nats.errors.Error):
-                    await self.nc.publish(subject, b"")
-
-        return asyncio.create_task(notify())
-
     async def _answer(
         self, msg: Msg, decoder: msgspec.json.Decoder[Any], handler: Handler[Any]
     ) -> None:
         started = time.perf_counter()
         outcome = "ok"
-        notices = self._working_notices(msg)
+        notices = working.Notices.asked(self.nc, msg)
         try:
             try:
                 request = decoder.decode(msg.data)
@@ -234,7 +193,7 @@ class Bus:
             outcome = "internal"
         finally:
             if notices is not None:
-                notices.cancel()
+                notices.stop()
         if msg.reply:
             try:
                 await msg.respond(payload)
@@ -249,7 +208,7 @@ class Bus:
         """Send a command and return its typed result, or raise the typed remote error."""
         with observed_request(subject):
             try:
-                raw = await self.request_msg(subject, encode(request), timeout=timeout)
+                raw = await working.request(self.nc, subject, encode(request), timeout=timeout)
             except nats.errors.NoRespondersError as exc:
                 raise ServiceUnavailable(f"no service answers {subject}") from exc
             except nats.errors.TimeoutError as exc:
@@ -259,56 +218,6 @@ class Bus:
                 err = reply.error or ErrorInfo(code="internal", message="error reply without error")
                 raise error_from_code(err.code, err.message, err.detail)
             return reply.data  # type: ignore[no-any-return]
-
-    async def request_msg(self, subject: str, data: bytes, *, timeout: float) -> Msg:
-        """`nc.request`, and for a long one (timeout over WORKING_AFTER_S) Abandoned as soon
-        as the service that took it has stopped (see the module's docstring). Raises what
-        nc.request raises otherwise."""
-        if timeout <= WORKING_AFTER_S or subject.count(".") < 3:
-            return await self.nc.request(subject, data, timeout=timeout)
-        token = secrets.token_hex(12)
-        headers = {WORKING_HEADER: f"{token} {WORKING_EVERY_S:g}"}
-        pending = asyncio.ensure_future(
-            self.nc.request(subject, data, timeout=timeout, headers=headers)
-        )
-        sub: Subscription | None = None
-        try:
-            done, _ = await asyncio.wait({pending}, timeout=WORKING_AFTER_S)
-            if done:
-                return pending.result()
-            heard = asyncio.Event()
-
-            async def on_notice(_: Msg) -> None:
-                heard.set()
-
-            sub = await self.nc.subscribe(
-                subjects.working(subject.split(".")[2], token), cb=on_notice
-            )
-            loop = asyncio.get_running_loop()
-            last, reconnects = loop.time(), self.nc.stats["reconnects"]
-            while True:
-                done, _ = await asyncio.wait({pending}, timeout=WORKING_EVERY_S)
-                if done:
-                    return pending.result()
-                if (
-                    heard.is_set()
-                    or not self.nc.is_connected
-                    or (
-                        self.nc.stats["reconnects"] != reconnects  # notices may be lost meanwhile
-                    )
-                ):
-                    heard.clear()
-                    last, reconnects = loop.time(), self.nc.stats["reconnects"]
-                elif loop.time() - last > WORKING_SILENCE_S:
-                    raise Abandoned(
-                        f"the service that took {subject} stopped before it answered"
-                        f" (nothing heard of it for {WORKING_SILENCE_S:g} s)"
-                    )
-        finally:
-            pending.cancel()
-            if sub is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await sub.unsubscribe()
 
     async def wait_ready(self, subject: str, *, timeout_s: float = 30.0) -> None:
         """Wait until some service answers on `subject` (any reply, even an error, counts)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import subprocess
 import threading
 import time
@@ -37,8 +36,6 @@ from pathlib import Path
 from genfleet_common.errors import Conflict
 from genfleet_common.fleet.networks import BRIDGE_PREFIX
 from genfleet_common.settings import Settings
-
-log = logging.getLogger(__name__)
 
 CHAIN = "GENFLEET-APPS"
 TABLE = "mangle"

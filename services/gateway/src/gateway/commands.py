@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import msgspec
 import nats.errors
 
-from genfleet_common import subjects
-from genfleet_common.bus import Abandoned, Bus, encode
+from genfleet_common import subjects, working
+from genfleet_common.bus import Bus, encode
 from genfleet_common.errors import (
     ActionTimeout,
     GenFleetError,
@@ -66,9 +66,9 @@ class Commands:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         service = subject.split(".")[2] if subject.count(".") >= 3 else subject
         try:
-            # a long one ends at once if the service that took it stops (Bus.request_msg)
-            msg = await self.bus.request_msg(subject, encode(request), timeout=timeout)
-        except Abandoned as exc:
+            # a long one ends at once if the service that took it stops (working)
+            msg = await working.request(nc, subject, encode(request), timeout=timeout)
+        except working.Abandoned as exc:
             raise ServiceUnavailable(
                 f"{service}-svc stopped while it worked on {subject}: what it did is unknown"
                 + ("; read the app's status" if service == subjects.CONTAINER else "")
