@@ -219,6 +219,10 @@ def stream_writes(stream: str) -> list[str]:
     return [f"{JS_API}.STREAM.PURGE.{stream}", f"{JS_API}.STREAM.MSG.DELETE.{stream}"]
 
 
+def _namespaces(commands: Iterable[str]) -> list[str]:
+    return [n for n in map(subjects.namespace, commands) if n is not None]
+
+
 def inbox_prefix(identity: Identity) -> str:
     return f"{INBOX}.{identity.value}"
 
@@ -236,12 +240,12 @@ def permissions(identity: Identity) -> Permissions:
         sub.append(subjects.command(namespace, ">"))
     sub += g.answers
     # a long command's "still working" notices: sent by who answers, heard by who asks
-    for namespace in dict.fromkeys((*g.serves, *(a.split(".")[2] for a in g.answers))):
+    for namespace in dict.fromkeys((*g.serves, *_namespaces(g.answers))):
         pub.append(subjects.working(namespace, ">"))
     for namespace in g.calls:
         pub.append(subjects.command(namespace, ">"))
     pub += g.asks
-    for namespace in dict.fromkeys((*g.calls, *(a.split(".")[2] for a in g.asks))):
+    for namespace in dict.fromkeys((*g.calls, *_namespaces(g.asks))):
         sub.append(subjects.working(namespace, ">"))
     for kind in g.runs:
         pub += [subjects.job(kind), subjects.control(kind, ">"), subjects.dead_letter(kind)]

@@ -18,6 +18,12 @@ def command(service: str, verb: str) -> str:
     return f"{PREFIX}.cmd.{service}.{verb}"
 
 
+def namespace(subject: str) -> str | None:
+    """The namespace of a command subject (`genfleet.cmd.<namespace>.<verb>`), else None."""
+    parts = subject.split(".")
+    return parts[2] if len(parts) >= 4 and parts[1] == "cmd" else None
+
+
 def working(service: str, token: str) -> str:
     """Where the service that took a long command says, every few seconds, that it still
     works on it: the caller named `token` in the request (Bus.request, long timeouts)."""

@@ -45,11 +45,6 @@ class Abandoned(ServiceUnavailable):
     """The service that took a request stopped before it answered: what it did is unknown."""
 
 
-def _namespace(subject: str) -> str | None:
-    parts = subject.split(".")  # genfleet.cmd.<namespace>.<verb>
-    return parts[2] if len(parts) >= 4 else None
-
-
 # --- the service's end -------------------------------------------------------------------------
 class Notices:
     """The notices one request asked for, while its handler runs (`stop` when it is done)."""
@@ -64,7 +59,7 @@ class Notices:
         """The notices `msg` asks for, if any; a token from a caller never reaches a subject
         unchecked."""
         token, _, every = (msg.headers or {}).get(WORKING_HEADER, "").partition(" ")
-        namespace = _namespace(msg.subject)
+        namespace = subjects.namespace(msg.subject)
         try:
             interval = float(every)
         except ValueError:
@@ -92,7 +87,7 @@ class Notices:
 async def request(nc: Client, subject: str, data: bytes, *, timeout: float) -> Msg:
     """`nc.request`; a long one (timeout over WATCHED_OVER_S) raises Abandoned as soon as the
     service that took it has stopped. Raises what nc.request raises otherwise."""
-    namespace = _namespace(subject)
+    namespace = subjects.namespace(subject)
     if timeout <= WATCHED_OVER_S or namespace is None:
         return await nc.request(subject, data, timeout=timeout)
     token = secrets.token_hex(12)

@@ -64,7 +64,7 @@ class Commands:
         if not nc.is_connected:
             raise ServiceUnavailable("the message bus (NATS) is not reachable")
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        service = subject.split(".")[2] if subject.count(".") >= 3 else subject
+        service = subjects.namespace(subject) or subject
         try:
             # a long one ends at once if the service that took it stops (working)
             msg = await working.request(nc, subject, encode(request), timeout=timeout)

@@ -108,12 +108,16 @@ def remap(apps: Sequence[AppSpec], remap_range: tuple[int, int]) -> tuple[list[A
     return result, warnings
 
 
+def _ports_remapped(service: ServiceSpec) -> bool:
+    return any(b.declared_host_port is not None for b in service.ports)
+
+
+def _remapped(service: ServiceSpec) -> bool:
+    return service.declared_container_name is not None or _ports_remapped(service)
+
+
 def is_remapped(app: AppSpec) -> bool:
-    return any(
-        s.declared_container_name is not None
-        or any(b.declared_host_port is not None for b in s.ports)
-        for s in app.services
-    )
+    return any(_remapped(s) for s in app.services)
 
 
 def describe_remaps(app: AppSpec) -> list[str]:
@@ -147,17 +151,12 @@ def override_file(app: AppSpec) -> str:
     merge with the declared one; `!reset` drops a `container_name`."""
     lines = ["# made by GenFleet: the app's network names, and its ports or names if remapped"]
     lines += networks_override(app)
-    remapped = [
-        s
-        for s in app.services
-        if s.declared_container_name is not None
-        or any(b.declared_host_port is not None for b in s.ports)
-    ]
+    remapped = [s for s in app.services if _remapped(s)]
     if remapped:
         lines.append("services:")
     for service in remapped:
         lines.append(f"  {json.dumps(service.name)}:")
-        if any(b.declared_host_port is not None for b in service.ports):
+        if _ports_remapped(service):
             # Entries with no fixed host port carry no binding here and are not kept.
             lines.append("    ports: !override")
             lines += [f"      - {json.dumps(_short_port(b))}" for b in service.ports]
